@@ -1,0 +1,104 @@
+use crate::helper::{Check, check_op, normal};
+
+fn sum(v: &[f64]) -> f64 {
+    v.iter().sum()
+}
+fn max(v: &[f64]) -> f64 {
+    v.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+}
+
+#[test]
+fn reduce_sum_every_axis() {
+    for shape in [&[7usize, 33][..], &[3, 257, 5], &[1]] {
+        for ax in 0..shape.len() {
+            for keep in [false, true] {
+                check_op(
+                    "sum",
+                    &[normal(shape)],
+                    |x| x[0].sum(ax as isize, keep),
+                    |a| a[0].reduce(ax, keep, sum),
+                    Check::default(),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn reduce_long_axis_takes_several_passes() {
+    // 70,000 values: three chunked launches.
+    check_op(
+        "sum long",
+        &[normal(&[2, 70_000])],
+        |x| x[0].sum(1, false),
+        |a| a[0].reduce(1, false, sum),
+        Check::forward_only(),
+    );
+    check_op(
+        "max long",
+        &[normal(&[70_001])],
+        |x| x[0].max(0, false),
+        |a| a[0].reduce(0, false, max),
+        Check::forward_only(),
+    );
+}
+
+#[test]
+fn reduce_mean_and_max() {
+    for (shape, ax) in [(&[7usize, 33][..], 1isize), (&[5, 9, 4], -2), (&[9, 3], 0)] {
+        let a = ax.rem_euclid(shape.len() as isize) as usize;
+        check_op(
+            "mean",
+            &[normal(shape)],
+            |x| x[0].mean(ax, false),
+            |r| r[0].reduce(a, false, |v| sum(v) / v.len() as f64),
+            Check::default(),
+        );
+        check_op(
+            "max",
+            &[normal(shape)],
+            |x| x[0].max(ax, true),
+            |r| r[0].reduce(a, true, max),
+            Check::default(),
+        );
+    }
+    check_op(
+        "sum_all",
+        &[normal(&[13, 17])],
+        |x| x[0].sum_all(),
+        |r| crate::helper::Arr::scalar(sum(&r[0].data)),
+        Check::default(),
+    );
+}
+
+#[test]
+fn reduce_argmax() {
+    check_op(
+        "argmax",
+        &[normal(&[33, 10]).no_grad()],
+        |x| x[0].argmax(-1, false),
+        |a| {
+            a[0].reduce(1, false, |v| {
+                v.iter()
+                    .enumerate()
+                    .fold(
+                        (0, f64::NEG_INFINITY),
+                        |b, (i, &x)| if x > b.1 { (i, x) } else { b },
+                    )
+                    .0 as f64
+            })
+        },
+        Check::forward_only(),
+    );
+}
+
+#[test]
+fn broadcast_to_and_sum_to() {
+    check_op(
+        "broadcast_to",
+        &[normal(&[3, 1, 5])],
+        |x| x[0].broadcast_to(&[2, 3, 4, 5]),
+        |a| a[0].zip(&crate::helper::Arr::zeros(&[2, 3, 4, 5]), |x, _| x),
+        Check::default(),
+    );
+}

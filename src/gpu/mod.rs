@@ -1,0 +1,345 @@
+//! The GPU context: one adapter, device and queue for the process, plus the machinery every
+//! kernel launch goes through (pipeline cache, buffer pool, the batching recorder).
+//!
+//! Why a process-wide context: tensors are dropped from anywhere and must hand their buffers back
+//! to the pool; threading a `&Context` through every op would make model code read nothing like
+//! its paper. The context is created on first use with [`Options::from_env`], or explicitly with
+//! [`init`] (the CLI does this to honour `--adapter`/`--backend`).
+
+mod adapter;
+mod pool;
+mod recorder;
+
+pub use adapter::{AdapterSummary, Options, list_adapters};
+pub use pool::{GpuBuffer, PoolStats};
+pub use recorder::{Binding, Dispatch};
+
+use anyhow::{Result, anyhow, bail};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// A WGSL kernel: the file it lives in (for messages) and its source, compiled lazily.
+#[derive(Clone, Copy, Debug)]
+pub struct Shader {
+    pub name: &'static str,
+    pub source: &'static str,
+}
+
+/// Declares a [`Shader`] from a file in `shaders/`, e.g. `shader!("unary")`. Shared snippets
+/// (files starting with `_`) that a kernel names in its `// requires:` line are prepended:
+/// `shader!("binary", "_binary_ops")`.
+#[macro_export]
+macro_rules! shader {
+    ($name:literal $(, $req:literal)*) => {
+        $crate::gpu::Shader {
+            name: concat!($name, ".wgsl"),
+            source: concat!(
+                $(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $req, ".wgsl")), "\n",)*
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $name, ".wgsl"))
+            ),
+        }
+    };
+}
+
+/// Which family of kernel variants suits the adapter. Software adapters (lavapipe) pay dearly for
+/// `workgroupBarrier`, so they get barrier-free register-blocked kernels; real GPUs get
+/// shared-memory tiles. The choice lives here, in one place, and can be forced for tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelClass {
+    Cpu,
+    Gpu,
+}
+
+pub struct Context {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    kernel_class: Mutex<KernelClass>,
+    poison: std::sync::atomic::AtomicBool,
+    pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
+    pool: pool::Pool,
+    recorder: Mutex<recorder::Recorder>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct PipelineKey {
+    shader: &'static str,
+    entry: &'static str,
+    constants: Vec<(&'static str, u64)>,
+}
+
+static CONTEXT: OnceLock<Context> = OnceLock::new();
+
+/// Creates the process-wide context with explicit options. Errors if one already exists with a
+/// different adapter, or if no adapter matches.
+pub fn init(opts: &Options) -> Result<&'static Context> {
+    if let Some(c) = CONTEXT.get() {
+        return Ok(c);
+    }
+    let ctx = Context::new(opts)?;
+    let _ = CONTEXT.set(ctx);
+    Ok(CONTEXT.get().expect("context just set"))
+}
+
+/// The process-wide context, created from the environment on first use.
+///
+/// Panics only when no adapter exists at all; the CLI calls [`init`] first so users get a clean
+/// error instead.
+pub fn ctx() -> &'static Context {
+    if let Some(c) = CONTEXT.get() {
+        return c;
+    }
+    match init(&Options::from_env()) {
+        Ok(c) => c,
+        Err(e) => panic!("fastshap: cannot start the GPU context: {e:#}"),
+    }
+}
+
+impl Context {
+    fn new(opts: &Options) -> Result<Context> {
+        let adapter = adapter::select(opts)?;
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        // Timestamp queries are optional: used for kernel timing where the adapter has them.
+        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("fastshap"),
+            required_features: features,
+            // The adapter's real limits: wgpu's defaults cap storage bindings at 128 MiB.
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| anyhow!("cannot open device on adapter '{}': {e}", info.name))?;
+        device.on_uncaptured_error(Arc::new(|e: wgpu::Error| {
+            // Validation errors are bugs in our kernels or launches; out-of-memory and device loss
+            // are reported here too. Either way the run cannot continue meaningfully.
+            eprintln!("fastshap: GPU error: {e}");
+            std::process::exit(3);
+        }));
+        let kernel_class = match (opts.kernel_class, info.device_type) {
+            (Some(k), _) => k,
+            (None, wgpu::DeviceType::Cpu) => KernelClass::Cpu,
+            (None, _) => KernelClass::Gpu,
+        };
+        let recorder = recorder::Recorder::new(&device, &limits);
+        Ok(Context {
+            pool: pool::Pool::default(),
+            recorder: Mutex::new(recorder),
+            pipelines: Mutex::new(HashMap::new()),
+            kernel_class: Mutex::new(kernel_class),
+            poison: std::sync::atomic::AtomicBool::new(false),
+            device,
+            queue,
+            info,
+            limits,
+            features,
+        })
+    }
+
+    pub fn kernel_class(&self) -> KernelClass {
+        *self.kernel_class.lock().unwrap()
+    }
+
+    /// Forces a kernel family (tests run both variants on the same adapter).
+    pub fn set_kernel_class(&self, k: KernelClass) {
+        *self.kernel_class.lock().unwrap() = k;
+    }
+
+    /// When on, every new tensor starts filled with NaN, so a kernel that leaves an element
+    /// unwritten fails its test instead of passing on stale data. Tests turn it on.
+    pub fn set_poison(&self, on: bool) {
+        self.poison.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn poison(&self) -> bool {
+        self.poison.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn has_timestamps(&self) -> bool {
+        self.features.contains(wgpu::Features::TIMESTAMP_QUERY)
+    }
+
+    /// The compiled pipeline for `shader`'s `entry` with these `override` constants, cached.
+    pub fn pipeline(
+        &self,
+        shader: &Shader,
+        entry: &'static str,
+        constants: &[(&'static str, f64)],
+    ) -> Arc<wgpu::ComputePipeline> {
+        let key = PipelineKey {
+            shader: shader.name,
+            entry,
+            constants: constants.iter().map(|(k, v)| (*k, v.to_bits())).collect(),
+        };
+        if let Some(p) = self.pipelines.lock().unwrap().get(&key) {
+            return p.clone();
+        }
+        let desc = wgpu::ShaderModuleDescriptor {
+            label: Some(shader.name),
+            source: wgpu::ShaderSource::Wgsl(shader.source.into()),
+        };
+        let module = if cfg!(debug_assertions) {
+            self.device.create_shader_module(desc)
+        } else {
+            // SAFETY: every kernel guards its own indices against the tensor sizes it is given
+            // (tested against NaN-poisoned outputs in debug builds, where checks stay on).
+            unsafe {
+                self.device
+                    .create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
+            }
+        };
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants,
+                    // Our kernels initialise what they read from workgroup memory.
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            });
+        let p = Arc::new(pipeline);
+        self.pipelines.lock().unwrap().insert(key, p.clone());
+        p
+    }
+
+    /// A buffer of at least `bytes` bytes from the pool (contents undefined).
+    pub fn alloc(&self, bytes: u64) -> Result<Arc<GpuBuffer>> {
+        let max = self.limits.max_buffer_size;
+        if bytes > max {
+            bail!(
+                "a tensor of {} MiB exceeds this adapter's largest buffer ({} MiB on '{}'); use a smaller batch",
+                bytes >> 20,
+                max >> 20,
+                self.info.name
+            );
+        }
+        Ok(self.pool.take(&self.device, bytes))
+    }
+
+    pub(crate) fn release(&self, buf: wgpu::Buffer, class: u64) {
+        self.pool.give_back(buf, class);
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        self.pool.stats()
+    }
+
+    /// Records one kernel launch. Launches are batched into one command encoder and compute pass
+    /// and submitted every few hundred dispatches or when a result is read back.
+    pub fn dispatch(&self, d: Dispatch<'_>) -> Result<()> {
+        let max_bind = self.limits.max_storage_buffer_binding_size as u64;
+        for b in d.bindings {
+            if b.size() > max_bind {
+                bail!(
+                    "kernel {}::{} binds {} MiB, over this adapter's storage-binding limit of {} MiB ('{}'); use a smaller batch",
+                    d.shader.name,
+                    d.entry,
+                    b.size() >> 20,
+                    max_bind >> 20,
+                    self.info.name
+                );
+            }
+        }
+        let pipeline = self.pipeline(d.shader, d.entry, d.constants);
+        self.recorder.lock().unwrap().dispatch(self, &pipeline, &d);
+        Ok(())
+    }
+
+    /// Uploads host data into `dst` in stream order (after every launch recorded so far).
+    pub fn upload(&self, dst: &GpuBuffer, data: &[u8]) {
+        self.recorder.lock().unwrap().upload(self, dst, data);
+    }
+
+    /// Copies `bytes` bytes between buffers in stream order.
+    pub fn copy(&self, src: &GpuBuffer, src_off: u64, dst: &GpuBuffer, dst_off: u64, bytes: u64) {
+        self.recorder
+            .lock()
+            .unwrap()
+            .copy(self, src, src_off, dst, dst_off, bytes);
+    }
+
+    /// Submits everything recorded so far.
+    pub fn flush(&self) {
+        self.recorder.lock().unwrap().flush(self);
+    }
+
+    /// Submits and waits until the device is idle.
+    pub fn sync(&self) {
+        self.flush();
+        let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+    }
+
+    /// Starts reading `bytes` bytes of `src` back to the host; the data is ready when the
+    /// returned [`Readback`] is waited on. Several read-backs can be in flight at once.
+    pub fn read_async(&self, src: &GpuBuffer, bytes: u64) -> Readback {
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes.max(4).next_multiple_of(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        {
+            let mut rec = self.recorder.lock().unwrap();
+            rec.copy_raw(self, &src.buffer, 0, &staging, 0, bytes.next_multiple_of(4));
+            rec.flush(self);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        Readback { staging, bytes, rx }
+    }
+
+    /// Times the GPU work recorded by `f` with timestamp queries (seconds), or `None` when the
+    /// adapter has no timestamps. Everything `f` records runs in one compute pass.
+    pub fn gpu_time<T>(&self, f: impl FnOnce() -> T) -> (T, Option<f64>) {
+        if !self.has_timestamps() {
+            return (f(), None);
+        }
+        self.flush();
+        self.recorder.lock().unwrap().begin_timing(self);
+        let out = f();
+        let secs = self.recorder.lock().unwrap().end_timing(self);
+        (out, secs)
+    }
+}
+
+/// A read-back in flight; [`Readback::wait`] blocks until the bytes are on the host.
+pub struct Readback {
+    staging: wgpu::Buffer,
+    bytes: u64,
+    rx: std::sync::mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>,
+}
+
+impl Readback {
+    pub fn wait(self) -> Result<Vec<u8>> {
+        let c = ctx();
+        loop {
+            if let Ok(r) = self.rx.try_recv() {
+                r.map_err(|e| anyhow!("reading a tensor back from the GPU failed: {e}"))?;
+                break;
+            }
+            c.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| anyhow!("GPU device lost while waiting for results: {e}"))?;
+        }
+        let view = self
+            .staging
+            .slice(..)
+            .get_mapped_range()
+            .map_err(|e| anyhow!("mapping a read-back buffer failed: {e}"))?;
+        let out = view[..self.bytes as usize].to_vec();
+        drop(view);
+        self.staging.unmap();
+        Ok(out)
+    }
+}

@@ -1,0 +1,13 @@
+//! fastshap: Shapley-value explanations of image classifiers (FastSHAP) on a small GPU tensor
+//! runtime of our own — wgpu, hand-written WGSL kernels and an autodiff tape.
+//!
+//! Layers, bottom to top: [`gpu`] (context, pool, batching) → [`tensor`] → [`autograd`] →
+//! [`ops`] (one module per kernel family, backward beside forward).
+
+pub mod autograd;
+pub mod gpu;
+pub mod ops;
+pub mod tensor;
+
+pub use autograd::{no_grad, with_no_grad};
+pub use tensor::Tensor;
