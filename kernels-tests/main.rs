@@ -3,6 +3,17 @@
 
 mod helper;
 
+mod attention;
+mod conv;
+mod dropout;
 mod elementwise;
+mod learning;
+mod loss;
+mod masking;
+mod matmul;
+mod norm;
+mod optim;
+mod plumbing;
+mod pool;
 mod reduce;
 mod softmax;

@@ -5,6 +5,7 @@
 //! [`ops`] (one module per kernel family, backward beside forward).
 
 pub mod autograd;
+pub mod bench;
 pub mod gpu;
 pub mod ops;
 pub mod tensor;

@@ -1,7 +1,17 @@
 //! Ops, one module per kernel family. Each module launches its WGSL from `shaders/` and defines
 //! every op's backward rule right beside its forward.
 
+pub mod attention;
+pub mod conv;
+pub mod dropout;
 pub mod elementwise;
+pub mod loss;
+pub mod masking;
+pub mod matmul;
+pub mod norm;
+pub mod optim;
+pub mod plumbing;
+pub mod pool;
 pub mod reduce;
 pub mod softmax;
 
