@@ -6,7 +6,9 @@
 
 pub mod autograd;
 pub mod bench;
+pub mod cli;
 pub mod gpu;
+pub mod io;
 pub mod ops;
 pub mod tensor;
 

@@ -1,6 +1,5 @@
+//! The `fastshap` command: a thin layer over the library (see `src/cli/`).
+
 fn main() {
-    println!(
-        "{:?}",
-        fastshap::Tensor::ones(&[3]).unwrap().to_vec().unwrap()
-    );
+    std::process::exit(fastshap::cli::main());
 }

@@ -80,6 +80,10 @@ pub const NO_ADAPTER_HINT: &str = "no GPU adapter found. On Linux without a GPU 
 software Vulkan driver (Debian/Ubuntu: `apt-get install mesa-vulkan-drivers`), or check that \
 the Vulkan loader (libvulkan1) and your GPU driver are installed";
 
+/// Appended when adapters exist but none matches the user's choice.
+pub const NO_MATCH_HINT: &str = "(Without a GPU on Linux, Mesa's software Vulkan driver from the \
+package mesa-vulkan-drivers provides one named llvmpipe.)";
+
 fn rank(t: wgpu::DeviceType) -> u8 {
     match t {
         wgpu::DeviceType::DiscreteGpu => 0,
@@ -105,7 +109,10 @@ pub(super) fn select(opts: &Options) -> Result<wgpu::Adapter> {
         if let Ok(i) = want.parse::<usize>() {
             return match adapters.into_iter().nth(i) {
                 Some(a) => Ok(a),
-                None => bail!("no adapter with index {i}; available: {}", names.join(", ")),
+                None => bail!(
+                    "no adapter with index {i}; available: {}. {NO_MATCH_HINT}",
+                    names.join(", ")
+                ),
             };
         }
         let w = want.to_lowercase();
@@ -115,7 +122,7 @@ pub(super) fn select(opts: &Options) -> Result<wgpu::Adapter> {
         {
             Some(a) => Ok(a),
             None => bail!(
-                "no adapter matches '{want}'; available: {}",
+                "no adapter matches '{want}'; available: {}. {NO_MATCH_HINT}",
                 names.join(", ")
             ),
         };

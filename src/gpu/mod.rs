@@ -10,7 +10,7 @@ mod adapter;
 mod pool;
 mod recorder;
 
-pub use adapter::{AdapterSummary, Options, list_adapters};
+pub use adapter::{AdapterSummary, NO_ADAPTER_HINT, NO_MATCH_HINT, Options, list_adapters};
 pub use pool::{GpuBuffer, PoolStats};
 pub use recorder::{Binding, Dispatch};
 

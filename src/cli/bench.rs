@@ -1,0 +1,53 @@
+//! `fastshap bench <kernel>`: prints GFLOP/s / GB/s per kernel and the adapter's name.
+
+use crate::bench;
+use anyhow::Result;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// What to measure.
+    #[arg(value_enum, default_value = "matmul")]
+    what: What,
+    /// Square matmul sizes.
+    #[arg(long, value_delimiter = ',', default_values_t = [256usize, 512, 1024, 2048])]
+    sizes: Vec<usize>,
+    /// Batch size for conv and attention.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Also write the rows as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum What {
+    Matmul,
+    Conv,
+    Attention,
+    All,
+}
+
+pub fn run(a: &Args) -> Result<()> {
+    let ctx = crate::gpu::ctx();
+    println!(
+        "adapter: {} ({:?}, {:?})",
+        ctx.info.name,
+        ctx.info.backend,
+        ctx.kernel_class()
+    );
+    let mut rows = Vec::new();
+    if matches!(a.what, What::Matmul | What::All) {
+        rows.extend(bench::matmul::run(&a.sizes)?);
+    }
+    if matches!(a.what, What::Conv | What::All) {
+        rows.extend(bench::conv::run(a.batch)?);
+    }
+    if matches!(a.what, What::Attention | What::All) {
+        rows.extend(bench::attention::run(a.batch)?);
+    }
+    bench::print_table(&rows);
+    if let Some(path) = &a.json {
+        crate::io::write_atomic(path, serde_json::to_string_pretty(&rows)?.as_bytes())?;
+    }
+    Ok(())
+}

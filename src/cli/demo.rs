@@ -1,0 +1,43 @@
+//! `fastshap demo`: the first command of the quick start. For now it checks the device and runs
+//! a small kernel self-check against a CPU computation; it grows into the tiny reproduction.
+
+use crate::Tensor;
+use crate::gpu::{self, Options};
+use anyhow::{Result, bail};
+
+pub fn run(opts: &Options) -> Result<()> {
+    let ctx = gpu::init(opts)?;
+    println!(
+        "device: {} ({:?}, {:?}, kernels for {:?})",
+        ctx.info.name,
+        ctx.info.backend,
+        ctx.info.device_type,
+        ctx.kernel_class()
+    );
+    let t0 = std::time::Instant::now();
+    self_check()?;
+    println!("self-check passed in {:.2} s", t0.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Softmax of a random batch on the GPU against the same on the CPU.
+fn self_check() -> Result<()> {
+    let (rows, n) = (64, 10);
+    let x = Tensor::randn(&[rows, n], 1)?;
+    let host = x.to_vec()?;
+    let got = x.softmax()?.sum(0, false)?.to_vec()?;
+    let mut want = vec![0f64; n];
+    for r in host.chunks(n) {
+        let m = r.iter().cloned().fold(f32::MIN, f32::max) as f64;
+        let s: f64 = r.iter().map(|&v| (v as f64 - m).exp()).sum();
+        for (w, &v) in want.iter_mut().zip(r) {
+            *w += (v as f64 - m).exp() / s;
+        }
+    }
+    for (g, w) in got.iter().zip(&want) {
+        if ((*g as f64) - w).abs() > 1e-4 * w.abs().max(1.0) {
+            bail!("self-check failed: softmax column sum {g} vs CPU {w}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! Command-line interface: one file per subcommand; each parses, calls the library, prints.
+
+mod bench;
+mod demo;
+mod devices;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "fastshap",
+    version,
+    about = "Shapley-value explanations of image classifiers on the GPU"
+)]
+pub struct Cli {
+    /// Adapter to use: an index from `fastshap devices` or part of its name (env FASTSHAP_ADAPTER).
+    #[arg(long, global = true)]
+    adapter: Option<String>,
+    /// Graphics backend: vulkan, metal, dx12 or gl (env FASTSHAP_BACKEND).
+    #[arg(long, global = true, value_parser = ["vulkan", "metal", "dx12", "gl"])]
+    backend: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List GPU adapters and the limits that matter.
+    Devices,
+    /// Microbenchmarks (GFLOP/s, GB/s) on the selected adapter.
+    Bench(bench::Args),
+    /// Run the main job on the embedded default data (for now: device check + kernel self-check).
+    Demo,
+}
+
+impl Cli {
+    fn gpu_options(&self) -> crate::gpu::Options {
+        let env = crate::gpu::Options::from_env();
+        crate::gpu::Options {
+            adapter: self.adapter.clone().or(env.adapter),
+            backend: self.backend.clone().or(env.backend),
+            kernel_class: None,
+        }
+    }
+}
+
+/// Runs the CLI; returns the process exit code. Errors print one clear line (with causes).
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let opts = cli.gpu_options();
+    let result = match &cli.command {
+        Command::Devices => devices::run(&opts),
+        Command::Bench(a) => crate::gpu::init(&opts).and_then(|_| bench::run(a)),
+        Command::Demo => demo::run(&opts),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
