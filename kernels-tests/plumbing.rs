@@ -197,6 +197,19 @@ fn plumbing_index_select_and_scatter_add() {
 }
 
 #[test]
+fn plumbing_out_of_range_indices_gather_zero() {
+    // Documented behaviour: a kernel cannot raise PyTorch's error, so indices outside the axis
+    // (here 3 of 3 and -1) read 0 and scatter nowhere rather than out of bounds.
+    let x = Tensor::from_slice(&[1.0, 2.0, 3.0], &[3]).unwrap();
+    let idx = Tensor::from_slice(&[2.0, 3.0, -1.0, 0.0], &[4]).unwrap();
+    let y = x.index_select(0, &idx).unwrap().to_vec().unwrap();
+    assert_eq!(y, [3.0, 0.0, 0.0, 1.0]);
+    let g = Tensor::from_slice(&[1.0, 10.0, 100.0, 1000.0], &[4]).unwrap();
+    let s = g.scatter_add(0, &idx, 3).unwrap().to_vec().unwrap();
+    assert_eq!(s, [1000.0, 0.0, 1.0]);
+}
+
+#[test]
 fn plumbing_gather_rows_and_scatter_add_rows() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed());
     // MAE keeps a random subset of tokens per image (distinct indices); the last case repeats.
@@ -328,6 +341,12 @@ fn plumbing_upsample() {
     let row = Tensor::from_slice(&[0.0, 1.0], &[1, 1, 1, 2]).unwrap();
     let up = row.upsample_bilinear2x().unwrap().to_vec().unwrap();
     assert_eq!(&up[..4], &[0.0, 0.25, 0.75, 1.0]);
+    // And of [[1, 2], [3, 4]] (PyTorch's documented output for this input).
+    let sq = Tensor::from_slice(&[1.0, 2.0, 3.0, 4.0], &[1, 1, 2, 2]).unwrap();
+    let want = [
+        1.0, 1.25, 1.75, 2.0, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3.0, 3.25, 3.75, 4.0,
+    ];
+    assert_eq!(sq.upsample_bilinear2x().unwrap().to_vec().unwrap(), want);
     for shape in [
         &[2, 3, 7, 5][..],
         &[1, 1, 1, 1],

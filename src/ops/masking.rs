@@ -15,14 +15,14 @@ use anyhow::{Result, bail};
 /// no gradient (it is sampled, not learned).
 pub fn apply_player_mask(images: &Tensor, mask: &Tensor, s: usize) -> Result<Tensor> {
     let (is, ms) = (images.shape(), mask.shape());
-    if is.len() != 4 || s == 0 || is[2] % s != 0 || is[3] % s != 0 {
+    if is.len() != 4 || s == 0 || !is[2].is_multiple_of(s) || !is[3].is_multiple_of(s) {
         bail!(
             "apply_player_mask: images must be [B, C, H, W] with H, W divisible by s = {s}, got {is:?}"
         );
     }
     let (b, c, h, w) = (is[0], is[1], is[2], is[3]);
     let (gw, players) = (w / s, (h / s) * (w / s));
-    if ms.len() != 2 || ms[1] != players || b == 0 || ms[0] % b != 0 {
+    if ms.len() != 2 || ms[1] != players || b == 0 || !ms[0].is_multiple_of(b) {
         bail!(
             "apply_player_mask: mask must be [B·M, {players}] for images {is:?} and s = {s}, got {ms:?}"
         );

@@ -222,7 +222,7 @@ fn upsample_raw(x: &Tensor, mode: Up, backward: bool) -> Result<Tensor> {
     let mut out = s.to_vec();
     if backward {
         ensure!(
-            h % 2 == 0 && w % 2 == 0,
+            h.is_multiple_of(2) && w.is_multiple_of(2),
             "upsample backward needs even sizes, got {s:?}"
         );
         h /= 2;
@@ -472,7 +472,7 @@ impl Tensor {
     /// [B, C, gh, p, gw, p] permuted by `perm`, flattened to tokens.
     fn patchify_with(&self, p: usize, perm: &[usize]) -> Result<Tensor> {
         let s = self.shape();
-        if s.len() != 4 || p == 0 || s[2] % p != 0 || s[3] % p != 0 {
+        if s.len() != 4 || p == 0 || !s[2].is_multiple_of(p) || !s[3].is_multiple_of(p) {
             bail!("patchify: need [B, C, H, W] with H, W divisible by p = {p}, got {s:?}");
         }
         let (b, c, gh, gw) = (s[0], s[1], s[2] / p, s[3] / p);
@@ -483,11 +483,11 @@ impl Tensor {
 
     fn unpatchify_with(&self, p: usize, h: usize, w: usize, chw: bool) -> Result<Tensor> {
         let s = self.shape();
-        if s.len() != 3 || p == 0 || h % p != 0 || w % p != 0 {
+        if s.len() != 3 || p == 0 || !h.is_multiple_of(p) || !w.is_multiple_of(p) {
             bail!("unpatchify: need [B, L, D] and {h}x{w} divisible by p = {p}, got {s:?}");
         }
         let (gh, gw) = (h / p, w / p);
-        if s[1] != gh * gw || s[2] % (p * p) != 0 {
+        if s[1] != gh * gw || !s[2].is_multiple_of(p * p) {
             bail!("unpatchify: {s:?} is not a {gh}x{gw} grid of {p}x{p} patches");
         }
         let (b, c) = (s[0], s[2] / (p * p));
