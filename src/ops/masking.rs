@@ -1,1 +1,62 @@
-//! (placeholder: being written)
+//! FastSHAP player masking (`shaders/masking.wgsl`): the surrogate model sees an image with the
+//! hidden superpixels zeroed plus the mask itself as an extra channel.
+
+use super::launch;
+use crate::shader;
+use crate::tensor::Tensor;
+use anyhow::{Result, bail};
+
+/// `images` [B, C, H, W] (H, W divisible by `s`), `mask` [B·M, P] with P = (H/s)(W/s) players
+/// row-major over the superpixel grid → [B·M, C+1, H, W]: row r is image r / M times its mask
+/// upsampled to pixels (0 hides a pixel; values are multiplied, so fractional masks scale), with
+/// that upsampled mask appended as the last channel. M = 1 is one mask per image.
+///
+/// Backward: the image gradient sums each image's M copies times their masks; the mask takes
+/// no gradient (it is sampled, not learned).
+pub fn apply_player_mask(images: &Tensor, mask: &Tensor, s: usize) -> Result<Tensor> {
+    let (is, ms) = (images.shape(), mask.shape());
+    if is.len() != 4 || s == 0 || !is[2].is_multiple_of(s) || !is[3].is_multiple_of(s) {
+        bail!(
+            "apply_player_mask: images must be [B, C, H, W] with H, W divisible by s = {s}, got {is:?}"
+        );
+    }
+    let (b, c, h, w) = (is[0], is[1], is[2], is[3]);
+    let (gw, players) = (w / s, (h / s) * (w / s));
+    if ms.len() != 2 || ms[1] != players || b == 0 || !ms[0].is_multiple_of(b) {
+        bail!(
+            "apply_player_mask: mask must be [B·M, {players}] for images {is:?} and s = {s}, got {ms:?}"
+        );
+    }
+    let rows = ms[0];
+    let m = rows / b;
+    let params = [rows, m, c, h, w, s, gw, players].map(|v| v as u32);
+    let y = Tensor::empty(&[rows, c + 1, h, w])?;
+    launch(
+        &shader!("masking"),
+        "mask_fwd",
+        &[],
+        &params,
+        &[images.bind(), mask.bind(), y.bind()],
+        y.numel(),
+        256,
+    )?;
+    let (mask, img_shape) = (mask.clone(), is.to_vec());
+    Ok(Tensor::from_op(
+        y,
+        "apply_player_mask",
+        &[images],
+        move |_, g| {
+            let gx = Tensor::empty(&img_shape)?;
+            launch(
+                &shader!("masking"),
+                "mask_bwd",
+                &[],
+                &params,
+                &[g.bind(), mask.bind(), gx.bind()],
+                gx.numel(),
+                256,
+            )?;
+            Ok(vec![Some(gx)])
+        },
+    ))
+}

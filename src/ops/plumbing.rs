@@ -1,1 +1,551 @@
-//! (placeholder: being written)
+//! Tensor plumbing: permute/transpose, concat/narrow, pad/crop, patchify (all one strided-copy
+//! kernel, `shaders/plumbing.wgsl`), index gathers with their scatter-add adjoints
+//! (`shaders/gather.wgsl`) and 2x upsampling (`shaders/upsample.wgsl`).
+//!
+//! Index tensors hold **f32-encoded integers** (exact below 2^24), like `argmax`'s output, so an
+//! index computed on the GPU can feed a gather directly; [`index_tensor`] uploads host indices.
+//! Indices outside the axis gather 0 and scatter nowhere (a kernel cannot raise an error).
+
+use super::launch;
+use crate::shader;
+use crate::tensor::{Tensor, numel};
+use anyhow::{Result, bail, ensure};
+
+/// Largest rank the strided-copy kernel walks.
+pub const MAX_RANK: usize = 6;
+
+fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
+/// For every coordinate `c` of `iter`: `dst[dst_off + c·dst_st] = src[src_off + c·src_st]`.
+/// Records nothing on the tape; `dst` must already exist (other elements are left as they are).
+#[allow(clippy::too_many_arguments)]
+fn strided_copy(
+    src: &Tensor,
+    dst: &Tensor,
+    iter: &[usize],
+    src_st: &[usize],
+    src_off: usize,
+    dst_st: &[usize],
+    dst_off: usize,
+) -> Result<()> {
+    let n = numel(iter);
+    if n == 0 {
+        return Ok(());
+    }
+    // Size-1 axes contribute nothing to any index; dropping them keeps rank-7 shapes like
+    // [1, ...] within the kernel's limit.
+    let keep: Vec<usize> = (0..iter.len()).filter(|&i| iter[i] != 1).collect();
+    ensure!(
+        keep.len() <= MAX_RANK,
+        "strided copy supports rank up to {MAX_RANK}, got iteration shape {iter:?}"
+    );
+    let mut w = [0u32; 28];
+    w[0] = n as u32;
+    w[1] = keep.len() as u32;
+    w[2] = src_off as u32;
+    w[3] = dst_off as u32;
+    for (k, &i) in keep.iter().enumerate() {
+        w[4 + k] = iter[i] as u32;
+        w[12 + k] = src_st[i] as u32;
+        w[20 + k] = dst_st[i] as u32;
+    }
+    launch(
+        &shader!("plumbing"),
+        "strided_copy",
+        &[],
+        &w,
+        &[src.bind(), dst.bind()],
+        n,
+        256,
+    )
+}
+
+/// (outer, n, inner) around `axis`.
+fn split3(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    (
+        shape[..axis].iter().product(),
+        shape[axis],
+        shape[axis + 1..].iter().product(),
+    )
+}
+
+fn permute_raw(x: &Tensor, perm: &[usize]) -> Result<Tensor> {
+    let shape = x.shape();
+    let mut seen = vec![false; shape.len()];
+    let valid = perm.len() == shape.len()
+        && perm
+            .iter()
+            .all(|&p| p < shape.len() && !std::mem::replace(&mut seen[p], true));
+    if !valid {
+        bail!("permute: {perm:?} is not a permutation of the axes of {shape:?}");
+    }
+    let st = strides(shape);
+    let out: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    let src_st: Vec<usize> = perm.iter().map(|&p| st[p]).collect();
+    let y = Tensor::empty(&out)?;
+    strided_copy(x, &y, &out, &src_st, 0, &strides(&out), 0)?;
+    Ok(y)
+}
+
+fn narrow_raw(x: &Tensor, axis: usize, start: usize, len: usize) -> Result<Tensor> {
+    let (o, n, i) = split3(x.shape(), axis);
+    let mut out = x.shape().to_vec();
+    out[axis] = len;
+    let y = Tensor::empty(&out)?;
+    strided_copy(
+        x,
+        &y,
+        &[o, len, i],
+        &[n * i, i, 1],
+        start * i,
+        &[len * i, i, 1],
+        0,
+    )?;
+    Ok(y)
+}
+
+/// Writes all of `src` into `dst` at offset `start` along `axis` (`dst` is otherwise untouched).
+fn place_raw(src: &Tensor, dst: &Tensor, axis: usize, start: usize) -> Result<()> {
+    let (o, len, i) = split3(src.shape(), axis);
+    let n = dst.shape()[axis];
+    strided_copy(
+        src,
+        dst,
+        &[o, len, i],
+        &[len * i, i, 1],
+        0,
+        &[n * i, i, 1],
+        start * i,
+    )
+}
+
+/// `[.., h, w]` → `[.., h+t+b, w+l+r]` filled with `value` around `x`.
+fn pad2d_raw(x: &Tensor, l: usize, r: usize, t: usize, b: usize, value: f32) -> Result<Tensor> {
+    let s = x.shape();
+    let (h, w) = (s[s.len() - 2], s[s.len() - 1]);
+    let planes = numel(&s[..s.len() - 2]);
+    let (ho, wo) = (h + t + b, w + l + r);
+    let mut out = s.to_vec();
+    out[s.len() - 2] = ho;
+    out[s.len() - 1] = wo;
+    let y = Tensor::full(&out, value)?;
+    strided_copy(
+        x,
+        &y,
+        &[planes, h, w],
+        &[h * w, w, 1],
+        0,
+        &[ho * wo, wo, 1],
+        t * wo + l,
+    )?;
+    Ok(y)
+}
+
+/// The inverse of `pad2d_raw`: the `[h, w]` window at (t, l) of each `[.., ho, wo]` plane.
+fn crop2d_raw(g: &Tensor, l: usize, t: usize, h: usize, w: usize) -> Result<Tensor> {
+    let s = g.shape();
+    let (ho, wo) = (s[s.len() - 2], s[s.len() - 1]);
+    let planes = numel(&s[..s.len() - 2]);
+    let mut out = s.to_vec();
+    out[s.len() - 2] = h;
+    out[s.len() - 1] = w;
+    let y = Tensor::empty(&out)?;
+    strided_copy(
+        g,
+        &y,
+        &[planes, h, w],
+        &[ho * wo, wo, 1],
+        t * wo + l,
+        &[h * w, w, 1],
+        0,
+    )?;
+    Ok(y)
+}
+
+/// Uploads host indices as an f32-encoded index tensor of `shape`.
+pub fn index_tensor(idx: &[usize], shape: &[usize]) -> Result<Tensor> {
+    ensure!(
+        idx.iter().all(|&i| i < 1 << 24),
+        "indices must be below 2^24 to be exact in f32"
+    );
+    let v: Vec<f32> = idx.iter().map(|&i| i as f32).collect();
+    Tensor::from_slice(&v, shape)
+}
+
+/// Gather (`scatter = false`): y (outer, k, inner) from x (outer, n, inner); scatter-add
+/// (`scatter = true`): y (outer, n, inner) from x (outer, k, inner). `per_slice` indices are
+/// (outer, k), otherwise one shared list of k.
+fn gather_raw(
+    x: &Tensor,
+    idx: &Tensor,
+    out_shape: &[usize],
+    (outer, n, inner, k): (usize, usize, usize, usize),
+    per_slice: bool,
+    scatter: bool,
+) -> Result<Tensor> {
+    let y = Tensor::empty(out_shape)?;
+    if y.numel() == 0 {
+        return Ok(y);
+    }
+    let idx_stride = if per_slice { k } else { 0 };
+    let params = [outer, n, inner, k, idx_stride].map(|v| v as u32);
+    launch(
+        &shader!("gather"),
+        if scatter { "scatter_add" } else { "gather" },
+        &[],
+        &params,
+        &[x.bind(), idx.bind(), y.bind()],
+        y.numel(),
+        256,
+    )?;
+    Ok(y)
+}
+
+/// Which 2x upsampling.
+#[derive(Clone, Copy)]
+enum Up {
+    Nearest,
+    Bilinear,
+}
+
+fn upsample_raw(x: &Tensor, mode: Up, backward: bool) -> Result<Tensor> {
+    let s = x.shape();
+    ensure!(s.len() >= 2, "upsample needs [.., h, w], got {s:?}");
+    let (mut h, mut w) = (s[s.len() - 2], s[s.len() - 1]);
+    let planes = numel(&s[..s.len() - 2]);
+    let mut out = s.to_vec();
+    if backward {
+        ensure!(
+            h.is_multiple_of(2) && w.is_multiple_of(2),
+            "upsample backward needs even sizes, got {s:?}"
+        );
+        h /= 2;
+        w /= 2;
+        out[s.len() - 2] = h;
+        out[s.len() - 1] = w;
+    } else {
+        out[s.len() - 2] = 2 * h;
+        out[s.len() - 1] = 2 * w;
+    }
+    let y = Tensor::empty(&out)?;
+    if y.numel() == 0 {
+        return Ok(y);
+    }
+    let entry = match (mode, backward) {
+        (Up::Nearest, false) => "nearest_fwd",
+        (Up::Nearest, true) => "nearest_bwd",
+        (Up::Bilinear, false) => "bilinear_fwd",
+        (Up::Bilinear, true) => "bilinear_bwd",
+    };
+    launch(
+        &shader!("upsample"),
+        entry,
+        &[],
+        &[planes as u32, h as u32, w as u32],
+        &[x.bind(), y.bind()],
+        y.numel(),
+        256,
+    )?;
+    Ok(y)
+}
+
+impl Tensor {
+    /// Axes reordered (`y.shape[i] = x.shape[perm[i]]`), as an explicit copy; rank ≤ 6 after
+    /// size-1 axes are dropped. Backward: the inverse permutation.
+    pub fn permute(&self, perm: &[usize]) -> Result<Tensor> {
+        let y = permute_raw(self, perm)?;
+        let mut inv = vec![0; perm.len()];
+        for (i, &p) in perm.iter().enumerate() {
+            inv[p] = i;
+        }
+        Ok(Tensor::from_op(y, "permute", &[self], move |_, g| {
+            Ok(vec![Some(permute_raw(g, &inv)?)])
+        }))
+    }
+
+    /// Swaps two axes (negative counts from the end).
+    pub fn transpose(&self, a: isize, b: isize) -> Result<Tensor> {
+        let (a, b) = (self.axis(a), self.axis(b));
+        let mut perm: Vec<usize> = (0..self.rank()).collect();
+        perm.swap(a, b);
+        self.permute(&perm)
+    }
+
+    /// `len` entries of `axis` from `start` (a copy). Backward: the gradient placed into zeros
+    /// of the full shape.
+    pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Result<Tensor> {
+        let ax = self.axis(axis);
+        let n = self.shape()[ax];
+        if start + len > n {
+            bail!(
+                "narrow: [{start}, {}) is outside axis {ax} of {:?}",
+                start + len,
+                self.shape()
+            );
+        }
+        let y = narrow_raw(self, ax, start, len)?;
+        let full = self.shape().to_vec();
+        Ok(Tensor::from_op(y, "narrow", &[self], move |_, g| {
+            let gx = Tensor::zeros(&full)?;
+            place_raw(g, &gx, ax, start)?;
+            Ok(vec![Some(gx)])
+        }))
+    }
+
+    /// `x` (outer, n, inner) gathered along `axis` at `indices` (1-D, f32-encoded integers; may
+    /// repeat): (outer, k, inner), as `torch.index_select`. Backward: [`Tensor::scatter_add`].
+    pub fn index_select(&self, axis: isize, indices: &Tensor) -> Result<Tensor> {
+        let ax = self.axis(axis);
+        ensure!(
+            indices.rank() == 1,
+            "index_select: indices must be 1-D, got {:?}",
+            indices.shape()
+        );
+        let (o, n, i) = split3(self.shape(), ax);
+        let k = indices.numel();
+        let mut out = self.shape().to_vec();
+        out[ax] = k;
+        let y = gather_raw(self, indices, &out, (o, n, i, k), false, false)?;
+        let (full, idx) = (self.shape().to_vec(), indices.clone());
+        Ok(Tensor::from_op(y, "index_select", &[self], move |_, g| {
+            Ok(vec![Some(gather_raw(
+                g,
+                &idx,
+                &full,
+                (o, n, i, k),
+                false,
+                true,
+            )?)])
+        }))
+    }
+
+    /// The adjoint of [`Tensor::index_select`]: `x` (outer, k, inner) summed into `size` slots of
+    /// `axis` by `indices` (1-D, k entries; repeats accumulate), i.e.
+    /// `torch.zeros(..).index_add_(axis, indices, x)`. Backward: `index_select`.
+    pub fn scatter_add(&self, axis: isize, indices: &Tensor, size: usize) -> Result<Tensor> {
+        let ax = self.axis(axis);
+        let (o, k, i) = split3(self.shape(), ax);
+        ensure!(
+            indices.rank() == 1 && indices.numel() == k,
+            "scatter_add: indices {:?} must be 1-D with one entry per slot of axis {ax} of {:?}",
+            indices.shape(),
+            self.shape()
+        );
+        let mut out = self.shape().to_vec();
+        out[ax] = size;
+        let y = gather_raw(self, indices, &out, (o, size, i, k), false, true)?;
+        let (part, idx) = (self.shape().to_vec(), indices.clone());
+        Ok(Tensor::from_op(y, "scatter_add", &[self], move |_, g| {
+            Ok(vec![Some(gather_raw(
+                g,
+                &idx,
+                &part,
+                (o, size, i, k),
+                false,
+                false,
+            )?)])
+        }))
+    }
+
+    /// Per-batch row gather (MAE's token shuffle): `x` [B, T, D], `idx` [B, T'] (f32-encoded,
+    /// < T) → [B, T', D] with `y[b, t] = x[b, idx[b, t]]` (`torch.gather` on dim 1 with the index
+    /// expanded over D). Backward: [`Tensor::scatter_add_rows`].
+    pub fn gather_rows(&self, idx: &Tensor) -> Result<Tensor> {
+        let (b, t, d) = rows3(self.shape(), idx.shape(), "gather_rows")?;
+        let k = idx.shape()[1];
+        let y = gather_raw(self, idx, &[b, k, d], (b, t, d, k), true, false)?;
+        let (full, idx) = (self.shape().to_vec(), idx.clone());
+        Ok(Tensor::from_op(y, "gather_rows", &[self], move |_, g| {
+            Ok(vec![Some(gather_raw(
+                g,
+                &idx,
+                &full,
+                (b, t, d, k),
+                true,
+                true,
+            )?)])
+        }))
+    }
+
+    /// The adjoint of [`Tensor::gather_rows`]: `x` [B, T', D] summed into [B, t, D] at rows
+    /// `idx` [B, T'] (repeats accumulate). Backward: `gather_rows`.
+    pub fn scatter_add_rows(&self, idx: &Tensor, t: usize) -> Result<Tensor> {
+        let (b, k, d) = rows3(self.shape(), idx.shape(), "scatter_add_rows")?;
+        ensure!(
+            idx.shape()[1] == k,
+            "scatter_add_rows: idx {:?} needs one entry per row of {:?}",
+            idx.shape(),
+            self.shape()
+        );
+        let y = gather_raw(self, idx, &[b, t, d], (b, t, d, k), true, true)?;
+        let (part, idx) = (self.shape().to_vec(), idx.clone());
+        Ok(Tensor::from_op(
+            y,
+            "scatter_add_rows",
+            &[self],
+            move |_, g| {
+                Ok(vec![Some(gather_raw(
+                    g,
+                    &idx,
+                    &part,
+                    (b, t, d, k),
+                    true,
+                    false,
+                )?)])
+            },
+        ))
+    }
+
+    /// Pads the last two axes (NCHW: W by `left`/`right`, H by `top`/`bottom`) with `value`, as
+    /// `F.pad(x, (left, right, top, bottom), value=value)`. Backward: the crop back.
+    pub fn pad2d(
+        &self,
+        left: usize,
+        right: usize,
+        top: usize,
+        bottom: usize,
+        value: f32,
+    ) -> Result<Tensor> {
+        ensure!(
+            self.rank() >= 2,
+            "pad2d needs [.., h, w], got {:?}",
+            self.shape()
+        );
+        let (h, w) = (self.dim(-2), self.dim(-1));
+        let y = pad2d_raw(self, left, right, top, bottom, value)?;
+        Ok(Tensor::from_op(y, "pad2d", &[self], move |_, g| {
+            Ok(vec![Some(crop2d_raw(g, left, top, h, w)?)])
+        }))
+    }
+
+    /// Nearest-neighbour 2x upsampling of the last two axes (`nn.Upsample(scale_factor=2)`).
+    /// Backward: each input sums its 2x2 block of gradients.
+    pub fn upsample_nearest2x(&self) -> Result<Tensor> {
+        let y = upsample_raw(self, Up::Nearest, false)?;
+        Ok(Tensor::from_op(y, "upsample_nearest2x", &[self], |_, g| {
+            Ok(vec![Some(upsample_raw(g, Up::Nearest, true)?)])
+        }))
+    }
+
+    /// Bilinear 2x upsampling of the last two axes, as
+    /// `nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False)` (formula in
+    /// `shaders/upsample.wgsl`). Backward: each input gathers its weighted contributions.
+    pub fn upsample_bilinear2x(&self) -> Result<Tensor> {
+        let y = upsample_raw(self, Up::Bilinear, false)?;
+        Ok(Tensor::from_op(
+            y,
+            "upsample_bilinear2x",
+            &[self],
+            |_, g| Ok(vec![Some(upsample_raw(g, Up::Bilinear, true)?)]),
+        ))
+    }
+
+    /// MAE's patchify: [B, C, H, W] → [B, (H/p)(W/p), p·p·C], patches row-major over the grid,
+    /// each laid out (p, p, C) (`einsum('nchpwq->nhwpqc')`).
+    pub fn patchify(&self, p: usize) -> Result<Tensor> {
+        self.patchify_with(p, &[0, 2, 4, 3, 5, 1])
+    }
+
+    /// Patchify with each patch laid out (C, p, p), the flattening of a ViT Conv2d patch-embed
+    /// weight [D, C, p, p]: a Linear over these vectors equals that Conv2d with stride p.
+    pub fn patchify_chw(&self, p: usize) -> Result<Tensor> {
+        self.patchify_with(p, &[0, 2, 4, 1, 3, 5])
+    }
+
+    /// The inverse of [`Tensor::patchify`]: [B, (h/p)(w/p), p·p·C] → [B, C, h, w].
+    pub fn unpatchify(&self, p: usize, h: usize, w: usize) -> Result<Tensor> {
+        // [B, gh, gw, p, p, C] → [B, C, gh, p, gw, p]
+        self.unpatchify_with(p, h, w, false)
+    }
+
+    /// The inverse of [`Tensor::patchify_chw`].
+    pub fn unpatchify_chw(&self, p: usize, h: usize, w: usize) -> Result<Tensor> {
+        self.unpatchify_with(p, h, w, true)
+    }
+
+    /// [B, C, gh, p, gw, p] permuted by `perm`, flattened to tokens.
+    fn patchify_with(&self, p: usize, perm: &[usize]) -> Result<Tensor> {
+        let s = self.shape();
+        if s.len() != 4 || p == 0 || !s[2].is_multiple_of(p) || !s[3].is_multiple_of(p) {
+            bail!("patchify: need [B, C, H, W] with H, W divisible by p = {p}, got {s:?}");
+        }
+        let (b, c, gh, gw) = (s[0], s[1], s[2] / p, s[3] / p);
+        self.reshape(&[b, c, gh, p, gw, p])?
+            .permute(perm)?
+            .reshape(&[b, gh * gw, p * p * c])
+    }
+
+    fn unpatchify_with(&self, p: usize, h: usize, w: usize, chw: bool) -> Result<Tensor> {
+        let s = self.shape();
+        if s.len() != 3 || p == 0 || !h.is_multiple_of(p) || !w.is_multiple_of(p) {
+            bail!("unpatchify: need [B, L, D] and {h}x{w} divisible by p = {p}, got {s:?}");
+        }
+        let (gh, gw) = (h / p, w / p);
+        if s[1] != gh * gw || !s[2].is_multiple_of(p * p) {
+            bail!("unpatchify: {s:?} is not a {gh}x{gw} grid of {p}x{p} patches");
+        }
+        let (b, c) = (s[0], s[2] / (p * p));
+        if chw {
+            // [B, gh, gw, C, p, p] → [B, C, gh, p, gw, p]
+            self.reshape(&[b, gh, gw, c, p, p])?
+                .permute(&[0, 3, 1, 4, 2, 5])?
+                .reshape(&[b, c, h, w])
+        } else {
+            // [B, gh, gw, p, p, C] → [B, C, gh, p, gw, p]
+            self.reshape(&[b, gh, gw, p, p, c])?
+                .permute(&[0, 5, 1, 3, 2, 4])?
+                .reshape(&[b, c, h, w])
+        }
+    }
+}
+
+/// Joins tensors along `axis` (all other axes equal), as `torch.cat`. Backward: each input's
+/// gradient is the matching `narrow` of the output gradient.
+pub fn concat(xs: &[&Tensor], axis: isize) -> Result<Tensor> {
+    let Some(first) = xs.first() else {
+        bail!("concat of no tensors");
+    };
+    let ax = first.axis(axis);
+    let mut out = first.shape().to_vec();
+    out[ax] = 0;
+    for x in xs {
+        let ok = x.rank() == out.len()
+            && (0..out.len()).all(|d| d == ax || x.shape()[d] == first.shape()[d]);
+        if !ok {
+            bail!(
+                "concat along axis {ax}: shapes {:?} and {:?} differ off that axis",
+                first.shape(),
+                x.shape()
+            );
+        }
+        out[ax] += x.shape()[ax];
+    }
+    let y = Tensor::empty(&out)?;
+    let mut starts = Vec::with_capacity(xs.len());
+    let mut at = 0;
+    for x in xs {
+        place_raw(x, &y, ax, at)?;
+        starts.push((at, x.shape()[ax]));
+        at += x.shape()[ax];
+    }
+    Ok(Tensor::from_op(y, "concat", xs, move |_, g| {
+        starts
+            .iter()
+            .map(|&(s, len)| narrow_raw(g, ax, s, len).map(Some))
+            .collect()
+    }))
+}
+
+/// Checks `x` [B, T, D] against `idx` [B, T'] and returns (B, T, D).
+fn rows3(x: &[usize], idx: &[usize], op: &str) -> Result<(usize, usize, usize)> {
+    if x.len() != 3 || idx.len() != 2 || idx[0] != x[0] {
+        bail!("{op}: need x [B, T, D] and idx [B, T'], got {x:?} and {idx:?}");
+    }
+    Ok((x[0], x[1], x[2]))
+}

@@ -1,0 +1,30 @@
+// Strided copy: the one kernel behind permute, narrow, concat, pad/crop and patchify. For every
+// coordinate c of an iteration shape (rank <= 6), y[dst_off + c·dst_strides] = x[src_off + c·src_strides].
+// One element per invocation; distinct coordinates map to distinct destinations (callers pass
+// injective destination strides), so no two invocations write the same element.
+// Word layout: [0] n, [1] rank, [2] src_off, [3] dst_off, [4..10) shape, [12..18) src strides,
+// [20..26) dst strides.
+
+struct Params { w: array<vec4<u32>, 7> }
+@group(0) @binding(0) var<uniform> p: Params;
+fn P(i: u32) -> u32 { return p.w[i >> 2u][i & 3u]; }
+
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(256)
+fn strided_copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    if (i >= P(0u)) { return; }
+    var rem = i;
+    var s = P(2u);
+    var d = P(3u);
+    for (var k = P(1u); k > 0u; k = k - 1u) {
+        let size = P(3u + k);
+        let c = rem % size;
+        rem = rem / size;
+        s = s + c * P(11u + k);
+        d = d + c * P(19u + k);
+    }
+    y[d] = x[s];
+}

@@ -1,0 +1,100 @@
+// 2x upsampling of the last two axes, (planes, h, w) -> (planes, 2h, 2w), and the backward
+// passes. Backward kernels are gathers: each input element sums the output gradients that it
+// contributed to, so no two invocations write the same element and no atomics are needed.
+//
+// Bilinear follows PyTorch's nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False):
+// per axis, src = max(0, (dst + 0.5) / 2 - 0.5); i0 = floor(src); i1 = min(i0 + 1, n - 1);
+// weights (1 - (src - i0), src - i0). Nearest: src = floor(dst / 2).
+
+struct Params { planes: u32, h: u32, w: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+fn src_of(dst: u32) -> f32 { return max(0.0, (f32(dst) + 0.5) * 0.5 - 0.5); }
+
+// Weight of input index i (of n) in output index dst along one axis.
+fn weight(dst: u32, i: u32, n: u32) -> f32 {
+    let s = src_of(dst);
+    let i0 = u32(s);
+    let i1 = min(i0 + 1u, n - 1u);
+    let l1 = s - f32(i0);
+    // At the far edge i0 == i1 and both weights land on the same input.
+    return select(0.0, 1.0 - l1, i0 == i) + select(0.0, l1, i1 == i);
+}
+
+@compute @workgroup_size(256)
+fn nearest_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    let ow = 2u * p.w;
+    let per = 4u * p.h * p.w;
+    if (i >= p.planes * per) { return; }
+    let pl = i / per;
+    let r = i % per;
+    let oy = r / ow;
+    let ox = r % ow;
+    y[i] = x[(pl * p.h + oy / 2u) * p.w + ox / 2u];
+}
+
+// x: output gradient (planes, 2h, 2w); y: input gradient (planes, h, w).
+@compute @workgroup_size(256)
+fn nearest_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    if (i >= p.planes * p.h * p.w) { return; }
+    let pl = i / (p.h * p.w);
+    let r = i % (p.h * p.w);
+    let iy = r / p.w;
+    let ix = r % p.w;
+    let ow = 2u * p.w;
+    let b = (pl * 2u * p.h + 2u * iy) * ow + 2u * ix;
+    y[i] = x[b] + x[b + 1u] + x[b + ow] + x[b + ow + 1u];
+}
+
+@compute @workgroup_size(256)
+fn bilinear_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    let ow = 2u * p.w;
+    let per = 4u * p.h * p.w;
+    if (i >= p.planes * per) { return; }
+    let pl = i / per;
+    let r = i % per;
+    let sy = src_of(r / ow);
+    let sx = src_of(r % ow);
+    let y0 = u32(sy);
+    let x0 = u32(sx);
+    let y1 = min(y0 + 1u, p.h - 1u);
+    let x1 = min(x0 + 1u, p.w - 1u);
+    let ly = sy - f32(y0);
+    let lx = sx - f32(x0);
+    let b = pl * p.h * p.w;
+    let top = (1.0 - lx) * x[b + y0 * p.w + x0] + lx * x[b + y0 * p.w + x1];
+    let bot = (1.0 - lx) * x[b + y1 * p.w + x0] + lx * x[b + y1 * p.w + x1];
+    y[i] = (1.0 - ly) * top + ly * bot;
+}
+
+// x: output gradient (planes, 2h, 2w); y: input gradient (planes, h, w). Input index i is only
+// read by outputs 2i-1 ..= 2i+2 (see src_of), so each axis scans that window.
+@compute @workgroup_size(256)
+fn bilinear_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    if (i >= p.planes * p.h * p.w) { return; }
+    let pl = i / (p.h * p.w);
+    let r = i % (p.h * p.w);
+    let iy = r / p.w;
+    let ix = r % p.w;
+    let ow = 2u * p.w;
+    let b = pl * 4u * p.h * p.w;
+    let dy0 = max(2u * iy, 1u) - 1u;
+    let dy1 = min(2u * iy + 2u, 2u * p.h - 1u);
+    let dx0 = max(2u * ix, 1u) - 1u;
+    let dx1 = min(2u * ix + 2u, ow - 1u);
+    var acc = 0.0;
+    for (var dy = dy0; dy <= dy1; dy = dy + 1u) {
+        let wy = weight(dy, iy, p.h);
+        if (wy == 0.0) { continue; }
+        for (var dx = dx0; dx <= dx1; dx = dx + 1u) {
+            acc = acc + wy * weight(dx, ix, p.w) * x[b + dy * ow + dx];
+        }
+    }
+    y[i] = acc;
+}
