@@ -221,12 +221,14 @@ pub fn random_values(shape: &[usize], init: &Init, rng: &mut rand::rngs::StdRng)
         .collect()
 }
 
-/// Relative error: max over elements of |a−b| / max(|b|, 1e-3·max|b|, 1e-12). Elements near zero
-/// are judged against the tensor's scale, not their own tiny magnitude.
+/// Relative error: max over elements of |a−b| / max(|b|, 1e-2·max|b|, 1e-12). Elements below 1%
+/// of the tensor's largest are judged against that 1%, not their own tiny magnitude: such values
+/// are usually sums that cancel (gradients against a random R), and f32 summation loses digits
+/// relative to the cancelled result but not relative to the terms.
 pub fn rel_err(got: &[f32], want: &[f64]) -> (f64, usize) {
     assert_eq!(got.len(), want.len());
     let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let floor = (1e-3 * scale).max(1e-12);
+    let floor = (1e-2 * scale).max(1e-12);
     let mut worst = (0.0, 0);
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let e = if g.is_nan() || w.is_nan() {

@@ -300,15 +300,24 @@ fn plumbing_pad2d() {
 /// PyTorch's source index and weights for bilinear, align_corners=False, scale 2 (from
 /// `area_pixel_compute_source_index` and `upsample_bilinear2d`), written independently of the
 /// kernel: returns ((i0, w0), (i1, w1)).
-fn bilinear_taps(dst: usize, n: usize) -> ((usize, f64), (usize, f64)) {
-    let src = ((dst as f64 + 0.5) / 2.0 - 0.5).max(0.0);
+/// With `align` (align_corners=True): src = dst·(n−1)/(2n−1).
+fn bilinear_taps(dst: usize, n: usize, align: bool) -> ((usize, f64), (usize, f64)) {
+    let src = if align {
+        if n == 1 {
+            0.0
+        } else {
+            dst as f64 * (n - 1) as f64 / (2 * n - 1) as f64
+        }
+    } else {
+        ((dst as f64 + 0.5) / 2.0 - 0.5).max(0.0)
+    };
     let i0 = src.floor() as usize;
     let i1 = if i0 < n - 1 { i0 + 1 } else { i0 };
     let l1 = src - i0 as f64;
     ((i0, 1.0 - l1), (i1, l1))
 }
 
-fn upsample_ref(a: &Arr, bilinear: bool) -> Arr {
+fn upsample_ref(a: &Arr, bilinear: bool, align: bool) -> Arr {
     let r = a.shape.len();
     let (h, w) = (a.shape[r - 2], a.shape[r - 1]);
     let mut out = a.shape.clone();
@@ -322,7 +331,7 @@ fn upsample_ref(a: &Arr, bilinear: bool) -> Arr {
             s[r - 1] = ox / 2;
             return at(a, &s);
         }
-        let (ty, tx) = (bilinear_taps(oy, h), bilinear_taps(ox, w));
+        let (ty, tx) = (bilinear_taps(oy, h, align), bilinear_taps(ox, w, align));
         let mut v = 0.0;
         for (iy, wy) in [ty.0, ty.1] {
             for (ix, wx) in [tx.0, tx.1] {
@@ -339,21 +348,47 @@ fn upsample_ref(a: &Arr, bilinear: bool) -> Arr {
 fn plumbing_upsample() {
     // Known values: PyTorch's bilinear 2x of [[0, 1]] along w is [0, 0.25, 0.75, 1].
     let row = Tensor::from_slice(&[0.0, 1.0], &[1, 1, 1, 2]).unwrap();
-    let up = row.upsample_bilinear2x().unwrap().to_vec().unwrap();
+    let up = row.upsample_bilinear2x(false).unwrap().to_vec().unwrap();
     assert_eq!(&up[..4], &[0.0, 0.25, 0.75, 1.0]);
     // And of [[1, 2], [3, 4]] (PyTorch's documented output for this input).
     let sq = Tensor::from_slice(&[1.0, 2.0, 3.0, 4.0], &[1, 1, 2, 2]).unwrap();
     let want = [
         1.0, 1.25, 1.75, 2.0, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3.0, 3.25, 3.75, 4.0,
     ];
-    assert_eq!(sq.upsample_bilinear2x().unwrap().to_vec().unwrap(), want);
+    assert_eq!(
+        sq.upsample_bilinear2x(false).unwrap().to_vec().unwrap(),
+        want
+    );
+    // align_corners=True (the UNet's), values printed by PyTorch 2.15 for the same input.
+    let want_aligned = [
+        1.0,
+        4.0 / 3.0,
+        5.0 / 3.0,
+        2.0,
+        5.0 / 3.0,
+        2.0,
+        7.0 / 3.0,
+        8.0 / 3.0,
+        7.0 / 3.0,
+        8.0 / 3.0,
+        3.0,
+        10.0 / 3.0,
+        3.0,
+        10.0 / 3.0,
+        11.0 / 3.0,
+        4.0,
+    ];
+    let got = sq.upsample_bilinear2x(true).unwrap().to_vec().unwrap();
+    for (g, w) in got.iter().zip(want_aligned) {
+        assert!((g - w).abs() < 1e-6, "{got:?}");
+    }
     for shape in [
         &[2, 3, 7, 5][..],
         &[1, 1, 1, 1],
         &[1, 2, 1, 6],
         &[1, 1, 33, 2],
     ] {
-        for bilinear in [false, true] {
+        for (bilinear, align) in [(false, false), (true, false), (true, true)] {
             check_op(
                 if bilinear {
                     "upsample_bilinear2x"
@@ -363,12 +398,12 @@ fn plumbing_upsample() {
                 &[normal(shape)],
                 |x| {
                     if bilinear {
-                        x[0].upsample_bilinear2x()
+                        x[0].upsample_bilinear2x(align)
                     } else {
                         x[0].upsample_nearest2x()
                     }
                 },
-                |a| upsample_ref(&a[0], bilinear),
+                |a| upsample_ref(&a[0], bilinear, align),
                 Check::default(),
             );
         }

@@ -4,18 +4,39 @@
 //
 // Bilinear follows PyTorch's nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False):
 // per axis, src = max(0, (dst + 0.5) / 2 - 0.5); i0 = floor(src); i1 = min(i0 + 1, n - 1);
-// weights (1 - (src - i0), src - i0). Nearest: src = floor(dst / 2).
+// weights (1 - (src - i0), src - i0). With ALIGN (align_corners=True, as the FastSHAP UNet):
+// src = dst * (n - 1) / (2n - 1). Nearest: src = floor(dst / 2).
+
+override ALIGN: bool = false;
 
 struct Params { planes: u32, h: u32, w: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-fn src_of(dst: u32) -> f32 { return max(0.0, (f32(dst) + 0.5) * 0.5 - 0.5); }
+fn src_of(dst: u32, n: u32) -> f32 {
+    if (ALIGN) {
+        if (n == 1u) { return 0.0; }
+        return f32(dst) * f32(n - 1u) / f32(2u * n - 1u);
+    }
+    return max(0.0, (f32(dst) + 0.5) * 0.5 - 0.5);
+}
+
+// Output indices along one axis that can read input i: 2i-1 ..= 2i+2 without ALIGN; with it the
+// inverse map stretches by (2n-1)/(n-1), so scan that (weight() is 0 outside the true window).
+fn window(i: u32, n: u32) -> vec2<u32> {
+    if (ALIGN) {
+        let r = f32(2u * n - 1u) / f32(max(n, 2u) - 1u);
+        let lo = u32(max(0.0, floor((f32(i) - 1.0) * r)));
+        let hi = min(2u * n - 1u, u32(ceil((f32(i) + 1.0) * r)));
+        return vec2<u32>(lo, hi);
+    }
+    return vec2<u32>(max(2u * i, 1u) - 1u, min(2u * i + 2u, 2u * n - 1u));
+}
 
 // Weight of input index i (of n) in output index dst along one axis.
 fn weight(dst: u32, i: u32, n: u32) -> f32 {
-    let s = src_of(dst);
+    let s = src_of(dst, n);
     let i0 = u32(s);
     let i1 = min(i0 + 1u, n - 1u);
     let l1 = s - f32(i0);
@@ -58,8 +79,8 @@ fn bilinear_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     if (i >= p.planes * per) { return; }
     let pl = i / per;
     let r = i % per;
-    let sy = src_of(r / ow);
-    let sx = src_of(r % ow);
+    let sy = src_of(r / ow, p.h);
+    let sx = src_of(r % ow, p.w);
     let y0 = u32(sy);
     let x0 = u32(sx);
     let y1 = min(y0 + 1u, p.h - 1u);
@@ -72,8 +93,8 @@ fn bilinear_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     y[i] = (1.0 - ly) * top + ly * bot;
 }
 
-// x: output gradient (planes, 2h, 2w); y: input gradient (planes, h, w). Input index i is only
-// read by outputs 2i-1 ..= 2i+2 (see src_of), so each axis scans that window.
+// x: output gradient (planes, 2h, 2w); y: input gradient (planes, h, w). Each axis scans only
+// the outputs that can read input i (see window).
 @compute @workgroup_size(256)
 fn bilinear_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * 256u;
@@ -84,10 +105,12 @@ fn bilinear_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let ix = r % p.w;
     let ow = 2u * p.w;
     let b = pl * 4u * p.h * p.w;
-    let dy0 = max(2u * iy, 1u) - 1u;
-    let dy1 = min(2u * iy + 2u, 2u * p.h - 1u);
-    let dx0 = max(2u * ix, 1u) - 1u;
-    let dx1 = min(2u * ix + 2u, ow - 1u);
+    let wy = window(iy, p.h);
+    let wx = window(ix, p.w);
+    let dy0 = wy.x;
+    let dy1 = wy.y;
+    let dx0 = wx.x;
+    let dx1 = wx.y;
     var acc = 0.0;
     for (var dy = dy0; dy <= dy1; dy = dy + 1u) {
         let wy = weight(dy, iy, p.h);

@@ -211,7 +211,8 @@ fn gather_raw(
 #[derive(Clone, Copy)]
 enum Up {
     Nearest,
-    Bilinear,
+    /// `align_corners`
+    Bilinear(bool),
 }
 
 fn upsample_raw(x: &Tensor, mode: Up, backward: bool) -> Result<Tensor> {
@@ -240,13 +241,14 @@ fn upsample_raw(x: &Tensor, mode: Up, backward: bool) -> Result<Tensor> {
     let entry = match (mode, backward) {
         (Up::Nearest, false) => "nearest_fwd",
         (Up::Nearest, true) => "nearest_bwd",
-        (Up::Bilinear, false) => "bilinear_fwd",
-        (Up::Bilinear, true) => "bilinear_bwd",
+        (Up::Bilinear(_), false) => "bilinear_fwd",
+        (Up::Bilinear(_), true) => "bilinear_bwd",
     };
+    let align = matches!(mode, Up::Bilinear(true));
     launch(
         &shader!("upsample"),
         entry,
-        &[],
+        &[("ALIGN", if align { 1.0 } else { 0.0 })],
         &[planes as u32, h as u32, w as u32],
         &[x.bind(), y.bind()],
         y.numel(),
@@ -434,15 +436,17 @@ impl Tensor {
     }
 
     /// Bilinear 2x upsampling of the last two axes, as
-    /// `nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False)` (formula in
-    /// `shaders/upsample.wgsl`). Backward: each input gathers its weighted contributions.
-    pub fn upsample_bilinear2x(&self) -> Result<Tensor> {
-        let y = upsample_raw(self, Up::Bilinear, false)?;
+    /// `nn.Upsample(scale_factor=2, mode='bilinear', align_corners=...)` (formulas in
+    /// `shaders/upsample.wgsl`; the FastSHAP UNet uses `align_corners=True`). Backward: each
+    /// input gathers its weighted contributions.
+    pub fn upsample_bilinear2x(&self, align_corners: bool) -> Result<Tensor> {
+        let mode = Up::Bilinear(align_corners);
+        let y = upsample_raw(self, mode, false)?;
         Ok(Tensor::from_op(
             y,
             "upsample_bilinear2x",
             &[self],
-            |_, g| Ok(vec![Some(upsample_raw(g, Up::Bilinear, true)?)]),
+            move |_, g| Ok(vec![Some(upsample_raw(g, mode, true)?)]),
         ))
     }
 
