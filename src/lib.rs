@@ -7,6 +7,7 @@
 pub mod autograd;
 pub mod bench;
 pub mod cli;
+pub mod data;
 pub mod gpu;
 pub mod io;
 pub mod ops;
