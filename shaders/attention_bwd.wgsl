@@ -9,6 +9,9 @@
 
 const MAXD: u32 = 128u;
 override HAS_MASK: bool = false;
+// The head dim as a pipeline constant: loops over it get fixed trip counts, so the compiler
+// unrolls them and keeps the per-row accumulators in registers instead of indexed scratch.
+override DH: u32 = 32u;
 
 struct Params { rows: u32, heads: u32, tq: u32, tk: u32, dh: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -24,7 +27,7 @@ fn attn_delta(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     let r = gid.x + gid.y * nwg.x * 64u;
     if (r >= p.rows) { return; }
     var s = 0.0;
-    for (var d = 0u; d < p.dh; d = d + 1u) { s = s + o1[r * p.dh + d] * do2[r * p.dh + d]; }
+    for (var d = 0u; d < DH; d = d + 1u) { s = s + o1[r * p.dh + d] * do2[r * p.dh + d]; }
     ld4[2u * r] = lse3[r];
     ld4[2u * r + 1u] = s;
 }
@@ -56,7 +59,7 @@ fn attn_dq(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     var qi: array<f32, MAXD>;
     var gi: array<f32, MAXD>;
     var acc: array<f32, MAXD>;
-    for (var d = 0u; d < p.dh; d = d + 1u) {
+    for (var d = 0u; d < DH; d = d + 1u) {
         qi[d] = q[qb + d] * p.scale;
         gi[d] = dout[qb + d];
         acc[d] = 0.0;
@@ -65,15 +68,15 @@ fn attn_dq(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
         let kb = kb0 + j * p.dh;
         var s = 0.0;
         var dp = 0.0;
-        for (var d = 0u; d < p.dh; d = d + 1u) {
+        for (var d = 0u; d < DH; d = d + 1u) {
             s = s + qi[d] * k[kb + d];
             dp = dp + gi[d] * v[kb + d];
         }
         s = s + mask_at(bh, j);  // same order of operations as the forward
         let ds = exp(s - lse) * (dp - delta);
-        for (var d = 0u; d < p.dh; d = d + 1u) { acc[d] = acc[d] + ds * k[kb + d]; }
+        for (var d = 0u; d < DH; d = d + 1u) { acc[d] = acc[d] + ds * k[kb + d]; }
     }
-    for (var d = 0u; d < p.dh; d = d + 1u) { g7[qb + d] = acc[d] * p.scale; }
+    for (var d = 0u; d < DH; d = d + 1u) { g7[qb + d] = acc[d] * p.scale; }
 }
 
 @compute @workgroup_size(64)
@@ -89,7 +92,7 @@ fn attn_dkv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     var vj: array<f32, MAXD>;
     var dk: array<f32, MAXD>;
     var dv: array<f32, MAXD>;
-    for (var d = 0u; d < p.dh; d = d + 1u) {
+    for (var d = 0u; d < DH; d = d + 1u) {
         kj[d] = k[kb + d] * p.scale;
         vj[d] = v[kb + d];
         dk[d] = 0.0;
@@ -100,19 +103,19 @@ fn attn_dkv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
         let qb = qr * p.dh;
         var s = 0.0;
         var dp = 0.0;
-        for (var d = 0u; d < p.dh; d = d + 1u) {
+        for (var d = 0u; d < DH; d = d + 1u) {
             s = s + q[qb + d] * kj[d];
             dp = dp + dout[qb + d] * vj[d];
         }
         s = s + mj;
         let pr = exp(s - ld[2u * qr]);
         let ds = pr * (dp - ld[2u * qr + 1u]);
-        for (var d = 0u; d < p.dh; d = d + 1u) {
+        for (var d = 0u; d < DH; d = d + 1u) {
             dk[d] = dk[d] + ds * q[qb + d];
             dv[d] = dv[d] + pr * dout[qb + d];
         }
     }
-    for (var d = 0u; d < p.dh; d = d + 1u) {
+    for (var d = 0u; d < DH; d = d + 1u) {
         g7[kb + d] = dk[d] * p.scale;
         g8[kb + d] = dv[d];
     }

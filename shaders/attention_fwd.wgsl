@@ -10,6 +10,9 @@
 const MAXD: u32 = 128u;  // head dims up to this fit the per-invocation accumulators
 const NEG: f32 = -3.4028235e38;  // finite "−∞": exp(NEG − s) is 0 without inf − inf = NaN
 override HAS_MASK: bool = false;
+// The head dim as a pipeline constant: loops over it get fixed trip counts, so the compiler
+// unrolls them and keeps the per-row accumulators in registers instead of indexed scratch.
+override DH: u32 = 32u;
 
 struct Params { rows: u32, heads: u32, tq: u32, tk: u32, dh: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -30,7 +33,7 @@ fn attn_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     let mb = (bh / p.heads) * p.tk;
     var qi: array<f32, MAXD>;
     var acc: array<f32, MAXD>;
-    for (var d = 0u; d < p.dh; d = d + 1u) {
+    for (var d = 0u; d < DH; d = d + 1u) {
         qi[d] = q[qb + d] * p.scale;
         acc[d] = 0.0;
     }
@@ -39,21 +42,21 @@ fn attn_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     for (var j = 0u; j < p.tk; j = j + 1u) {
         let kb = kb0 + j * p.dh;
         var s = 0.0;
-        for (var d = 0u; d < p.dh; d = d + 1u) { s = s + qi[d] * k[kb + d]; }
+        for (var d = 0u; d < DH; d = d + 1u) { s = s + qi[d] * k[kb + d]; }
         if (HAS_MASK) { s = s + mask[mb + j]; }
         if (s > m) {
             // New maximum: rescale what was summed so far (only then, not every key).
             let a = exp(m - s);
             l = l * a;
-            for (var d = 0u; d < p.dh; d = d + 1u) { acc[d] = acc[d] * a; }
+            for (var d = 0u; d < DH; d = d + 1u) { acc[d] = acc[d] * a; }
             m = s;
         }
         let e = exp(s - m);
         l = l + e;
-        for (var d = 0u; d < p.dh; d = d + 1u) { acc[d] = acc[d] + e * v[kb + d]; }
+        for (var d = 0u; d < DH; d = d + 1u) { acc[d] = acc[d] + e * v[kb + d]; }
     }
     // A row whose keys are all masked with −∞ has l = 0 and gives NaN, as PyTorch does.
     let inv = 1.0 / l;
-    for (var d = 0u; d < p.dh; d = d + 1u) { out[qb + d] = acc[d] * inv; }
+    for (var d = 0u; d < DH; d = d + 1u) { out[qb + d] = acc[d] * inv; }
     lse[r] = m + log(l);
 }

@@ -62,7 +62,10 @@ pub fn attention(
         dh as u32,
         scale.to_bits(),
     ];
-    let has_mask = [("HAS_MASK", if mask.is_some() { 1.0 } else { 0.0 })];
+    let has_mask = [
+        ("HAS_MASK", if mask.is_some() { 1.0 } else { 0.0 }),
+        ("DH", dh as f64),
+    ];
     // Without a mask the binding still needs a buffer; q is never read through it.
     let mask_t = mask.cloned().unwrap_or_else(|| q.clone());
     let out = Tensor::empty(q.shape())?;
@@ -95,7 +98,7 @@ pub fn attention(
             launch(
                 &sh,
                 "attn_delta",
-                &[],
+                &has_mask[1..],
                 &params,
                 &[out.bind(), g.bind(), lse.bind(), ld.bind()],
                 rows,
