@@ -1,1 +1,135 @@
-// (placeholder: being written)
+use crate::helper::{Arr, Check, check_op, normal, uniform};
+use fastshap::Tensor;
+use fastshap::gpu::{self, KernelClass};
+use fastshap::ops::norm::{batch_norm2d, layer_norm};
+
+const EPS: f64 = 1e-5;
+
+/// f64 BatchNorm2d: normalises each channel of x [B, C, H, W] with `stats(c) = (mean, var)`.
+fn bn_ref(x: &Arr, w: &Arr, b: &Arr, stats: impl Fn(usize) -> (f64, f64)) -> Arr {
+    let (c, hw) = (x.shape[1], x.shape[2] * x.shape[3]);
+    let mut y = x.clone();
+    for (i, v) in y.data.iter_mut().enumerate() {
+        let ch = (i / hw) % c;
+        let (m, var) = stats(ch);
+        *v = (*v - m) / (var + EPS).sqrt() * w.data[ch] + b.data[ch];
+    }
+    y
+}
+
+/// Batch mean and biased variance of channel `ch`.
+fn channel_stats(x: &Arr, ch: usize) -> (f64, f64) {
+    let (bs, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3]);
+    let vals: Vec<f64> = (0..bs)
+        .flat_map(|b| (0..hw).map(move |i| (b * c + ch) * hw + i))
+        .map(|i| x.data[i])
+        .collect();
+    let n = vals.len() as f64;
+    let m = vals.iter().sum::<f64>() / n;
+    (m, vals.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n)
+}
+
+/// Runs `f` once with each kernel family forced (the per-channel reductions differ).
+fn both_classes(f: impl Fn()) {
+    let ctx = gpu::ctx();
+    let before = ctx.kernel_class();
+    for k in [KernelClass::Cpu, KernelClass::Gpu] {
+        ctx.set_kernel_class(k);
+        f();
+    }
+    ctx.set_kernel_class(before);
+}
+
+#[test]
+fn batch_norm2d_training() {
+    both_classes(|| {
+        for shape in [[2usize, 3, 5, 7], [1, 4, 1, 9]] {
+            let c = shape[1];
+            check_op(
+                "batch_norm2d train",
+                &[normal(&shape), normal(&[c]), normal(&[c])],
+                |t| {
+                    let rm = Tensor::zeros(&[c])?;
+                    let rv = Tensor::ones(&[c])?;
+                    batch_norm2d(&t[0], &t[1], &t[2], &rm, &rv, true, 0.1, EPS as f32)
+                },
+                |a| bn_ref(&a[0], &a[1], &a[2], |ch| channel_stats(&a[0], ch)),
+                Check::default(),
+            );
+        }
+    });
+}
+
+#[test]
+fn batch_norm2d_eval() {
+    both_classes(|| {
+        let c = 3;
+        check_op(
+            "batch_norm2d eval",
+            &[
+                normal(&[2, c, 5, 7]),
+                normal(&[c]),
+                normal(&[c]),
+                normal(&[c]).no_grad(),
+                uniform(&[c], 0.5, 2.0).no_grad(),
+            ],
+            |t| batch_norm2d(&t[0], &t[1], &t[2], &t[3], &t[4], false, 0.1, EPS as f32),
+            |a| bn_ref(&a[0], &a[1], &a[2], |ch| (a[3].data[ch], a[4].data[ch])),
+            Check::default(),
+        );
+    });
+}
+
+#[test]
+fn batch_norm2d_running_stats_after_two_steps() {
+    both_classes(|| {
+        let (shape, c, mom) = ([2usize, 3, 5, 7], 3, 0.1);
+        let n = (2 * 5 * 7) as f64;
+        let rm = Tensor::from_slice(&[0.5, -1.0, 0.0], &[c]).unwrap();
+        let rv = Tensor::from_slice(&[1.0, 2.0, 0.25], &[c]).unwrap();
+        let (mut want_m, mut want_v) = (vec![0.5, -1.0, 0.0], vec![1.0, 2.0, 0.25]);
+        let (w, b) = (Tensor::ones(&[c]).unwrap(), Tensor::zeros(&[c]).unwrap());
+        for step in 0..2u64 {
+            let x = Tensor::randn(&shape, 40 + step).unwrap();
+            let xa = Arr::new(
+                &shape,
+                x.to_vec().unwrap().iter().map(|&v| v as f64).collect(),
+            );
+            batch_norm2d(&x, &w, &b, &rm, &rv, true, mom as f32, EPS as f32).unwrap();
+            for ch in 0..c {
+                let (m, v) = channel_stats(&xa, ch);
+                want_m[ch] = (1.0 - mom) * want_m[ch] + mom * m;
+                want_v[ch] = (1.0 - mom) * want_v[ch] + mom * v * n / (n - 1.0);
+            }
+        }
+        crate::helper::assert_close("running_mean", &rm.to_vec().unwrap(), &want_m, 1e-5, 0);
+        crate::helper::assert_close("running_var", &rv.to_vec().unwrap(), &want_v, 1e-5, 0);
+    });
+}
+
+fn ln_ref(x: &Arr, w: &Arr, b: &Arr) -> Arr {
+    x.rows(|r| {
+        let n = r.len() as f64;
+        let m = r.iter().sum::<f64>() / n;
+        let v = r.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n;
+        r.iter()
+            .enumerate()
+            .map(|(i, x)| (x - m) / (v + EPS).sqrt() * w.data[i] + b.data[i])
+            .collect()
+    })
+}
+
+#[test]
+fn layer_norm_last_axis() {
+    // [300, 7] has more rows than one weight-gradient chunk (256), so the partial sums combine.
+    for shape in [&[2usize, 3, 33][..], &[5, 257], &[33], &[300, 7]] {
+        let d = *shape.last().unwrap();
+        check_op(
+            "layer_norm",
+            &[normal(shape), normal(&[d]), normal(&[d])],
+            |t| layer_norm(&t[0], &t[1], &t[2], EPS as f32),
+            |a| ln_ref(&a[0], &a[1], &a[2]),
+            Check::default(),
+        );
+    }
+}
