@@ -29,15 +29,12 @@ fn channel_stats(x: &Arr, ch: usize) -> (f64, f64) {
     (m, vals.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n)
 }
 
-/// Runs `f` once with each kernel family forced (the per-channel reductions differ).
+/// Runs `f` once with each kernel family forced on this thread (the per-channel reductions
+/// differ).
 fn both_classes(f: impl Fn()) {
-    let ctx = gpu::ctx();
-    let before = ctx.kernel_class();
     for k in [KernelClass::Cpu, KernelClass::Gpu] {
-        ctx.set_kernel_class(k);
-        f();
+        gpu::with_kernel_class(k, &f);
     }
-    ctx.set_kernel_class(before);
 }
 
 #[test]

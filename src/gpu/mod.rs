@@ -72,6 +72,24 @@ struct PipelineKey {
 
 static CONTEXT: OnceLock<Context> = OnceLock::new();
 
+thread_local! {
+    static KERNEL_CLASS_OVERRIDE: std::cell::Cell<Option<KernelClass>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with kernels of family `k` on this thread only (tests run both variants side by side
+/// on one adapter without racing other tests).
+pub fn with_kernel_class<T>(k: KernelClass, f: impl FnOnce() -> T) -> T {
+    let before = KERNEL_CLASS_OVERRIDE.with(|o| o.replace(Some(k)));
+    struct Restore(Option<KernelClass>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            KERNEL_CLASS_OVERRIDE.with(|o| o.set(self.0));
+        }
+    }
+    let _restore = Restore(before);
+    f()
+}
+
 /// Creates the process-wide context with explicit options. Errors if one already exists with a
 /// different adapter, or if no adapter matches.
 pub fn init(opts: &Options) -> Result<&'static Context> {
@@ -140,11 +158,15 @@ impl Context {
         })
     }
 
+    /// The kernel family launches on this thread use: a [`with_kernel_class`] override, else
+    /// the process-wide choice.
     pub fn kernel_class(&self) -> KernelClass {
-        *self.kernel_class.lock().unwrap()
+        KERNEL_CLASS_OVERRIDE
+            .with(|o| o.get())
+            .unwrap_or_else(|| *self.kernel_class.lock().unwrap())
     }
 
-    /// Forces a kernel family (tests run both variants on the same adapter).
+    /// Forces a kernel family for the whole process.
     pub fn set_kernel_class(&self, k: KernelClass) {
         *self.kernel_class.lock().unwrap() = k;
     }
