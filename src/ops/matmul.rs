@@ -57,14 +57,14 @@ fn launch(
                 ("VB", flag(vb)),
                 ("VC", flag(n % 4 == 0)),
             ];
-            // Invocation = 4×4 block of C, workgroup = 8×8 invocations = 32×32 of C.
+            // Invocation = 8×8 block of C, workgroup = 8×8 invocations = 64×64 of C.
             ctx.dispatch(Dispatch {
                 shader: &shader!("matmul_cpu"),
                 entry: "matmul_cpu",
                 constants: &consts,
                 params: &params,
                 bindings: &[bind4(a), bind4(b), bind4(c)],
-                workgroups: [n.div_ceil(32) as u32, m.div_ceil(32) as u32, nb as u32],
+                workgroups: [n.div_ceil(64) as u32, m.div_ceil(64) as u32, nb as u32],
             })
         }
         KernelClass::Gpu => ctx.dispatch(Dispatch {
