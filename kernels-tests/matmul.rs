@@ -1,1 +1,165 @@
-// (placeholder: being written)
+//! Batched matmul (both kernel families, all transposes, shared 2-D operands) and `linear`.
+//! Every case runs the CPU (barrier-free) and GPU (shared-memory tiled) kernels explicitly, so
+//! both are checked on lavapipe without touching the process-wide kernel class.
+
+use crate::helper::{Arr, Check, check_op, normal};
+use fastshap::gpu::KernelClass;
+use fastshap::ops::matmul::{linear_with, matmul_with};
+
+const CLASSES: [KernelClass; 2] = [KernelClass::Cpu, KernelClass::Gpu];
+
+/// Shape of a stored operand whose op() is rows×cols.
+fn stored(batch: &[usize], rows: usize, cols: usize, t: bool) -> Vec<usize> {
+    let mut s = batch.to_vec();
+    s.extend(if t { [cols, rows] } else { [rows, cols] });
+    s
+}
+
+/// Reference op(a)·op(b) in f64; batch axes equal, or one operand 2-D.
+fn matmul_ref(a: &Arr, b: &Arr, ta: bool, tb: bool) -> Arr {
+    let (ra, rb) = (a.shape.len(), b.shape.len());
+    let dims = |s: &[usize], t: bool| {
+        let (r, c) = (s[s.len() - 2], s[s.len() - 1]);
+        if t { (c, r) } else { (r, c) }
+    };
+    let (m, k) = dims(&a.shape, ta);
+    let (_, n) = dims(&b.shape, tb);
+    let batch = if ra >= rb {
+        &a.shape[..ra - 2]
+    } else {
+        &b.shape[..rb - 2]
+    };
+    let nb: usize = batch.iter().product();
+    let (sa, sb) = (
+        if ra == 2 { 0 } else { m * k },
+        if rb == 2 { 0 } else { k * n },
+    );
+    let mut out = Vec::with_capacity(nb * m * n);
+    for z in 0..nb {
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0.0;
+                for p in 0..k {
+                    let x = a.data[z * sa + if ta { p * m + i } else { i * k + p }];
+                    let y = b.data[z * sb + if tb { j * k + p } else { p * n + j }];
+                    s += x * y;
+                }
+                out.push(s);
+            }
+        }
+    }
+    let mut shape = batch.to_vec();
+    shape.extend([m, n]);
+    Arr::new(&shape, out)
+}
+
+/// Checks op(A)·op(B) for A batch `ba`, B batch `bb`, op(A) m×k, op(B) k×n, both kernel
+/// families and all four transpose combinations, forward and gradients.
+fn check_mm(ba: &[usize], bb: &[usize], m: usize, k: usize, n: usize, grad: bool) {
+    for class in CLASSES {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let name = format!("matmul {class:?} a{ba:?} b{bb:?} {m}x{k}x{n} ta={ta} tb={tb}");
+            // f32 rounding of a k-term sequential sum: the partial sums reach ~√k and each of
+            // the k roundings adds ε times that, so the error's spread is ~ε·k/√6; the worst of
+            // M·N elements is ~4× that, judged against the floor 1e-3·max|C| ≈ 3.5e-3·√k. Past
+            // k ≈ 16 the 1e-4 default is below the rounding of an exact f32 kernel: scale with k.
+            // The gradients are matmuls contracting over n (dA) and m (dB): same reasoning.
+            let rtol = 1e-4 * (k as f64 / 16.0).max(1.0);
+            let grad_rtol = 1e-4 * (m.max(n) as f64 / 16.0).max(1.0);
+            let opts = if grad {
+                Check::default().rtol(rtol).grad_rtol(grad_rtol)
+            } else {
+                Check::forward_only().rtol(rtol)
+            };
+            check_op(
+                &name,
+                &[normal(&stored(ba, m, k, ta)), normal(&stored(bb, k, n, tb))],
+                |x| matmul_with(&x[0], &x[1], ta, tb, class),
+                |x| matmul_ref(&x[0], &x[1], ta, tb),
+                opts,
+            );
+        }
+    }
+}
+
+#[test]
+fn matmul_small_and_odd_sizes() {
+    check_mm(&[], &[], 1, 1, 1, true);
+    check_mm(&[], &[], 7, 33, 5, true);
+    check_mm(&[], &[], 4, 8, 12, true); // every vec4 path of the CPU kernel
+}
+
+#[test]
+fn matmul_larger_than_one_tile() {
+    // Forward only at these sizes: the finite-difference check is O(numel · M·N·K) on the CPU.
+    check_mm(&[], &[], 33, 257, 17, false);
+    check_mm(&[], &[], 65, 64, 63, false);
+    check_mm(&[], &[], 68, 36, 72, false);
+    // One gradient check crossing tile edges in every dimension.
+    check_mm(&[], &[], 65, 17, 66, true);
+}
+
+#[test]
+fn matmul_batched() {
+    check_mm(&[3], &[3], 17, 9, 13, true);
+    check_mm(&[2, 3], &[2, 3], 5, 8, 4, true);
+}
+
+#[test]
+fn matmul_shared_2d_operand() {
+    // B shared across A's batch (the stacked-rows path when A is not transposed).
+    check_mm(&[3], &[], 17, 9, 13, true);
+    check_mm(&[2, 2], &[], 5, 4, 8, true);
+    // A shared across B's batch.
+    check_mm(&[], &[3], 6, 7, 5, true);
+}
+
+#[test]
+fn matmul_rejects_bad_shapes() {
+    let t = |s: &[usize]| fastshap::Tensor::zeros(s).unwrap();
+    assert!(t(&[2, 3]).matmul(&t(&[4, 5])).is_err());
+    assert!(t(&[2, 2, 3]).matmul(&t(&[3, 3, 5])).is_err());
+    assert!(t(&[3]).matmul(&t(&[3, 5])).is_err());
+    assert_eq!(
+        t(&[2, 3])
+            .matmul_t(&t(&[5, 3]), false, true)
+            .unwrap()
+            .shape(),
+        &[2, 5]
+    );
+}
+
+fn linear_ref(x: &Arr, w: &Arr, b: Option<&Arr>) -> Arr {
+    let (inp, out) = (w.shape[1], w.shape[0]);
+    let rows = x.numel() / inp;
+    let y = matmul_ref(&x.reshape(&[rows, inp]), w, false, true);
+    let y = match b {
+        Some(b) => y.zip(b, |p, q| p + q),
+        None => y,
+    };
+    let mut shape = x.shape.clone();
+    *shape.last_mut().unwrap() = out;
+    y.reshape(&shape)
+}
+
+#[test]
+fn linear_with_and_without_bias() {
+    for class in CLASSES {
+        for xs in [&[5usize, 7][..], &[2, 3, 7], &[7]] {
+            check_op(
+                &format!("linear {class:?} x{xs:?} bias"),
+                &[normal(xs), normal(&[6, 7]), normal(&[6])],
+                |t| linear_with(&t[0], &t[1], Some(&t[2]), class),
+                |a| linear_ref(&a[0], &a[1], Some(&a[2])),
+                Check::default(),
+            );
+            check_op(
+                &format!("linear {class:?} x{xs:?} no bias"),
+                &[normal(xs), normal(&[6, 7])],
+                |t| linear_with(&t[0], &t[1], None, class),
+                |a| linear_ref(&a[0], &a[1], None),
+                Check::default(),
+            );
+        }
+    }
+}

@@ -1,1 +1,227 @@
-//! (placeholder: being written)
+//! Batched matrix multiplication (`shaders/matmul_cpu.wgsl`, `shaders/matmul_gpu.wgsl`) with
+//! transposed-operand variants, and `linear` (x·Wᵀ + b, PyTorch layout).
+//!
+//! `matmul_t(a, b, ta, tb)` = op(a)·op(b) over the last two axes, op(x) = xᵀ when its flag is set.
+//! Batch axes must be equal, or one operand is 2-D and shared across the other's batch. The
+//! transposes are read in place by the kernels, which is what lets the backward (and linear
+//! layers) avoid copies: dA and dB are themselves matmuls with transposed operands.
+
+use crate::gpu::{self, Binding, Dispatch, KernelClass};
+use crate::shader;
+use crate::tensor::Tensor;
+use anyhow::{Result, bail};
+
+/// Binding rounded up to whole vec4s (the CPU kernel reads vec4 arrays); pooled buffers are
+/// multiples of 32 bytes, so the padding exists and belongs to this tensor alone.
+fn bind4(t: &Tensor) -> Binding<'_> {
+    Binding {
+        buffer: t.buffer(),
+        bytes: (t.numel().next_multiple_of(4) * 4) as u64,
+    }
+}
+
+/// (rows, cols) of op(x) for a rank ≥ 2 tensor.
+fn op_dims(x: &Tensor, t: bool) -> (usize, usize) {
+    let s = x.shape();
+    let (r, c) = (s[s.len() - 2], s[s.len() - 1]);
+    if t { (c, r) } else { (r, c) }
+}
+
+/// Launches one kernel: `nb` batches of op(a)[M,K]·op(b)[K,N]; `sa`/`sb` are the operands'
+/// batch strides in elements (0 for a shared 2-D operand).
+#[allow(clippy::too_many_arguments)]
+fn launch(
+    a: &Tensor,
+    b: &Tensor,
+    c: &Tensor,
+    (m, n, k, nb): (usize, usize, usize, usize),
+    (sa, sb): (usize, usize),
+    (ta, tb): (bool, bool),
+    class: KernelClass,
+) -> Result<()> {
+    if nb > 65_535 {
+        bail!("matmul: {nb} batches exceed the 65,535 the grid allows; merge batch axes");
+    }
+    let params = [m, n, k, sa, sb].map(|v| v as u32);
+    let flag = |v: bool| if v { 1.0 } else { 0.0 };
+    let ctx = gpu::ctx();
+    match class {
+        KernelClass::Cpu => {
+            // vec4 paths where the contiguous axis of each tensor is a multiple of 4.
+            let va = if ta { m % 4 == 0 } else { k % 4 == 0 };
+            let vb = if tb { k % 4 == 0 } else { n % 4 == 0 };
+            let consts = [
+                ("TA", flag(ta)),
+                ("TB", flag(tb)),
+                ("VA", flag(va)),
+                ("VB", flag(vb)),
+                ("VC", flag(n % 4 == 0)),
+            ];
+            // Invocation = 8×8 block of C, workgroup = 8×8 invocations = 64×64 of C.
+            ctx.dispatch(Dispatch {
+                shader: &shader!("matmul_cpu"),
+                entry: "matmul_cpu",
+                constants: &consts,
+                params: &params,
+                bindings: &[bind4(a), bind4(b), bind4(c)],
+                workgroups: [n.div_ceil(64) as u32, m.div_ceil(64) as u32, nb as u32],
+            })
+        }
+        KernelClass::Gpu => ctx.dispatch(Dispatch {
+            shader: &shader!("matmul_gpu"),
+            entry: "matmul_gpu",
+            constants: &[("TA", flag(ta)), ("TB", flag(tb))],
+            params: &params,
+            bindings: &[a.bind(), b.bind(), c.bind()],
+            workgroups: [n.div_ceil(64) as u32, m.div_ceil(64) as u32, nb as u32],
+        }),
+    }
+}
+
+/// Sums a batched gradient [batch..., r, c] down to a shared 2-D operand's [r, c].
+fn sum_batches(g: Tensor, shape: &[usize]) -> Result<Tensor> {
+    if g.shape() == shape {
+        return Ok(g);
+    }
+    g.reshape(&[usize::MAX, shape[0], shape[1]])?.sum(0, false)
+}
+
+/// op(a)·op(b) with an explicit kernel family (tests run both on one adapter without touching
+/// the process-wide choice). Records the backward, which uses the same family.
+pub fn matmul_with(
+    a: &Tensor,
+    b: &Tensor,
+    ta: bool,
+    tb: bool,
+    class: KernelClass,
+) -> Result<Tensor> {
+    if a.rank() < 2 || b.rank() < 2 {
+        bail!(
+            "matmul needs operands of rank ≥ 2, got {:?} and {:?}",
+            a.shape(),
+            b.shape()
+        );
+    }
+    let (m, k) = op_dims(a, ta);
+    let (k2, n) = op_dims(b, tb);
+    if k != k2 {
+        bail!(
+            "matmul: inner sizes differ for {:?}{} · {:?}{}",
+            a.shape(),
+            if ta { "ᵀ" } else { "" },
+            b.shape(),
+            if tb { "ᵀ" } else { "" }
+        );
+    }
+    let (ab, bb) = (&a.shape()[..a.rank() - 2], &b.shape()[..b.rank() - 2]);
+    // A batched A times a shared B, A not transposed: one 2-D matmul over the stacked rows
+    // (better tiles, and dB comes out summed over the batch without a reduction).
+    if !ta && bb.is_empty() && !ab.is_empty() {
+        let y = matmul_with(&a.reshape(&[usize::MAX, k])?, b, false, tb, class)?;
+        let mut shape = a.shape().to_vec();
+        *shape.last_mut().expect("rank ≥ 2") = n;
+        return y.reshape(&shape);
+    }
+    let batch = if ab == bb || bb.is_empty() {
+        ab.to_vec()
+    } else if ab.is_empty() {
+        bb.to_vec()
+    } else {
+        bail!(
+            "matmul: batch axes of {:?} and {:?} differ (they must be equal, or one operand 2-D)",
+            a.shape(),
+            b.shape()
+        );
+    };
+    let nb: usize = batch.iter().product();
+    let mut out_shape = batch.clone();
+    out_shape.extend([m, n]);
+    let c = if k == 0 {
+        Tensor::zeros(&out_shape)?
+    } else {
+        let c = Tensor::empty(&out_shape)?;
+        if c.numel() > 0 {
+            let sa = if ab.is_empty() { 0 } else { m * k };
+            let sb = if bb.is_empty() { 0 } else { k * n };
+            launch(a, b, &c, (m, n, k, nb), (sa, sb), (ta, tb), class)?;
+        }
+        c
+    };
+    Ok(Tensor::from_op(c, "matmul", &[a, b], move |out, g| {
+        let i = &out.0.node.as_ref().expect("recorded op has a node").inputs;
+        let (a, b) = (&i[0], &i[1]);
+        // C = op(A)·op(B): d op(A) = G·op(B)ᵀ, d op(B) = op(A)ᵀ·G; a stored-transposed operand
+        // takes the transpose of that, written as a matmul with swapped operands.
+        let ga = if a.requires_grad() {
+            let d = if ta {
+                matmul_with(b, g, tb, true, class)?
+            } else {
+                matmul_with(g, b, false, !tb, class)?
+            };
+            Some(sum_batches(d, a.shape())?)
+        } else {
+            None
+        };
+        let gb = if b.requires_grad() {
+            let d = if tb {
+                matmul_with(g, a, true, ta, class)?
+            } else {
+                matmul_with(a, g, !ta, false, class)?
+            };
+            Some(sum_batches(d, b.shape())?)
+        } else {
+            None
+        };
+        Ok(vec![ga, gb])
+    }))
+}
+
+impl Tensor {
+    /// Batched matrix product over the last two axes (see the module docs for batching).
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        self.matmul_t(other, false, false)
+    }
+
+    /// op(self)·op(other) with op(x) = xᵀ (last two axes) where the flag is set; no copies.
+    pub fn matmul_t(&self, other: &Tensor, trans_a: bool, trans_b: bool) -> Result<Tensor> {
+        matmul_with(self, other, trans_a, trans_b, gpu::ctx().kernel_class())
+    }
+}
+
+/// A linear layer, PyTorch layout: x [..., in] · Wᵀ (W [out, in]) + b [out] → [..., out].
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    linear_with(x, w, b, gpu::ctx().kernel_class())
+}
+
+/// [`linear`] with an explicit kernel family.
+pub fn linear_with(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    class: KernelClass,
+) -> Result<Tensor> {
+    if w.rank() != 2 || x.rank() == 0 || x.dim(-1) != w.dim(1) {
+        bail!(
+            "linear: input {:?} does not fit weight {:?} (want x [..., in], W [out, in])",
+            x.shape(),
+            w.shape()
+        );
+    }
+    if let Some(b) = b
+        && b.shape() != [w.dim(0)]
+    {
+        bail!(
+            "linear: bias {:?} does not fit weight {:?}",
+            b.shape(),
+            w.shape()
+        );
+    }
+    let y = matmul_with(&x.reshape(&[usize::MAX, w.dim(1)])?, w, false, true, class)?;
+    let y = match b {
+        Some(b) => y.add(b)?,
+        None => y,
+    };
+    let mut shape = x.shape().to_vec();
+    *shape.last_mut().expect("rank ≥ 1") = w.dim(0);
+    y.reshape(&shape)
+}
