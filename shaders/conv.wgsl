@@ -25,12 +25,6 @@ struct Params {
 
 const WG: u32 = 64u;
 
-// Masked gather of four values at `idx` where `ok`.
-fn gather(idx: vec4<i32>, ok: vec4<bool>) -> vec4<f32> {
-    let i = vec4<u32>(select(vec4<i32>(0), idx, ok));
-    return select(vec4<f32>(0.0), vec4<f32>(a[i.x], a[i.y], a[i.z], a[i.w]), ok);
-}
-
 @compute @workgroup_size(WG)
 fn conv_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let idx = gid.x + gid.y * nwg.x * WG;
@@ -62,23 +56,25 @@ fn conv_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    var k = 0u;
-    for (var ci = 0u; ci < p.cin; ci = ci + 1u) {
-        let xc = xbase + i32(ci * hw);
-        for (var ky = 0u; ky < p.kh; ky = ky + 1u) {
-            let iy = iy0 + i32(ky);
-            let row_ok = (iy >= vec4<i32>(0)) & (iy < vec4<i32>(H));
-            let xr = xc + iy * W;
-            for (var kx = 0u; kx < p.kw; kx = kx + 1u) {
-                let ix = ix0 + i32(kx);
-                let ok = row_ok & (ix >= vec4<i32>(0)) & (ix < vec4<i32>(W));
-                let xv = gather(xr + ix, ok);
-                let wi = wbase + k;
+    // Taps outside, channels inside: the padding mask and gather offsets are computed once per
+    // tap, and the channel loop only adds Cin-plane strides (a masked index stays 0 + ci·H·W,
+    // inside the buffer, and its value is discarded by the select).
+    for (var ky = 0u; ky < p.kh; ky = ky + 1u) {
+        let iy = iy0 + i32(ky);
+        let row_ok = (iy >= vec4<i32>(0)) & (iy < vec4<i32>(H));
+        for (var kx = 0u; kx < p.kw; kx = kx + 1u) {
+            let ix = ix0 + i32(kx);
+            let ok = row_ok & (ix >= vec4<i32>(0)) & (ix < vec4<i32>(W));
+            var xi = vec4<u32>(select(vec4<i32>(0), xbase + iy * W + ix, ok));
+            var wi = wbase + ky * p.kw + kx;
+            for (var ci = 0u; ci < p.cin; ci = ci + 1u) {
+                let xv = select(vec4<f32>(0.0), vec4<f32>(a[xi.x], a[xi.y], a[xi.z], a[xi.w]), ok);
                 acc0 = acc0 + xv * bmat[wi.x];
                 acc1 = acc1 + xv * bmat[wi.y];
                 acc2 = acc2 + xv * bmat[wi.z];
                 acc3 = acc3 + xv * bmat[wi.w];
-                k = k + 1u;
+                xi = xi + hw;
+                wi = wi + kk;
             }
         }
     }

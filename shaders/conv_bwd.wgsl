@@ -1,7 +1,7 @@
 // Backward of conv2d (see conv.wgsl for the conventions): both gradients as barrier-free implicit
 // GEMMs with 4×4 register blocks, one writer per output element.
 //
-//   conv_bwd_input:  dx[b,ci,iy,ix] M = B·H·W pixels × N = Cin,  K = Cout·kh·kw
+//   conv_bwd_input:  dx[b,ci,iy,ix] M = B·H·W pixels × N = Cin,  K = Cout·⌈kh/s⌉·⌈kw/s⌉ taps
 //   conv_bwd_weight: dw[co,k]       M = Cout × N = Cin·kh·kw,    K = B·Ho·Wo, split in chunks
 
 struct Params {
@@ -20,12 +20,7 @@ struct Params {
 
 const WG: u32 = 64u;
 
-// Masked gathers of four values at `idx` where `ok` (the index is zeroed first: no stray reads).
-fn gather(idx: vec4<i32>, ok: vec4<bool>) -> vec4<f32> {
-    let i = vec4<u32>(select(vec4<i32>(0), idx, ok));
-    return select(vec4<f32>(0.0), vec4<f32>(a[i.x], a[i.y], a[i.z], a[i.w]), ok);
-}
-
+// Masked gather of four values at `idx` where `ok` (the index is zeroed first: no stray reads).
 fn gather_b(idx: vec4<i32>, ok: vec4<bool>) -> vec4<f32> {
     let i = vec4<u32>(select(vec4<i32>(0), idx, ok));
     return select(vec4<f32>(0.0), vec4<f32>(bmat[i.x], bmat[i.y], bmat[i.z], bmat[i.w]), ok);
@@ -33,69 +28,75 @@ fn gather_b(idx: vec4<i32>, ok: vec4<bool>) -> vec4<f32> {
 
 // dx[b,ci,iy,ix] = Σ_{co,ky,kx} dy[b,co,oy,ox]·w[co,ci,ky,kx] over oy·s − pad + ky = iy (same for x):
 // the transposed convolution, gathered per input pixel so every dx element has one writer.
+// With stride s only taps with ky ≡ iy + pad (mod s) land on an output row. So an invocation
+// takes 4 pixels of one row that share their phase ix mod s (ix = px + s·(4q + j)): they share
+// the valid taps, their output columns are consecutive (ox = (px + pad − kx)/s + 4q + j, an exact
+// division), and no tap is wasted or divided per element.
 @compute @workgroup_size(WG)
 fn conv_bwd_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let idx = gid.x + gid.y * nwg.x * WG;
-    let hw = p.h * p.w;
-    let m_total = p.b * hw;
-    let mblocks = (m_total + 3u) / 4u;
+    let s = p.stride;
+    let nq = ((p.w + s - 1u) / s + 3u) / 4u; // 4-pixel blocks per (row, phase)
+    let rows = p.b * p.h;
     let cblocks = (p.cin + 3u) / 4u;
-    if (idx >= mblocks * cblocks) { return; }
-    let m0 = (idx % mblocks) * 4u;
-    let ci0 = (idx / mblocks) * 4u;
+    if (idx >= nq * s * rows * cblocks) { return; }
+    let q = idx % nq;
+    let t1 = idx / nq;
+    let px = t1 % s;
+    let t2 = t1 / s;
+    let row = t2 % rows;
+    let ci0 = (t2 / rows) * 4u;
+    let iy = row % p.h;
+    let bb = row / p.h;
+    let hw = p.h * p.w;
     let kk = p.kh * p.kw;
     let ksz = p.cin * kk;
     let plane = p.ho * p.wo;
+    let WO = i32(p.wo);
 
-    let m = min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(m_total - 1u));
-    let ix = m % p.w;
-    let t = m / p.w;
-    let iy = t % p.h;
-    let bb = t / p.h;
-    let ty0 = vec4<i32>(iy + p.pad);
-    let tx0 = vec4<i32>(ix + p.pad);
-    let gbase = vec4<i32>(bb * p.cout * plane);
+    let ix = vec4<u32>(px + s * 4u * q) + s * vec4<u32>(0u, 1u, 2u, 3u);
+    let pix_ok = ix < vec4<u32>(p.w);
     let ci = min(vec4<u32>(ci0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.cin - 1u));
     let wci = ci * kk;
-    let S = i32(p.stride);
-    let HO = i32(p.ho);
-    let WO = i32(p.wo);
+    let gb = bb * p.cout * plane;
 
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    for (var co = 0u; co < p.cout; co = co + 1u) {
-        let gc = gbase + i32(co * plane);
-        let wc = co * ksz;
-        for (var ky = 0u; ky < p.kh; ky = ky + 1u) {
-            let ty = ty0 - i32(ky);
-            let oy = ty / S;
-            let row_ok = (ty >= vec4<i32>(0)) & (oy * S == ty) & (oy < vec4<i32>(HO));
-            let gr = gc + oy * WO;
-            for (var kx = 0u; kx < p.kw; kx = kx + 1u) {
-                let tx = tx0 - i32(kx);
-                let ox = tx / S;
-                let ok = row_ok & (tx >= vec4<i32>(0)) & (ox * S == tx) & (ox < vec4<i32>(WO));
-                if (!any(ok)) { continue; }
-                let gv = gather(gr + ox, ok);
-                let wi = wci + (wc + ky * p.kw + kx);
+    for (var ky = (iy + p.pad) % s; ky < p.kh; ky = ky + s) {
+        let ty = i32(iy + p.pad) - i32(ky);
+        if (ty < 0) { break; } // ty only falls as ky grows
+        let oy = u32(ty) / s;
+        if (oy >= p.ho) { continue; }
+        for (var kx = (px + p.pad) % s; kx < p.kw; kx = kx + s) {
+            let oxb = (i32(px + p.pad) - i32(kx)) / i32(s) + i32(4u * q);
+            let ox = vec4<i32>(oxb) + vec4<i32>(0, 1, 2, 3);
+            let ok = pix_ok & (ox >= vec4<i32>(0)) & (ox < vec4<i32>(WO));
+            if (!any(ok)) { continue; }
+            // Masked indices stay at gb (+ co planes below): inside dy, values discarded.
+            var gi = select(vec4<u32>(gb), vec4<u32>(i32(gb + oy * p.wo) + ox), ok);
+            var wi = wci + ky * p.kw + kx;
+            for (var co = 0u; co < p.cout; co = co + 1u) {
+                let gv = select(vec4<f32>(0.0), vec4<f32>(a[gi.x], a[gi.y], a[gi.z], a[gi.w]), ok);
                 acc0 = acc0 + gv * bmat[wi.x];
                 acc1 = acc1 + gv * bmat[wi.y];
                 acc2 = acc2 + gv * bmat[wi.z];
                 acc3 = acc3 + gv * bmat[wi.w];
+                gi = gi + plane;
+                wi = wi + ksz;
             }
         }
     }
 
-    let obase = bb * p.cin * hw + iy * p.w + ix;
+    let obase = vec4<u32>(bb * p.cin * hw + iy * p.w) + ix;
     let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
     for (var c = 0u; c < 4u; c = c + 1u) {
         if (ci0 + c >= p.cin) { break; }
         let o = obase + (ci0 + c) * hw;
         let v = accs[c];
         for (var j = 0u; j < 4u; j = j + 1u) {
-            if (m0 + j < m_total) { out[o[j]] = v[j]; }
+            if (pix_ok[j]) { out[o[j]] = v[j]; }
         }
     }
 }

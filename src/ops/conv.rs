@@ -13,7 +13,8 @@
 //!
 //! Backward, each again one writer per element (no atomics):
 //! - input gradient: the transposed convolution gathered per input pixel (implicit GEMM
-//!   M = B·H·W, N = Cin, K = Cout·kh·kw, skipping taps where the stride does not land);
+//!   M = B·H·W, N = Cin, K = Cout·kh·kw); blocks hold 4 pixels of the same stride phase, so
+//!   only the taps that land on an output are visited (¼ of them for stride 2);
 //! - weight gradient: GEMM M = Cout, N = Cin·kh·kw over K = B·Ho·Wo; each invocation owns a
 //!   4×4 block of weights and one chunk of the pixel sum ("split-K"); the partials
 //!   [nsplit, |w|] are then summed with `sum(0)`;
@@ -145,7 +146,9 @@ pub fn conv2d_input_grad(
     let g = Geom::new(x_shape, w.shape(), stride, pad)?;
     check_dy(dy, &g)?;
     let dx = Tensor::empty(x_shape)?;
-    let n = (g.b * g.h * g.w).div_ceil(4) * g.cin.div_ceil(4);
+    // Blocks of 4 same-phase pixels per (row, x-phase mod stride); see conv_bwd.wgsl.
+    let nq = g.w.div_ceil(g.stride).div_ceil(4);
+    let n = nq * g.stride * g.b * g.h * g.cin.div_ceil(4);
     launch(
         &shader!("conv_bwd"),
         "conv_bwd_input",
