@@ -6,10 +6,13 @@
 
 pub mod autograd;
 pub mod bench;
+pub mod checkpoint;
 pub mod cli;
 pub mod data;
 pub mod gpu;
 pub mod io;
+pub mod models;
+pub mod nn;
 pub mod ops;
 pub mod tensor;
 

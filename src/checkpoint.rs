@@ -1,0 +1,122 @@
+//! Checkpoints as safetensors files with PyTorch-compatible names and layouts. The model's
+//! architecture and hyper-parameters travel in the file's metadata (`fastshap.arch`,
+//! `fastshap.config` as JSON) so a model can be rebuilt from the file alone.
+//!
+//! Loading accepts f32, f16 and bf16 tensors, checks every name and shape, and reports all
+//! mismatches in one error. Writes are atomic (temp file + fsync + rename).
+
+use crate::Tensor;
+use crate::nn::Module;
+use anyhow::{Context, Result, bail};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Names PyTorch saves that carry no information for us (BN's step counter).
+fn ignorable(name: &str) -> bool {
+    name.ends_with("num_batches_tracked")
+}
+
+/// Writes every named tensor of `model` plus `metadata` to `path`, atomically.
+pub fn save(model: &dyn Module, metadata: HashMap<String, String>, path: &Path) -> Result<()> {
+    let tensors = model.named_tensors();
+    let mut host = Vec::with_capacity(tensors.len());
+    for (name, t, _) in &tensors {
+        let v = t
+            .to_vec()
+            .with_context(|| format!("reading {name} from the GPU"))?;
+        host.push((
+            name.clone(),
+            t.shape().to_vec(),
+            bytemuck::cast_slice::<f32, u8>(&v).to_vec(),
+        ));
+    }
+    let views: Vec<(String, TensorView)> = host
+        .iter()
+        .map(|(n, s, b)| Ok((n.clone(), TensorView::new(Dtype::F32, s.clone(), b)?)))
+        .collect::<Result<_>>()?;
+    let bytes = safetensors::serialize(views, Some(metadata))?;
+    crate::io::write_atomic(path, &bytes)
+}
+
+/// Metadata of a checkpoint file without loading its tensors.
+pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a valid safetensors checkpoint: {e}",
+            path.display()
+        )
+    })?;
+    Ok(meta.metadata().clone().unwrap_or_default())
+}
+
+/// Converts one stored tensor to f32 host values.
+fn to_f32(name: &str, v: &TensorView) -> Result<Vec<f32>> {
+    let d = v.data();
+    Ok(match v.dtype() {
+        Dtype::F32 => d
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        Dtype::F16 => d
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => d
+            .chunks_exact(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        other => bail!("tensor {name} has dtype {other:?}; expected F32, F16 or BF16"),
+    })
+}
+
+/// Loads `path` into `model`'s tensors (by name). Every missing, unexpected or mis-shaped tensor
+/// is listed in one error, and nothing is changed unless everything matches.
+pub fn load(model: &dyn Module, path: &Path) -> Result<HashMap<String, String>> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a valid safetensors checkpoint (truncated or corrupt?): {e}",
+            path.display()
+        )
+    })?;
+    let ours = model.named_tensors();
+    let mut problems = Vec::new();
+    let mut values = Vec::with_capacity(ours.len());
+    for (name, t, _) in &ours {
+        match st.tensor(name) {
+            Err(_) => problems.push(format!("missing tensor {name} {:?}", t.shape())),
+            Ok(v) if v.shape() != t.shape() => problems.push(format!(
+                "{name}: shape {:?} in file, model expects {:?}",
+                v.shape(),
+                t.shape()
+            )),
+            Ok(v) => match to_f32(name, &v) {
+                Ok(data) => values.push((t.clone(), data)),
+                Err(e) => problems.push(e.to_string()),
+            },
+        }
+    }
+    let known: std::collections::HashSet<&str> = ours.iter().map(|(n, _, _)| n.as_str()).collect();
+    for name in st.names() {
+        if !known.contains(name) && !ignorable(name) {
+            problems.push(format!("unexpected tensor {name}"));
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort();
+        bail!(
+            "checkpoint {} does not match the model ({} problems):\n  {}",
+            path.display(),
+            problems.len(),
+            problems.join("\n  ")
+        );
+    }
+    for (t, data) in values {
+        t.assign(&Tensor::from_slice(&data, t.shape())?)?;
+    }
+    read_metadata(path)
+}

@@ -1,0 +1,12 @@
+//! The paper's networks, each parameterised by width/depth so tiny variants exist for tests and
+//! CPU demos. Each file reads like its paper's figure.
+
+pub mod mae;
+pub mod resnet;
+pub mod unet;
+pub mod vit;
+
+pub use mae::{Mae, MaeClassifier, MaeConfig};
+pub use resnet::{ResNet, ResNetConfig};
+pub use unet::{UNet, UNetConfig};
+pub use vit::{Vit, VitConfig};
