@@ -214,17 +214,14 @@ fn cpu_masked_sum(phi: &[f64], s: &[f64], m: usize, p: usize, k: usize) -> Vec<f
     out
 }
 
-/// The FastSHAP loss in f64, straight from its definition.
+/// The FastSHAP loss in f64, straight from its definition; `a` = [phi, masks, v0, v1, v_s].
 fn cpu_fastshap(
-    phi: &[f64],
-    s: &[f64],
-    v0: &[f64],
-    v1: &[f64],
-    vs: &[f64],
+    a: &[&[f64]; 5],
     (b, m, p, k): (usize, usize, usize, usize),
     norm: Normalization,
     lambda: f64,
 ) -> f64 {
+    let [phi, s, v0, v1, vs] = *a;
     let mut phi = phi.to_vec();
     let idx = |bb: usize, q: usize, j: usize| (bb * p + q) * k + j;
     for bb in 0..b {
@@ -290,16 +287,8 @@ fn loss_fastshap_vs_cpu() {
             |a| {
                 let s = a[1].map(|v| if v > 0.5 { 1.0 } else { 0.0 });
                 let dims = (b, m, p, k);
-                let l = cpu_fastshap(
-                    &a[0].data,
-                    &s.data,
-                    &a[2].data,
-                    &a[3].data,
-                    &a[4].data,
-                    dims,
-                    norm,
-                    lambda as f64,
-                );
+                let ins = [&a[0].data[..], &s.data, &a[2].data, &a[3].data, &a[4].data];
+                let l = cpu_fastshap(&ins, dims, norm, lambda as f64);
                 Arr::scalar(l)
             },
             Check::default(),

@@ -20,12 +20,12 @@ struct CpuParam {
 fn cpu_step(method: Method, lr: f64, c: &mut CpuParam, g: &[f64]) {
     c.t += 1;
     let t = c.t as i32;
-    for i in 0..c.p.len() {
+    for (i, &gi) in g.iter().enumerate() {
         let w = c.p[i];
         match method {
             Method::Sgd(s) => {
                 let (mu, damp) = (s.momentum as f64, s.dampening as f64);
-                let mut d = g[i] + s.weight_decay as f64 * w;
+                let mut d = gi + s.weight_decay as f64 * w;
                 if mu != 0.0 {
                     c.s1[i] = if t == 1 {
                         d
@@ -47,7 +47,7 @@ fn cpu_step(method: Method, lr: f64, c: &mut CpuParam, g: &[f64]) {
                     a.eps as f64,
                     a.weight_decay as f64,
                 );
-                let mut gi = g[i];
+                let mut gi = gi;
                 let mut w = w;
                 if matches!(method, Method::AdamW(_)) {
                     w *= 1.0 - lr * wd;

@@ -188,7 +188,7 @@ pub fn masked_sum(phi: &Tensor, masks: &Tensor) -> Result<Tensor> {
     let (b, p, k) = (phi.dim(0), phi.dim(1), phi.dim(2));
     let bm = masks.dim(0);
     ensure!(
-        b > 0 && bm % b == 0 && bm > 0,
+        b > 0 && bm > 0 && bm.is_multiple_of(b),
         "masked_sum: {bm} mask rows are not a multiple of the batch {b} (phi {:?})",
         phi.shape()
     );
