@@ -7,11 +7,10 @@ use fastshap::ops::loss::{
 };
 use rand::{RngExt, SeedableRng};
 
-/// Gradient tolerance for the soft-target losses: their gradients are differences of terms up to
-/// |log K| times larger than the result (log t − log q, softmax·Σt − t), so f32 rounding of
-/// those terms (plus Vulkan's exp/log error budget, 3 + 2|x| ulp for exp) reaches ~2e-4
-/// relative on elements near the helper's 1e-3·max floor at K = 257. A wrong rule errs by O(1).
-const SOFT_GRAD_RTOL: f64 = 5e-4;
+/// Gradient tolerance for the soft-target losses: the default 1e-4. Their gradients are
+/// differences of terms up to |log K| larger than the result; the helper's 1%-of-scale floor for
+/// small elements is what keeps f32 rounding of those terms under 1e-4 at K = 257.
+const SOFT_GRAD_RTOL: f64 = 1e-4;
 
 /// The awkward sizes every row loss runs on: (B, K).
 const SIZES: [(usize, usize); 2] = [(7, 10), (3, 257)];
