@@ -4,6 +4,7 @@
 pub mod attention;
 pub mod conv;
 pub mod matmul;
+pub mod models;
 
 use crate::gpu;
 use std::time::Instant;
@@ -19,6 +20,8 @@ pub struct Row {
     pub secs: f64,
     pub gflops: Option<f64>,
     pub gbps: Option<f64>,
+    /// Images per second, for whole-model rows.
+    pub images_per_sec: Option<f64>,
     /// `gpu-timestamps` or `wall-clock` (submit + wait, includes dispatch overhead).
     pub timer: &'static str,
     pub adapter: String,
@@ -66,12 +69,17 @@ impl Row {
             secs,
             gflops: None,
             gbps: None,
+            images_per_sec: None,
             timer,
             adapter: gpu::ctx().info.name.clone(),
         }
     }
     pub fn flops(mut self, flops: f64) -> Row {
         self.gflops = Some(flops / self.secs / 1e9);
+        self
+    }
+    pub fn images(mut self, images: f64) -> Row {
+        self.images_per_sec = Some(images / self.secs);
         self
     }
     pub fn bytes(mut self, bytes: f64) -> Row {
@@ -83,18 +91,19 @@ impl Row {
 /// Prints rows as an aligned table.
 pub fn print_table(rows: &[Row]) {
     println!(
-        "{:<28} {:<22} {:>10} {:>10} {:>9}  timer",
-        "kernel", "shape", "ms", "GFLOP/s", "GB/s"
+        "{:<28} {:<22} {:>10} {:>10} {:>9} {:>8}  timer",
+        "kernel", "shape", "ms", "GFLOP/s", "GB/s", "img/s"
     );
     for r in rows {
         let f = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
         println!(
-            "{:<28} {:<22} {:>10.3} {:>10} {:>9}  {}",
+            "{:<28} {:<22} {:>10.3} {:>10} {:>9} {:>8}  {}",
             r.kernel,
             r.shape,
             r.secs * 1e3,
             f(r.gflops),
             f(r.gbps),
+            f(r.images_per_sec),
             r.timer
         );
     }

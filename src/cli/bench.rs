@@ -11,9 +11,15 @@ pub struct Args {
     /// Square matmul sizes.
     #[arg(long, value_delimiter = ',', default_values_t = [256usize, 512, 1024, 2048])]
     sizes: Vec<usize>,
-    /// Batch size for conv and attention.
-    #[arg(long, default_value_t = 32)]
-    batch: usize,
+    /// Batch size for conv and attention (default 32) and whole models (default 64).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Networks for `bench models` (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = crate::bench::models::ALL.map(String::from))]
+    models: Vec<String>,
+    /// Timed repetitions for `bench models` (after one warm-up).
+    #[arg(long, default_value_t = 1)]
+    reps: usize,
     /// Also write the rows as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -24,6 +30,7 @@ enum What {
     Matmul,
     Conv,
     Attention,
+    Models,
     All,
 }
 
@@ -40,10 +47,17 @@ pub fn run(a: &Args) -> Result<()> {
         rows.extend(bench::matmul::run(&a.sizes)?);
     }
     if matches!(a.what, What::Conv | What::All) {
-        rows.extend(bench::conv::run(a.batch)?);
+        rows.extend(bench::conv::run(a.batch.unwrap_or(32))?);
     }
     if matches!(a.what, What::Attention | What::All) {
-        rows.extend(bench::attention::run(a.batch)?);
+        rows.extend(bench::attention::run(a.batch.unwrap_or(32))?);
+    }
+    if matches!(a.what, What::Models | What::All) {
+        rows.extend(bench::models::run(
+            &a.models,
+            a.batch.unwrap_or(64),
+            a.reps,
+        )?);
     }
     bench::print_table(&rows);
     if let Some(path) = &a.json {

@@ -6,7 +6,7 @@ pub mod resnet;
 pub mod unet;
 pub mod vit;
 
-pub use mae::{Mae, MaeClassifier, MaeConfig};
+pub use mae::{Mae, MaeClassifier, MaeConfig, random_shuffles};
 pub use resnet::{ResNet, ResNetConfig};
 pub use unet::{UNet, UNetConfig};
 pub use vit::{Vit, VitConfig};
