@@ -1,6 +1,7 @@
 //! The paper's networks: parameter counts of the full-size models (built, not trained), PyTorch
 //! parity on reduced widths (fixtures from tools/torch_fixtures.py), and checkpoint round trips.
 
+use fastshap::checkpoint;
 use fastshap::models::*;
 use fastshap::nn::{Module, init_rng};
 use fastshap::no_grad;
@@ -39,5 +40,162 @@ fn full_size_parameter_counts() {
     assert_eq!(
         count(&MaeClassifier::from_mae(mae, 10, &mut rng).unwrap()),
         5_392_522
+    );
+}
+
+fn tiny_resnet(seed: u64) -> ResNet {
+    let cfg = ResNetConfig {
+        in_channels: 3,
+        classes: 10,
+        widths: [4, 8, 8, 8],
+        blocks: [1, 1, 1, 1],
+    };
+    ResNet::new(cfg, &mut init_rng(seed)).unwrap()
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("fastshap-models-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn checkpoint_round_trip_gives_identical_outputs() {
+    let _g = no_grad();
+    let a = tiny_resnet(1);
+    let x = fastshap::Tensor::randn(&[2, 3, 32, 32], 5).unwrap();
+    a.forward(&x, true).unwrap(); // move the BN running stats away from their init
+    let path = tmp("roundtrip.safetensors");
+    let meta =
+        std::collections::HashMap::from([("fastshap.arch".to_string(), "resnet18".to_string())]);
+    checkpoint::save(&a, meta, &path).unwrap();
+    let b = tiny_resnet(2);
+    let got_meta = checkpoint::load(&b, &path).unwrap();
+    assert_eq!(got_meta["fastshap.arch"], "resnet18");
+    assert_eq!(
+        a.forward(&x, false).unwrap().to_vec().unwrap(),
+        b.forward(&x, false).unwrap().to_vec().unwrap()
+    );
+}
+
+#[test]
+fn checkpoints_in_half_precision_load() {
+    // PyTorch users often save f16/bf16: write one by hand and load it into an f32 model.
+    let _g = no_grad();
+    let a = tiny_resnet(1);
+    let host: Vec<(String, Vec<usize>, Vec<f32>)> = a
+        .named_tensors()
+        .into_iter()
+        .map(|(n, t, _)| (n, t.shape().to_vec(), t.to_vec().unwrap()))
+        .collect();
+    for dtype in [safetensors::Dtype::F16, safetensors::Dtype::BF16] {
+        let bytes: Vec<Vec<u8>> = host
+            .iter()
+            .map(|(_, _, v)| match dtype {
+                safetensors::Dtype::F16 => v
+                    .iter()
+                    .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+                    .collect(),
+                _ => v
+                    .iter()
+                    .flat_map(|x| half::bf16::from_f32(*x).to_le_bytes())
+                    .collect(),
+            })
+            .collect();
+        let views: Vec<(String, safetensors::tensor::TensorView)> = host
+            .iter()
+            .zip(&bytes)
+            .map(|((n, s, _), b)| {
+                (
+                    n.clone(),
+                    safetensors::tensor::TensorView::new(dtype, s.clone(), b).unwrap(),
+                )
+            })
+            .collect();
+        let path = tmp(&format!("half-{dtype:?}.safetensors"));
+        std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
+        let b = tiny_resnet(9);
+        checkpoint::load(&b, &path).unwrap();
+        let w = b.named_tensors()[0].1.to_vec().unwrap();
+        let rel = if dtype == safetensors::Dtype::F16 {
+            1e-3
+        } else {
+            1e-2
+        };
+        for (g, want) in w.iter().zip(&host[0].2) {
+            assert!(
+                (g - want).abs() <= rel * want.abs().max(1e-2),
+                "{dtype:?}: {g} vs {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn broken_checkpoints_give_one_clear_error_and_change_nothing() {
+    let _g = no_grad();
+    let a = tiny_resnet(1);
+    let path = tmp("good.safetensors");
+    checkpoint::save(&a, Default::default(), &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+
+    // Truncated file.
+    let trunc = tmp("truncated.safetensors");
+    std::fs::write(&trunc, &bytes[..bytes.len() / 2]).unwrap();
+    let b = tiny_resnet(2);
+    let before = b.named_tensors()[0].1.to_vec().unwrap();
+    let e = format!("{:#}", checkpoint::load(&b, &trunc).unwrap_err());
+    assert!(
+        e.contains("truncated.safetensors") && e.contains("not a valid safetensors"),
+        "{e}"
+    );
+
+    // A different architecture: every mismatch listed in one error, nothing loaded.
+    let wide = ResNet::new(
+        ResNetConfig {
+            in_channels: 4,
+            classes: 10,
+            widths: [4, 8, 8, 16],
+            blocks: [1, 1, 1, 1],
+        },
+        &mut init_rng(3),
+    )
+    .unwrap();
+    let e = format!("{:#}", checkpoint::load(&wide, &path).unwrap_err());
+    assert!(
+        e.contains("good.safetensors")
+            && e.contains("conv1.weight: shape [4, 3, 3, 3] in file, model expects [4, 4, 3, 3]"),
+        "{e}"
+    );
+    assert!(
+        e.contains("layer4.0.conv1.weight"),
+        "all mismatches in one error: {e}"
+    );
+
+    // A missing tensor and an unexpected one.
+    let vit = Vit::new(
+        VitConfig {
+            in_channels: 3,
+            classes: 10,
+            image: 32,
+            patch: 4,
+            dim: 8,
+            mlp: 8,
+            heads: 2,
+            depth: 1,
+        },
+        &mut init_rng(4),
+    )
+    .unwrap();
+    let e = format!("{:#}", checkpoint::load(&vit, &path).unwrap_err());
+    assert!(
+        e.contains("missing tensor cls_token") && e.contains("unexpected tensor bn1.weight"),
+        "{e}"
+    );
+
+    assert_eq!(
+        b.named_tensors()[0].1.to_vec().unwrap(),
+        before,
+        "a failed load changed the model"
     );
 }
