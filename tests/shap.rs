@@ -642,3 +642,53 @@ fn tiny_resnet_surrogate_game_all_16_players() {
         );
     }
 }
+
+#[test]
+fn kernelshap_host_cost_at_256_players() {
+    // The paper's 2×2 superpixels: P = 256, K = 10. The game is free, so this times the
+    // host-side regression; it is also exact on a linear game at this size.
+    let g = LinearGame::random(256, 10, 21);
+    let cfg = KernelShapConfig {
+        batch_pairs: 1024,
+        threshold: 0.0,
+        max_evals: 8_194,
+        seed: 2,
+    };
+    let t = Instant::now();
+    let r = kernel_shap(&g, &cfg).unwrap();
+    eprintln!(
+        "KernelSHAP host cost, P = 256, K = 10: {} evaluations in {:.2?}",
+        r.evaluations,
+        t.elapsed()
+    );
+    assert!(!r.converged && r.evaluations == 8_194);
+    assert_close(&r.phi, &g.shapley(), 1e-4, "P = 256 linear game");
+}
+
+#[test]
+fn kernelshap_standard_errors_are_calibrated() {
+    // Over many seeds at a fixed budget (no early stopping, which would bias the std of the
+    // stopped runs low), (φ̂ − φ)/std should have an RMS near 1; it is ~1.17 because the std
+    // leaves out Â's noise (see src/shap/kernelshap.rs).
+    let g = TableGame::random(10, 2, 77);
+    let exact = exact_shapley(&g, 1024).unwrap();
+    let mut sq = 0.0;
+    let mut n = 0.0;
+    for seed in 0..40 {
+        let cfg = KernelShapConfig {
+            batch_pairs: 500,
+            threshold: 0.0,
+            max_evals: 2_002,
+            seed,
+        };
+        let r = kernel_shap(&g, &cfg).unwrap();
+        for i in 0..r.phi.len() {
+            let z = (r.phi[i] - exact.phi[i]) / r.std[i];
+            sq += z * z;
+            n += 1.0;
+        }
+    }
+    let rms = (sq / n).sqrt();
+    eprintln!("RMS of standardised KernelSHAP errors: {rms:.3}");
+    assert!((0.85..1.35).contains(&rms), "RMS z = {rms}");
+}
