@@ -14,6 +14,7 @@ pub mod io;
 pub mod models;
 pub mod nn;
 pub mod ops;
+pub mod shap;
 pub mod tensor;
 
 pub use autograd::{no_grad, with_no_grad};

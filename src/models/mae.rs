@@ -97,6 +97,24 @@ impl MaeEncoder {
     }
 }
 
+impl MaeEncoder {
+    /// Per encoder block, the attention probabilities [B, heads, 257, 257] on all tokens.
+    pub fn attention_maps(&self, img: &Tensor) -> Result<Vec<Tensor>> {
+        let _ng = crate::no_grad();
+        let tokens = self.tokens(img)?;
+        let cls = self
+            .cls_token
+            .broadcast_to(&[tokens.dim(0), 1, self.config.dim])?;
+        let mut h = ops::plumbing::concat(&[&cls, &tokens], 1)?;
+        let mut maps = Vec::with_capacity(self.blocks.len());
+        for block in &self.blocks {
+            maps.push(block.attn.attention_probs(&block.norm1.forward(&h)?)?);
+            h = block.forward(&h)?;
+        }
+        Ok(maps)
+    }
+}
+
 impl Module for MaeEncoder {
     fn visit(&self, p: &str, f: &mut dyn FnMut(String, &Tensor, Kind)) {
         f(join(p, "cls_token"), &self.cls_token, Kind::Param);
@@ -252,6 +270,13 @@ impl MaeClassifier {
         let h = self.encoder.encode(&self.encoder.tokens(img)?)?;
         let (b, d) = (h.dim(0), h.dim(2));
         self.head.forward(&h.narrow(1, 0, 1)?.reshape(&[b, d])?)
+    }
+}
+
+impl MaeClassifier {
+    /// Attention probabilities of every encoder block (see [`MaeEncoder::attention_maps`]).
+    pub fn attention_maps(&self, img: &Tensor) -> Result<Vec<Tensor>> {
+        self.encoder.attention_maps(img)
     }
 }
 

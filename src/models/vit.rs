@@ -94,6 +94,21 @@ impl Vit {
         self.norm.forward(&h)
     }
 
+    /// Per block, the attention probabilities [B, heads, 65, 65] (for attention rollout).
+    pub fn attention_maps(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+        let _ng = crate::no_grad();
+        let b = x.dim(0);
+        let tokens = self.emb.forward(&x.patchify(self.config.patch)?)?;
+        let cls = self.cls_token.broadcast_to(&[b, 1, self.config.dim])?;
+        let mut h = ops::plumbing::concat(&[&cls, &tokens], 1)?.add(&self.pos_emb)?;
+        let mut maps = Vec::with_capacity(self.blocks.len());
+        for block in &self.blocks {
+            maps.push(block.attn.attention_probs(&block.norm1.forward(&h)?)?);
+            h = block.forward(&h)?;
+        }
+        Ok(maps)
+    }
+
     /// x: [B, in_channels, 32, 32] → logits [B, classes] from the CLS token.
     pub fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
         let h = self.features(x)?;

@@ -50,19 +50,26 @@ impl MultiHeadAttention {
     /// x: [B, T, D] → [B, T, D].
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, t, d) = (x.dim(0), x.dim(1), x.dim(2));
-        let h = self.heads;
-        let dh = d / h;
-        // [B, T, D] → [B, H, T, Dh]
+        let dh = d / self.heads;
+        let (q, k, v) = self.qkv(x)?;
+        let o = ops::attention::attention(&q, &k, &v, None, 1.0 / (dh as f32).sqrt())?;
+        let o = o.permute(&[0, 2, 1, 3])?.reshape(&[b, t, d])?;
+        self.proj_out.forward(&o)
+    }
+
+    /// Q, K, V as [B, H, T, Dh] each.
+    fn qkv(&self, x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+        let (b, t, d) = (x.dim(0), x.dim(1), x.dim(2));
+        let (h, dh) = (self.heads, d / self.heads);
         let split =
             |y: &Tensor| -> Result<Tensor> { y.reshape(&[b, t, h, dh])?.permute(&[0, 2, 1, 3]) };
-        let (q, k, v) = match self.layout {
+        Ok(match self.layout {
             QkvLayout::Separate => (
                 split(&self.proj_in[0].forward(x)?)?,
                 split(&self.proj_in[1].forward(x)?)?,
                 split(&self.proj_in[2].forward(x)?)?,
             ),
             QkvLayout::Fused => {
-                // timm: qkv(x).reshape(B, T, 3, H, Dh).permute(2, 0, 3, 1, 4)
                 let qkv = self.proj_in[0]
                     .forward(x)?
                     .reshape(&[b, t, 3, h, dh])?
@@ -71,10 +78,19 @@ impl MultiHeadAttention {
                     |i: usize| -> Result<Tensor> { qkv.narrow(0, i, 1)?.reshape(&[b, h, t, dh]) };
                 (one(0)?, one(1)?, one(2)?)
             }
-        };
-        let o = ops::attention::attention(&q, &k, &v, None, 1.0 / (dh as f32).sqrt())?;
-        let o = o.permute(&[0, 2, 1, 3])?.reshape(&[b, t, d])?;
-        self.proj_out.forward(&o)
+        })
+    }
+
+    /// The attention probabilities softmax(Q Kᵀ / √Dh), [B, H, T, T], for attention rollout.
+    /// The fused kernel in `forward` never materialises them, so they are recomputed here with
+    /// an explicit matmul (no tape).
+    pub fn attention_probs(&self, x: &Tensor) -> Result<Tensor> {
+        let _ng = crate::no_grad();
+        let (q, k, _) = self.qkv(x)?;
+        let dh = self.dim / self.heads;
+        q.matmul_t(&k, false, true)?
+            .mul_scalar(1.0 / (dh as f32).sqrt())?
+            .softmax()
     }
 }
 

@@ -1,0 +1,15 @@
+//! Shapley machinery: cooperative games over superpixel players, the Shapley-kernel sampler,
+//! exact Shapley values, KernelSHAP, inclusion/exclusion curves, explainer-error metrics and
+//! attention rollout. All Shapley arithmetic runs on the host in f64; only the model
+//! evaluations (through [`game::SurrogateGame`]) touch the GPU.
+
+pub mod curves;
+pub mod exact;
+pub mod game;
+pub mod kernelshap;
+pub mod linalg;
+pub mod metrics;
+pub mod rollout;
+pub mod sampler;
+
+pub use game::{Game, Link, SurrogateGame};
