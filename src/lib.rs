@@ -15,6 +15,7 @@ pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod tensor;
+pub mod train;
 
 pub use autograd::{no_grad, with_no_grad};
 pub use tensor::Tensor;
