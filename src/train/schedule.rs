@@ -52,7 +52,8 @@ impl Schedule {
 pub struct PlateauState {
     /// The rate the plateau logic has settled on.
     pub lr: f64,
-    pub best: f64,
+    /// Best validation loss so far (none before the first epoch; JSON has no infinity).
+    pub best: Option<f64>,
     pub bad_epochs: usize,
 }
 
@@ -60,7 +61,7 @@ impl PlateauState {
     pub fn new(base: f64) -> PlateauState {
         PlateauState {
             lr: base,
-            best: f64::INFINITY,
+            best: None,
             bad_epochs: 0,
         }
     }
@@ -107,8 +108,8 @@ pub fn plateau_step(s: &Schedule, st: &mut PlateauState, val_loss: f64) {
         return;
     };
     // PyTorch: mode "min", threshold_mode "rel", threshold 1e-4.
-    if val_loss < st.best * (1.0 - 1e-4) {
-        st.best = val_loss;
+    if st.best.is_none_or(|b| val_loss < b * (1.0 - 1e-4)) {
+        st.best = Some(val_loss);
         st.bad_epochs = 0;
     } else {
         st.bad_epochs += 1;

@@ -41,8 +41,9 @@ pub struct TrainerState {
     /// Optimizer steps taken.
     pub step: u64,
     pub plateau: PlateauState,
-    /// Best validation score so far (accuracy for classifiers, −loss for MAE).
-    pub best_score: f64,
+    /// Best validation score so far (accuracy for classifiers, −loss for MAE); none before
+    /// the first epoch.
+    pub best_score: Option<f64>,
     /// The training loader's position and seed.
     pub loader: LoaderState,
 }

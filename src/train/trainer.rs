@@ -287,7 +287,7 @@ pub fn train(
                 epoch: 0,
                 step: 0,
                 plateau: PlateauState::new(cfg.lr),
-                best_score: f64::NEG_INFINITY,
+                best_score: None,
                 loader: LoaderState {
                     seed: cfg.seed,
                     epoch: 0,
@@ -426,8 +426,9 @@ pub fn train(
             seconds: t0.elapsed().as_secs_f64(),
         };
         let score = val_acc.unwrap_or(-val_loss);
-        if score > st.best_score {
-            st.best_score = score;
+        let is_best = st.best_score.is_none_or(|b| score > b);
+        if is_best {
+            st.best_score = Some(score);
             state::save_best(dir, &model, epoch + 1, score)?;
         }
         // The metrics line first: a kill before the checkpoint redoes this epoch on resume and
@@ -456,11 +457,7 @@ pub fn train(
                 m.lr,
                 m.images_per_s,
                 m.seconds,
-                if st.best_score == score {
-                    " (best)"
-                } else {
-                    ""
-                }
+                if is_best { " (best)" } else { "" }
             );
         }
         metrics.push(m);
@@ -478,7 +475,7 @@ pub fn train(
     }
     Ok(Summary {
         metrics,
-        best_score: st.best_score,
+        best_score: st.best_score.unwrap_or(f64::NAN),
         stopped,
     })
 }
