@@ -33,8 +33,11 @@ fn tiny(arch: Arch) -> TrainConfig {
     c
 }
 
+/// (epoch, step, train loss/acc, val loss/acc, lr).
+type Row = (usize, u64, f64, Option<f64>, f64, Option<f64>, f64);
+
 /// Training-dependent fields only (timings differ between runs).
-fn comparable(m: &[EpochMetrics]) -> Vec<(usize, u64, f64, Option<f64>, f64, Option<f64>, f64)> {
+fn comparable(m: &[EpochMetrics]) -> Vec<Row> {
     m.iter()
         .map(|m| {
             (
@@ -67,7 +70,8 @@ fn tiny_vit_beats_chance() {
     let (tr, te) = data();
     let dir = tempfile::tempdir().unwrap();
     let mut c = tiny(Arch::Vit);
-    c.epochs = 4;
+    c.epochs = 6;
+    c.batch_size = 32;
     let t0 = Instant::now();
     let s = train::train(&c, &tr, &te, dir.path(), None, &quiet()).unwrap();
     report("tiny ViT", t0, &s.metrics);

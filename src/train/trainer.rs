@@ -298,8 +298,10 @@ pub fn train(
     };
     // Metrics up to the checkpoint's epoch stay; lines of epochs it does not hold are redone.
     let mut metrics: Vec<EpochMetrics> = Vec::new();
-    if resume.is_some() {
-        if let Ok(text) = std::fs::read_to_string(dir.join(METRICS)) {
+    if resume.is_some()
+        && let Ok(text) = std::fs::read_to_string(dir.join(METRICS))
+    {
+        {
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 let m: EpochMetrics = serde_json::from_str(line)
                     .with_context(|| format!("bad line in {}", dir.join(METRICS).display()))?;
