@@ -3,6 +3,8 @@
 mod bench;
 mod demo;
 mod devices;
+mod eval;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +33,19 @@ enum Command {
     Bench(bench::Args),
     /// Run the main job on the embedded default data (for now: device check + kernel self-check).
     Demo,
+    /// Train a classifier or pre-train an MAE with the paper's recipe (see --help for options).
+    Train(Box<train::Args>),
+    /// Loss, accuracy and confusion matrix of a classifier checkpoint on a test set.
+    Eval(eval::Args),
+}
+
+/// The CIFAR-10 (train, test) splits of `--data`: `embedded` or a path.
+fn load_data(data: &str) -> anyhow::Result<(crate::data::Dataset, crate::data::Dataset)> {
+    if data == "embedded" {
+        crate::data::embedded()
+    } else {
+        crate::data::load(std::path::Path::new(data))
+    }
 }
 
 impl Cli {
@@ -52,6 +67,8 @@ pub fn main() -> i32 {
         Command::Devices => devices::run(&opts),
         Command::Bench(a) => crate::gpu::init(&opts).and_then(|_| bench::run(a)),
         Command::Demo => demo::run(&opts),
+        Command::Train(a) => train::run(a, &opts),
+        Command::Eval(a) => eval::run(a, &opts),
     };
     match result {
         Ok(()) => 0,

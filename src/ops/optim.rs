@@ -142,6 +142,25 @@ impl Optimizer {
         self.steps[i]
     }
 
+    /// Replaces parameter `i`'s state and step count (resuming from a saved run). `state` must
+    /// be what [`Optimizer::state`] held: empty, or one/two tensors of the parameter's shape.
+    pub fn restore(&mut self, i: usize, state: Vec<Tensor>, steps: u64) -> Result<()> {
+        ensure!(i < self.params.len(), "optimizer: no parameter {i}");
+        let want = match self.method {
+            Method::Sgd(s) if s.momentum == 0.0 => 0,
+            Method::Sgd(_) => 1,
+            Method::Adam(_) | Method::AdamW(_) => 2,
+        };
+        let shape = self.params[i].shape();
+        ensure!(
+            (state.is_empty() || state.len() == want) && state.iter().all(|t| t.shape() == shape),
+            "optimizer: state for parameter {i} must be 0 or {want} tensors of shape {shape:?}"
+        );
+        self.state[i] = state;
+        self.steps[i] = steps;
+        Ok(())
+    }
+
     /// Drops every parameter's gradient (PyTorch's default `set_to_none=True`).
     pub fn zero_grad(&self) {
         for p in &self.params {

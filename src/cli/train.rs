@@ -1,0 +1,187 @@
+//! `fastshap train`: trains a model with the paper's recipe for its architecture (printed at the
+//! start), any setting overridable by a flag; `--resume DIR` continues a stopped run.
+
+use crate::train::config::{Arch, AugmentKind, ModelConfig, OptimKind, Preset, TrainConfig};
+use crate::train::schedule::Schedule;
+use crate::train::{RunOptions, state};
+use anyhow::{Result, bail};
+use std::path::PathBuf;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ScheduleKind {
+    Constant,
+    /// Linear warmup (--warmup epochs) then cosine to 0.
+    Cosine,
+    /// ×--gamma every --step-every epochs.
+    Step,
+    /// ReduceLROnPlateau on the validation loss (FastSHAP's: factor 0.5, patience 2, min 1e-5).
+    Plateau,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Architecture (required unless --resume).
+    #[arg(long, value_enum)]
+    arch: Option<Arch>,
+    /// CIFAR-10 source (directory, archive, compact file) or `embedded`.
+    #[arg(long, default_value = "embedded")]
+    data: String,
+    /// Run directory (metrics.jsonl, last/best checkpoints, config.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run in DIR from its last checkpoint (all settings come from DIR).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["arch", "out"])]
+    resume: Option<PathBuf>,
+    /// Model size: tiny (CPU-friendly) or full (the paper's).
+    #[arg(long, value_enum, default_value = "full")]
+    preset: Preset,
+    /// Pretrained MAE checkpoint whose encoder starts an mae-classifier.
+    #[arg(long, value_name = "CHECKPOINT")]
+    init: Option<PathBuf>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    #[arg(long, value_enum)]
+    optimizer: Option<OptimKind>,
+    /// Learning rate (MAE pre-training default: 1.5e-4 × batch/256).
+    #[arg(long, allow_negative_numbers = true)]
+    lr: Option<f64>,
+    #[arg(long, allow_negative_numbers = true)]
+    weight_decay: Option<f64>,
+    /// Adam betas as `b1,b2`.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        num_args = 2,
+        allow_negative_numbers = true
+    )]
+    betas: Option<Vec<f64>>,
+    #[arg(long, allow_negative_numbers = true)]
+    momentum: Option<f64>,
+    #[arg(long, value_enum)]
+    schedule: Option<ScheduleKind>,
+    /// Warmup epochs of the cosine schedule.
+    #[arg(long, allow_negative_numbers = true)]
+    warmup: Option<f64>,
+    #[arg(long, default_value_t = 30)]
+    step_every: usize,
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    gamma: f64,
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    plateau_factor: f64,
+    #[arg(long, default_value_t = 2)]
+    patience: usize,
+    #[arg(long, default_value_t = 1e-5, allow_negative_numbers = true)]
+    min_lr: f64,
+    #[arg(long, allow_negative_numbers = true)]
+    label_smoothing: Option<f64>,
+    #[arg(long, value_enum)]
+    augment: Option<AugmentKind>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Clip the global gradient norm to this value.
+    #[arg(long, allow_negative_numbers = true)]
+    clip_grad: Option<f64>,
+    /// MAE mask ratio.
+    #[arg(long, allow_negative_numbers = true)]
+    mask_ratio: Option<f32>,
+    /// Read the loss back from the device every N steps.
+    #[arg(long, default_value_t = 10)]
+    log_every: usize,
+    /// Train on N images spread over the training set (quick runs).
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Validate on N images spread over the test set.
+    #[arg(long)]
+    val_limit: Option<usize>,
+    /// Stop cleanly after this many finished epochs (continue later with --resume).
+    #[arg(long)]
+    stop_after_epoch: Option<usize>,
+    /// Print only errors.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn build_config(a: &Args, arch: Arch) -> Result<TrainConfig> {
+    let mut c = TrainConfig::recipe(arch, a.preset, &a.data);
+    if let Some(v) = a.batch_size {
+        c.batch_size = v;
+        if arch == Arch::MaePretrain {
+            // The MAE recipe scales the rate with the batch: 1.5e-4 per 256 images.
+            c.lr = 1.5e-4 * v as f64 / 256.0;
+        }
+    }
+    c.epochs = a.epochs.unwrap_or(c.epochs);
+    c.optimizer = a.optimizer.unwrap_or(c.optimizer);
+    c.lr = a.lr.unwrap_or(c.lr);
+    c.weight_decay = a.weight_decay.unwrap_or(c.weight_decay);
+    if let Some(b) = &a.betas {
+        c.betas = (b[0], b[1]);
+    }
+    c.momentum = a.momentum.unwrap_or(c.momentum);
+    let warmup = a.warmup.unwrap_or(match c.schedule {
+        Schedule::Cosine { warmup } => warmup,
+        _ => 0.0,
+    });
+    if let Some(s) = a.schedule {
+        c.schedule = match s {
+            ScheduleKind::Constant => Schedule::Constant,
+            ScheduleKind::Cosine => Schedule::Cosine { warmup },
+            ScheduleKind::Step => Schedule::Step {
+                every: a.step_every,
+                gamma: a.gamma,
+            },
+            ScheduleKind::Plateau => Schedule::Plateau {
+                factor: a.plateau_factor,
+                patience: a.patience,
+                min_lr: a.min_lr,
+            },
+        };
+    } else if let Schedule::Cosine { .. } = c.schedule {
+        c.schedule = Schedule::Cosine { warmup };
+    }
+    c.label_smoothing = a.label_smoothing.unwrap_or(c.label_smoothing);
+    c.augment = a.augment.unwrap_or(c.augment);
+    c.seed = a.seed;
+    c.clip_grad = a.clip_grad;
+    if let (Some(r), ModelConfig::Mae(m)) = (a.mask_ratio, &mut c.model) {
+        m.mask_ratio = r;
+    }
+    c.log_every = a.log_every;
+    c.train_limit = a.train_limit;
+    c.val_limit = a.val_limit;
+    if a.init.is_some() && arch != Arch::MaeClassifier {
+        bail!("--init is for --arch mae-classifier (a pretrained MAE's encoder)");
+    }
+    c.init = a.init.clone();
+    c.validate()?;
+    Ok(c)
+}
+
+pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
+    let opts = RunOptions {
+        quiet: a.quiet,
+        stop_after_epoch: a.stop_after_epoch,
+        nan_at_step: None,
+    };
+    let (cfg, dir, resumed) = match &a.resume {
+        Some(dir) => {
+            let r = state::read_resume(dir)?;
+            (r.config.clone(), dir.clone(), Some(r))
+        }
+        None => {
+            let Some(arch) = a.arch else {
+                bail!("--arch is required (resnet18, vit, mae-pretrain or mae-classifier)");
+            };
+            let Some(out) = a.out.clone() else {
+                bail!("--out DIR is required (where checkpoints and metrics go)");
+            };
+            (build_config(a, arch)?, out, None)
+        }
+    };
+    crate::gpu::init(gpu)?;
+    let (train, test) = super::load_data(&cfg.data)?;
+    crate::train::train(&cfg, &train, &test, &dir, resumed.as_ref(), &opts)?;
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! Training: one model-agnostic loop for the paper's classifiers and for MAE pre-training, with
+//! the paper's recipes as per-architecture defaults, per-epoch validation, a JSONL metrics file,
+//! best/last checkpoints and exact resumption (model, optimizer state, schedule, loader RNG).
+//!
+//! - [`config`]: what a run is ([`TrainConfig`]), presets and recipes, validation of values.
+//! - [`trainer`]: the loop ([`train`]).
+//! - [`state`]: checkpoint + optimizer-state files and what resuming reads back.
+//! - [`eval`]: loss, accuracy and confusion matrix of a classifier on a dataset.
+//! - [`schedule`]: learning-rate schedules.
+
+pub mod config;
+pub mod eval;
+pub mod model;
+pub mod schedule;
+pub mod state;
+pub mod trainer;
+
+pub use config::{Arch, AugmentKind, OptimKind, Preset, TrainConfig};
+pub use eval::{Evaluation, evaluate};
+pub use model::Model;
+pub use schedule::Schedule;
+pub use trainer::{EpochMetrics, RunOptions, Summary, train};

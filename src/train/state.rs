@@ -1,0 +1,207 @@
+//! Run-directory files and resuming.
+//!
+//! - `last.safetensors`: the model after the last finished epoch; its metadata holds the
+//!   architecture and config (so `eval` can rebuild it), the epoch, the run's [`TrainConfig`]
+//!   and the [`TrainerState`] (step, schedule state, best score, loader RNG state), and the name
+//!   of the optimizer-state file written with it.
+//! - `optim-<epoch>.safetensors`: the optimizer state tensors (`<param>.<slot>`) and per-param
+//!   step counts. It is written before `last.safetensors` and the old one removed after, so a
+//!   kill at any moment leaves `last.safetensors` naming a complete optimizer file.
+//! - `best.safetensors`: the model with the best validation score so far.
+//! - `metrics.jsonl`, `config.json`.
+
+use super::config::TrainConfig;
+use super::model::Model;
+use super::schedule::PlateauState;
+use crate::Tensor;
+use crate::checkpoint;
+use crate::data::LoaderState;
+use crate::ops::optim::Optimizer;
+use anyhow::{Context, Result, bail, ensure};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub const LAST: &str = "last.safetensors";
+pub const BEST: &str = "best.safetensors";
+pub const METRICS: &str = "metrics.jsonl";
+pub const CONFIG: &str = "config.json";
+
+const META_EPOCH: &str = "fastshap.epoch";
+const META_TRAIN: &str = "fastshap.train";
+const META_STATE: &str = "fastshap.state";
+const META_OPTIM: &str = "fastshap.optim";
+
+/// Everything besides tensors that a resumed run must continue from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Epochs finished.
+    pub epoch: usize,
+    /// Optimizer steps taken.
+    pub step: u64,
+    pub plateau: PlateauState,
+    /// Best validation score so far (accuracy for classifiers, −loss for MAE); none before
+    /// the first epoch.
+    pub best_score: Option<f64>,
+    /// The training loader's position and seed.
+    pub loader: LoaderState,
+}
+
+/// Writes the optimizer file, then `last.safetensors`, then drops older optimizer files.
+pub fn save_last(
+    dir: &Path,
+    model: &Model,
+    optim: &Optimizer,
+    cfg: &TrainConfig,
+    st: &TrainerState,
+) -> Result<()> {
+    let optim_name = format!("optim-{}.safetensors", st.epoch);
+    save_optimizer(optim, st.epoch, &dir.join(&optim_name))?;
+    let mut meta = model.metadata();
+    meta.insert(META_EPOCH.into(), st.epoch.to_string());
+    meta.insert(META_TRAIN.into(), serde_json::to_string(cfg)?);
+    meta.insert(META_STATE.into(), serde_json::to_string(st)?);
+    meta.insert(META_OPTIM.into(), optim_name.clone());
+    checkpoint::save(model, meta, &dir.join(LAST))?;
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.starts_with("optim-") && name.ends_with(".safetensors") && name != optim_name {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+    }
+    Ok(())
+}
+
+/// The model alone, with the epoch and validation score, as `best.safetensors`.
+pub fn save_best(dir: &Path, model: &Model, epoch: usize, score: f64) -> Result<()> {
+    let mut meta = model.metadata();
+    meta.insert(META_EPOCH.into(), epoch.to_string());
+    meta.insert("fastshap.val_score".into(), score.to_string());
+    checkpoint::save(model, meta, &dir.join(BEST))
+}
+
+fn save_optimizer(optim: &Optimizer, epoch: usize, path: &Path) -> Result<()> {
+    let mut host = Vec::new();
+    let mut steps = Vec::new();
+    for i in 0..optim.params().len() {
+        steps.push(optim.steps(i));
+        for (j, t) in optim.state(i).iter().enumerate() {
+            let v = t.to_vec()?;
+            host.push((
+                format!("{i}.{j}"),
+                t.shape().to_vec(),
+                bytemuck::cast_slice::<f32, u8>(&v).to_vec(),
+            ));
+        }
+    }
+    let views: Vec<(String, TensorView)> = host
+        .iter()
+        .map(|(n, s, b)| Ok((n.clone(), TensorView::new(Dtype::F32, s.clone(), b)?)))
+        .collect::<Result<_>>()?;
+    let meta = HashMap::from([
+        ("steps".to_string(), serde_json::to_string(&steps)?),
+        ("epoch".to_string(), epoch.to_string()),
+        ("method".to_string(), format!("{:?}", optim.method())),
+    ]);
+    crate::io::write_atomic(path, &safetensors::serialize(views, Some(meta))?)
+}
+
+fn load_optimizer(optim: &mut Optimizer, epoch: usize, path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read optimizer state {}", path.display()))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| anyhow::anyhow!("{} is not a valid safetensors file: {e}", path.display()))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes)?;
+    let meta = meta.metadata().clone().unwrap_or_default();
+    let get = |k: &str| {
+        meta.get(k)
+            .with_context(|| format!("{}: no {k} in metadata", path.display()))
+    };
+    ensure!(
+        get("epoch")?.parse::<usize>().ok() == Some(epoch),
+        "{}: optimizer state is for epoch {}, the checkpoint for epoch {epoch}",
+        path.display(),
+        get("epoch")?
+    );
+    ensure!(
+        *get("method")? == format!("{:?}", optim.method()),
+        "{}: optimizer state is for {}, this run uses {:?}",
+        path.display(),
+        get("method")?,
+        optim.method()
+    );
+    let steps: Vec<u64> = serde_json::from_str(get("steps")?)?;
+    ensure!(
+        steps.len() == optim.params().len(),
+        "{}: state for {} parameters, the model has {}",
+        path.display(),
+        steps.len(),
+        optim.params().len()
+    );
+    for (i, &s) in steps.iter().enumerate() {
+        let shape = optim.params()[i].shape().to_vec();
+        let mut slots = Vec::new();
+        for j in 0.. {
+            let Ok(v) = st.tensor(&format!("{i}.{j}")) else {
+                break;
+            };
+            if v.dtype() != Dtype::F32 || v.shape() != shape.as_slice() {
+                bail!(
+                    "{}: state {i}.{j} is {:?} {:?}, parameter {i} is F32 {shape:?}",
+                    path.display(),
+                    v.dtype(),
+                    v.shape()
+                );
+            }
+            let data: Vec<f32> = v
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            slots.push(Tensor::from_slice(&data, &shape)?);
+        }
+        optim.restore(i, slots, s)?;
+    }
+    Ok(())
+}
+
+/// What resuming needs from a run directory.
+pub struct Resumed {
+    pub config: TrainConfig,
+    pub state: TrainerState,
+    pub last: PathBuf,
+}
+
+/// Reads the run's config and state from `dir/last.safetensors` (tensors are loaded later, into
+/// the rebuilt model and optimizer, by [`restore`]).
+pub fn read_resume(dir: &Path) -> Result<Resumed> {
+    let last = dir.join(LAST);
+    ensure!(
+        last.exists(),
+        "cannot resume from {}: no {LAST} (the run finished no epoch)",
+        dir.display()
+    );
+    let meta = checkpoint::read_metadata(&last)?;
+    let get = |k: &str| {
+        meta.get(k)
+            .with_context(|| format!("{}: not a training checkpoint (no {k})", last.display()))
+    };
+    Ok(Resumed {
+        config: serde_json::from_str(get(META_TRAIN)?)
+            .with_context(|| format!("{}: bad {META_TRAIN}", last.display()))?,
+        state: serde_json::from_str(get(META_STATE)?)
+            .with_context(|| format!("{}: bad {META_STATE}", last.display()))?,
+        last,
+    })
+}
+
+/// Loads the model tensors and the optimizer state of a resumed run.
+pub fn restore(r: &Resumed, model: &Model, optim: &mut Optimizer) -> Result<()> {
+    let meta = checkpoint::load(model, &r.last)?;
+    let optim_name = meta
+        .get(META_OPTIM)
+        .with_context(|| format!("{}: no {META_OPTIM}", r.last.display()))?;
+    let dir = r.last.parent().unwrap_or(Path::new("."));
+    load_optimizer(optim, r.state.epoch, &dir.join(optim_name))
+}

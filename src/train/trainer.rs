@@ -1,0 +1,483 @@
+//! The training loop. Per step: upload the batch, forward, loss, backward, optional gradient
+//! clipping, fused optimizer step — with no host sync. Losses and correct counts stay on the
+//! device and are read back every `log_every` steps in one transfer (one value per step, so a
+//! NaN is still pinned to its step). After each epoch: validation, the schedule's epoch update,
+//! a metrics line, `best`/`last` checkpoints.
+
+use super::config::{Arch, ModelConfig, OptimKind, TrainConfig};
+use super::eval::{correct_count, evaluate};
+use super::model::Model;
+use super::schedule::{PlateauState, lr_at, plateau_step};
+use super::state::{self, BEST, CONFIG, LAST, METRICS, Resumed, TrainerState};
+use crate::Tensor;
+use crate::checkpoint;
+use crate::data::{Dataset, Loader, LoaderConfig, LoaderState};
+use crate::models::{Mae, MaeClassifier, ResNet, Vit, mae::random_shuffles};
+use crate::nn::{InitRng, Module, init_rng};
+use crate::ops::{self, optim};
+use anyhow::{Context, Result, bail, ensure};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How a run behaves, beyond what it computes.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Print nothing (no recipe, no progress bars, no epoch lines).
+    pub quiet: bool,
+    /// Stop cleanly after this many finished epochs (as if killed there; `--resume` continues).
+    pub stop_after_epoch: Option<usize>,
+    /// Fault injection for tests: multiply the loss at this global step by NaN.
+    pub nan_at_step: Option<u64>,
+}
+
+/// One line of `metrics.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based number of the finished epoch.
+    pub epoch: usize,
+    /// Optimizer steps taken so far.
+    pub step: u64,
+    pub train_loss: f64,
+    pub train_acc: Option<f64>,
+    pub val_loss: f64,
+    pub val_acc: Option<f64>,
+    /// The learning rate of the epoch's last step.
+    pub lr: f64,
+    pub images_per_s: f64,
+    pub seconds: f64,
+}
+
+pub struct Summary {
+    /// Every metrics line of the run (including those before a resume).
+    pub metrics: Vec<EpochMetrics>,
+    pub best_score: f64,
+    /// True when `stop_after_epoch` ended the run before its last epoch.
+    pub stopped: bool,
+}
+
+/// SplitMix64 over the parts: independent seeds per (seed, epoch, batch, purpose).
+fn mix(parts: &[u64]) -> u64 {
+    parts.iter().fold(0x243f6a8885a308d3u64, |h, &p| {
+        let mut z = (h ^ p).wrapping_add(0x9e3779b97f4a7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+        z ^ (z >> 31)
+    })
+}
+
+/// `n` images spread evenly over `data` (readers group images by class, so a prefix would
+/// hold only the first classes).
+fn spread_subset(data: &Dataset, n: Option<usize>) -> Dataset {
+    match n {
+        Some(n) if n < data.len() => {
+            let idx: Vec<usize> = (0..n).map(|i| i * data.len() / n).collect();
+            data.select(&idx)
+        }
+        _ => data.clone(),
+    }
+}
+
+/// Builds the model `cfg` describes, loading `cfg.init` for an MAE classifier. Returns the
+/// config actually used (an init checkpoint's encoder config replaces the preset's).
+fn build_model(
+    cfg: &TrainConfig,
+    classes: usize,
+    rng: &mut InitRng,
+) -> Result<(Model, TrainConfig)> {
+    let mut cfg = cfg.clone();
+    let model = match (cfg.arch, &mut cfg.model) {
+        (Arch::Resnet18, ModelConfig::ResNet(c)) => {
+            c.classes = classes;
+            Model::ResNet(ResNet::new(c.clone(), rng)?)
+        }
+        (Arch::Vit, ModelConfig::Vit(c)) => {
+            c.classes = classes;
+            Model::Vit(Vit::new(c.clone(), rng)?)
+        }
+        (Arch::MaePretrain, ModelConfig::Mae(c)) => Model::Mae(Mae::new(c.clone(), rng)?),
+        (Arch::MaeClassifier, ModelConfig::Mae(c)) => {
+            let mae = match &cfg.init {
+                Some(path) => {
+                    let meta = checkpoint::read_metadata(path)?;
+                    let pre = Model::from_metadata(&meta, rng)
+                        .with_context(|| format!("--init {}", path.display()))?;
+                    let Model::Mae(mae) = pre else {
+                        bail!(
+                            "--init {} is a {} checkpoint; a pretrained MAE (arch mae) is needed",
+                            path.display(),
+                            pre.arch()
+                        );
+                    };
+                    checkpoint::load(&mae, path)?;
+                    *c = mae.encoder.config.clone();
+                    mae
+                }
+                None => Mae::new(c.clone(), rng)?,
+            };
+            Model::MaeClassifier(MaeClassifier::from_mae(mae, classes, rng)?, classes)
+        }
+        (arch, m) => bail!("architecture {arch:?} cannot use a {m:?} model config"),
+    };
+    Ok((model, cfg))
+}
+
+fn make_optimizer(cfg: &TrainConfig, params: Vec<Tensor>) -> Result<optim::Optimizer> {
+    let adam = optim::Adam {
+        betas: (cfg.betas.0 as f32, cfg.betas.1 as f32),
+        eps: 1e-8,
+        weight_decay: cfg.weight_decay as f32,
+    };
+    let lr = cfg.lr as f32;
+    match cfg.optimizer {
+        OptimKind::Sgd => optim::Optimizer::sgd(
+            params,
+            lr,
+            optim::Sgd {
+                momentum: cfg.momentum as f32,
+                weight_decay: cfg.weight_decay as f32,
+                ..Default::default()
+            },
+        ),
+        OptimKind::Adam => optim::Optimizer::adam(params, lr, adam),
+        OptimKind::Adamw => optim::Optimizer::adamw(params, lr, adam),
+    }
+}
+
+/// Mean masked-reconstruction loss on `data` with masks fixed by the seed (the same every
+/// epoch, so validation losses compare).
+fn mae_val_loss(mae: &Mae, data: &Dataset, batch: usize, seed: u64) -> Result<f64> {
+    let _g = crate::no_grad();
+    let n = data.len();
+    ensure!(n > 0, "cannot validate on an empty dataset");
+    let patches = mae.encoder.config.patches();
+    let mut sums = Vec::new();
+    for (bi, start) in (0..n).step_by(batch).enumerate() {
+        let idx: Vec<usize> = (start..(start + batch).min(n)).collect();
+        let (images, _) = data.batch(&idx);
+        let x = Tensor::from_slice(&images, &[idx.len(), 3, 32, 32])?;
+        let mut rng = init_rng(mix(&[seed, u64::MAX, bi as u64]));
+        let out = mae.forward(&x, &random_shuffles(idx.len(), patches, &mut rng))?;
+        sums.push(out.loss.mul_scalar(idx.len() as f32)?.reshape(&[1])?);
+    }
+    let v = ops::plumbing::concat(&sums.iter().collect::<Vec<_>>(), 0)?.to_vec()?;
+    Ok(v.iter().map(|&x| x as f64).sum::<f64>() / n as f64)
+}
+
+/// Device-side values of steps not yet read back.
+struct Pending {
+    /// Per step: the batch-mean loss [1], the correct count [1] (classifiers), the batch size.
+    steps: Vec<(Tensor, Option<Tensor>, usize)>,
+    /// Global step of the first pending entry.
+    first_step: u64,
+}
+
+/// Running sums of an epoch's read-back values.
+#[derive(Default)]
+struct Totals {
+    loss: f64,
+    correct: f64,
+    images: usize,
+}
+
+/// Reads the pending steps back in one transfer; a non-finite loss stops the run.
+fn flush(
+    p: &mut Pending,
+    t: &mut Totals,
+    epoch: usize,
+    per_epoch: usize,
+    dir: &Path,
+) -> Result<()> {
+    if p.steps.is_empty() {
+        return Ok(());
+    }
+    let mut parts: Vec<&Tensor> = p.steps.iter().map(|s| &s.0).collect();
+    parts.extend(p.steps.iter().filter_map(|s| s.1.as_ref()));
+    let v = ops::plumbing::concat(&parts, 0)?.to_vec()?;
+    let k = p.steps.len();
+    for (i, (_, c, n)) in p.steps.iter().enumerate() {
+        let loss = v[i];
+        if !loss.is_finite() {
+            let step = p.first_step + i as u64;
+            let last = dir.join(LAST);
+            let keep = match checkpoint::read_metadata(&last) {
+                Ok(m) => format!(
+                    "the last good checkpoint {} (epoch {}) is kept",
+                    last.display(),
+                    m.get("fastshap.epoch").map(String::as_str).unwrap_or("?")
+                ),
+                Err(_) => "no checkpoint was written yet".to_string(),
+            };
+            bail!(
+                "training loss is {loss} at epoch {} step {} (global step {step}); stopping — {keep}",
+                epoch + 1,
+                (step as usize % per_epoch) + 1,
+            );
+        }
+        t.loss += loss as f64 * *n as f64;
+        if c.is_some() {
+            t.correct += v[k + i] as f64;
+        }
+        t.images += n;
+    }
+    p.first_step += k as u64;
+    p.steps.clear();
+    Ok(())
+}
+
+fn progress_bar(len: usize, epoch: usize, epochs: usize, quiet: bool) -> ProgressBar {
+    let pb = ProgressBar::new(len as u64);
+    if quiet || !std::io::stdout().is_terminal() {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    } else {
+        pb.set_draw_target(ProgressDrawTarget::stdout());
+    }
+    pb.set_style(
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_prefix(format!("{}/{epochs}", epoch + 1));
+    pb
+}
+
+/// Trains `cfg` on `train`, validating on `val`, writing into `dir`. With `resume` (from
+/// [`state::read_resume`] on `dir`), continues that run exactly where its last checkpoint
+/// left it: model, optimizer state, schedule state and loader position.
+pub fn train(
+    cfg: &TrainConfig,
+    train: &Dataset,
+    val: &Dataset,
+    dir: &Path,
+    resume: Option<&Resumed>,
+    opts: &RunOptions,
+) -> Result<Summary> {
+    cfg.validate()?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if resume.is_none() && dir.join(LAST).exists() {
+        bail!(
+            "{} already holds a run ({LAST}); continue it with --resume {0} or choose another --out",
+            dir.display()
+        );
+    }
+    let train_set = Arc::new(spread_subset(train, cfg.train_limit));
+    let val_set = spread_subset(val, cfg.val_limit);
+    ensure!(!train_set.is_empty(), "the training set is empty");
+    ensure!(!val_set.is_empty(), "the validation set is empty");
+    let classes = train_set.num_classes();
+
+    let mut rng = init_rng(cfg.seed);
+    let (model, cfg) = build_model(cfg, classes, &mut rng)?;
+    let cfg = &cfg;
+    let mut opt = make_optimizer(cfg, model.parameters())?;
+    let mut st = match resume {
+        Some(r) => {
+            state::restore(r, &model, &mut opt)?;
+            r.state.clone()
+        }
+        None => {
+            crate::io::write_atomic(
+                &dir.join(CONFIG),
+                serde_json::to_string_pretty(cfg)?.as_bytes(),
+            )?;
+            TrainerState {
+                epoch: 0,
+                step: 0,
+                plateau: PlateauState::new(cfg.lr),
+                best_score: None,
+                loader: LoaderState {
+                    seed: cfg.seed,
+                    epoch: 0,
+                    batch: 0,
+                },
+            }
+        }
+    };
+    // Metrics up to the checkpoint's epoch stay; lines of epochs it does not hold are redone.
+    let mut metrics: Vec<EpochMetrics> = Vec::new();
+    if resume.is_some()
+        && let Ok(text) = std::fs::read_to_string(dir.join(METRICS))
+    {
+        {
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let m: EpochMetrics = serde_json::from_str(line)
+                    .with_context(|| format!("bad line in {}", dir.join(METRICS).display()))?;
+                if m.epoch <= st.epoch {
+                    metrics.push(m);
+                }
+            }
+        }
+    }
+    let mut text = String::new();
+    for m in &metrics {
+        text += &serde_json::to_string(m)?;
+        text.push('\n');
+    }
+    crate::io::write_atomic(&dir.join(METRICS), text.as_bytes())?;
+
+    if !opts.quiet {
+        println!("{}", cfg.describe());
+        println!(
+            "model: {} parameters; data: {} training / {} validation images{}",
+            model.parameter_count(),
+            train_set.len(),
+            val_set.len(),
+            if resume.is_some() {
+                format!("; resuming after epoch {}", st.epoch)
+            } else {
+                String::new()
+            }
+        );
+    }
+
+    let lcfg = LoaderConfig {
+        augment: cfg.augment.augment(),
+        ..LoaderConfig::new(cfg.batch_size, cfg.seed)
+    };
+    let mut loader = Loader::resume(train_set.clone(), lcfg, st.loader)?;
+    let per_epoch = loader.batches_per_epoch();
+    let mut stopped = false;
+
+    for epoch in st.epoch..cfg.epochs {
+        let t0 = Instant::now();
+        let pb = progress_bar(per_epoch, epoch, cfg.epochs, opts.quiet);
+        let mut pending = Pending {
+            steps: Vec::new(),
+            first_step: st.step,
+        };
+        let mut totals = Totals::default();
+        let mut lr = cfg.lr;
+        for batch in loader.epoch() {
+            lr = lr_at(
+                &cfg.schedule,
+                cfg.lr,
+                &st.plateau,
+                st.step,
+                per_epoch,
+                cfg.epochs,
+            );
+            opt.set_lr(lr as f32);
+            let b = batch.len();
+            let x = Tensor::from_slice(&batch.images, &[b, 3, 32, 32])?;
+            let (mut loss, correct) = match &model {
+                Model::Mae(mae) => {
+                    let seed = mix(&[cfg.seed, batch.epoch, batch.batch as u64, 2]);
+                    let shuffles =
+                        random_shuffles(b, mae.encoder.config.patches(), &mut init_rng(seed));
+                    (mae.forward(&x, &shuffles)?.loss, None)
+                }
+                m => {
+                    let labels: Vec<f32> = batch.labels.iter().map(|&l| l as f32).collect();
+                    let labels = Tensor::from_slice(&labels, &[b])?;
+                    let logits = m.logits(&x, true)?;
+                    let loss =
+                        ops::loss::cross_entropy(&logits, &labels, cfg.label_smoothing as f32)?;
+                    (loss, Some(correct_count(&logits, &labels)?.reshape(&[1])?))
+                }
+            };
+            if opts.nan_at_step == Some(st.step) {
+                loss = loss.mul_scalar(f32::NAN)?;
+            }
+            opt.zero_grad();
+            loss.backward()?;
+            if let Some(c) = cfg.clip_grad {
+                optim::clip_grad_norm(opt.params(), c as f32)?;
+            }
+            opt.step()?;
+            pending
+                .steps
+                .push((loss.detach().reshape(&[1])?, correct, b));
+            st.step += 1;
+            pb.inc(1);
+            if pending.steps.len() >= cfg.log_every {
+                flush(&mut pending, &mut totals, epoch, per_epoch, dir)?;
+                let secs = t0.elapsed().as_secs_f64();
+                let mut msg = format!("loss {:.4}", totals.loss / totals.images as f64);
+                if model.is_classifier() {
+                    msg += &format!(" acc {:.3}", totals.correct / totals.images as f64);
+                }
+                msg += &format!(" {:.0} img/s", totals.images as f64 / secs);
+                pb.set_message(msg);
+            }
+        }
+        flush(&mut pending, &mut totals, epoch, per_epoch, dir)?;
+        let train_secs = t0.elapsed().as_secs_f64();
+        pb.finish_and_clear();
+
+        let (val_loss, val_acc) = match &model {
+            Model::Mae(mae) => (mae_val_loss(mae, &val_set, cfg.batch_size, cfg.seed)?, None),
+            m => {
+                let e = evaluate(m, &val_set, cfg.batch_size)?;
+                (e.loss, Some(e.accuracy))
+            }
+        };
+        plateau_step(&cfg.schedule, &mut st.plateau, val_loss);
+        let images = totals.images as f64;
+        let m = EpochMetrics {
+            epoch: epoch + 1,
+            step: st.step,
+            train_loss: totals.loss / images,
+            train_acc: model.is_classifier().then(|| totals.correct / images),
+            val_loss,
+            val_acc,
+            lr,
+            images_per_s: images / train_secs,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        let score = val_acc.unwrap_or(-val_loss);
+        let is_best = st.best_score.is_none_or(|b| score > b);
+        if is_best {
+            st.best_score = Some(score);
+            state::save_best(dir, &model, epoch + 1, score)?;
+        }
+        // The metrics line first: a kill before the checkpoint redoes this epoch on resume and
+        // the line is dropped then.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join(METRICS))?;
+        writeln!(f, "{}", serde_json::to_string(&m)?)?;
+        f.sync_all()?;
+        st.epoch = epoch + 1;
+        st.loader = loader.state();
+        state::save_last(dir, &model, &opt, cfg, &st)?;
+        if !opts.quiet {
+            println!(
+                "epoch {}/{}: train loss {:.4}{} | val loss {:.4}{} | lr {:.2e} | {:.0} img/s | {:.1} s{}",
+                m.epoch,
+                cfg.epochs,
+                m.train_loss,
+                m.train_acc
+                    .map(|a| format!(" acc {a:.3}"))
+                    .unwrap_or_default(),
+                m.val_loss,
+                m.val_acc
+                    .map(|a| format!(" acc {a:.3}"))
+                    .unwrap_or_default(),
+                m.lr,
+                m.images_per_s,
+                m.seconds,
+                if is_best { " (best)" } else { "" }
+            );
+        }
+        metrics.push(m);
+        if opts.stop_after_epoch == Some(st.epoch) && st.epoch < cfg.epochs {
+            stopped = true;
+            break;
+        }
+    }
+    if !opts.quiet {
+        println!(
+            "{} in {}: {LAST}, {BEST}, {METRICS}",
+            if stopped { "stopped" } else { "done" },
+            dir.display()
+        );
+    }
+    Ok(Summary {
+        metrics,
+        best_score: st.best_score.unwrap_or(f64::NAN),
+        stopped,
+    })
+}
