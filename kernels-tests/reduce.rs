@@ -102,3 +102,14 @@ fn broadcast_to_and_sum_to() {
         Check::default(),
     );
 }
+
+#[test]
+fn argmax_refuses_axes_longer_than_a_shader_loop() {
+    let x = fastshap::Tensor::zeros(&[1, 70_000]).unwrap();
+    let e = x.argmax(-1, false).unwrap_err().to_string();
+    assert!(e.contains("70000") && e.contains("65536"), "{e}");
+    let mut v = vec![0f32; 65_536];
+    v[65_530] = 1.0;
+    let y = fastshap::Tensor::from_slice(&v, &[65_536]).unwrap();
+    assert_eq!(y.argmax(0, false).unwrap().item().unwrap(), 65_530.0);
+}

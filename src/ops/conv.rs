@@ -180,7 +180,11 @@ pub fn conv2d_weight_grad(
         KernelClass::Cpu => 1024usize,
         KernelClass::Gpu => 32768,
     };
-    let want = target.div_ceil(blocks).clamp(1, m.div_ceil(64).max(1));
+    // No chunk longer than 32,768 pixels: llvmpipe stops shader loops after 65,536 iterations.
+    let want = target
+        .div_ceil(blocks)
+        .max(m.div_ceil(32_768))
+        .clamp(1, m.div_ceil(64).max(1));
     let chunk = m.div_ceil(want);
     let nsplit = m.div_ceil(chunk);
     let nw = g.cout * g.ksz();

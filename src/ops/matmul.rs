@@ -113,6 +113,15 @@ pub fn matmul_with(
             if tb { "ᵀ" } else { "" }
         );
     }
+    // The CPU kernel loops over k four at a time, and llvmpipe stops shader loops after 65,536
+    // iterations: longer contractions would come back silently truncated.
+    if class == KernelClass::Cpu && k > 4 * 65_536 {
+        bail!(
+            "matmul: contraction of {k} values ({:?} · {:?}) is longer than this CPU adapter's kernel supports (262,144); use a smaller batch",
+            a.shape(),
+            b.shape()
+        );
+    }
     let (ab, bb) = (&a.shape()[..a.rank() - 2], &b.shape()[..b.rank() - 2]);
     // A batched A times a shared B, A not transposed: one 2-D matmul over the stacked rows
     // (better tiles, and dB comes out summed over the batch without a reduction).

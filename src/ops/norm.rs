@@ -1,12 +1,10 @@
 //! Normalisation layers: BatchNorm2d (`shaders/norm_bn.wgsl`) and LayerNorm
 //! (`shaders/norm_ln.wgsl`), PyTorch semantics, backward beside forward.
 //!
-//! BatchNorm's per-channel reductions run one invocation per channel on CPU adapters (no
-//! barriers: lavapipe pays ~µs each) and one 256-wide workgroup per channel with a shared-memory
-//! tree on GPUs; see the shader header.
+//! BatchNorm's per-channel reductions run one 256-wide workgroup per channel with a
+//! shared-memory tree on every adapter; the shader header says why (no barrier-free variant).
 
 use super::launch;
-use crate::gpu::{self, KernelClass};
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
@@ -22,19 +20,14 @@ fn check_vec(what: &str, t: &Tensor, n: usize, x: &Tensor) -> Result<()> {
     Ok(())
 }
 
-/// Launches a per-channel reduction entry in the variant that suits the adapter.
+/// Launches a per-channel reduction: one workgroup of 256 per channel.
 fn per_channel(
-    entry_serial: &'static str,
-    entry_wg: &'static str,
+    entry: &'static str,
     params: &[u32],
     binds: &[crate::gpu::Binding<'_>],
     c: usize,
 ) -> Result<()> {
-    let sh = shader!("norm_bn");
-    match gpu::ctx().kernel_class() {
-        KernelClass::Cpu => launch(&sh, entry_serial, &[], params, binds, c, 64),
-        KernelClass::Gpu => launch(&sh, entry_wg, &[], params, binds, c * 256, 256),
-    }
+    launch(&shader!("norm_bn"), entry, &[], params, binds, c * 256, 256)
 }
 
 /// BatchNorm2d over `x` [B, C, H, W] with affine `weight`, `bias` [C].
@@ -84,7 +77,6 @@ pub fn batch_norm2d(
         let mean = Tensor::empty(&[c])?;
         let var = Tensor::empty(&[c])?;
         per_channel(
-            "bn_stats_serial",
             "bn_stats_wg",
             &params,
             &[
@@ -139,7 +131,6 @@ pub fn batch_norm2d(
             let dw = Tensor::empty(&[c])?;
             let db = Tensor::empty(&[c])?;
             per_channel(
-                "bn_bwd_reduce_serial",
                 "bn_bwd_reduce_wg",
                 &params,
                 &[

@@ -12,6 +12,9 @@ const MAX: u32 = 1;
 const ARGMAX: u32 = 2;
 /// Values one invocation reduces per launch; longer axes take several launches.
 const CHUNK: usize = 256;
+/// llvmpipe (lavapipe) silently stops a shader loop after 65,536 iterations, so no invocation
+/// may loop longer than this.
+const MAX_LOOP: usize = 65_536;
 
 /// Reduces axis `axis` of `x` viewed as (outer, n, inner); the result keeps the axis with size 1.
 fn reduce_raw(x: &Tensor, axis: usize, op: u32) -> Result<Tensor> {
@@ -25,6 +28,11 @@ fn reduce_raw(x: &Tensor, axis: usize, op: u32) -> Result<Tensor> {
     let mut cur = x.clone();
     loop {
         // Argmax in one pass (its partial results would be indices, not values).
+        if op == ARGMAX && n > MAX_LOOP {
+            bail!(
+                "argmax over an axis of {n} values: at most {MAX_LOOP} are supported (shape {shape:?})"
+            );
+        }
         let chunk = if op == ARGMAX { n } else { CHUNK };
         let nchunks = n.div_ceil(chunk);
         let mut out_shape = shape.to_vec();
