@@ -16,6 +16,7 @@ pub mod nn;
 pub mod ops;
 pub mod shap;
 pub mod tensor;
+pub mod viz;
 
 pub use autograd::{no_grad, with_no_grad};
 pub use tensor::Tensor;
