@@ -116,9 +116,9 @@ fn symmetric_scale_mirrors() {
     };
     let (out, lay) = heatmap_grid_layout(&[a, b], &opts).unwrap();
     let vmax = 7.7 * 0.01; // max |φ| of the row (p = 15), shared by φ and −φ
-    for p in 0..16 {
+    for (p, &v) in phi.iter().enumerate() {
         let (y, x) = ((p / 4) * 8 + 3, (p % 4) * 8 + 3);
-        let t = phi[p] / vmax;
+        let t = v / vmax;
         let (c_pos, c_neg) = if t >= 0.0 { (RED, BLUE) } else { (BLUE, RED) };
         assert_eq!(
             panel_px(&out, &lay, 0, 1, y, x),
@@ -461,7 +461,11 @@ fn synthetic_phi(g: usize, k: usize, label: usize, seed: usize) -> Vec<f64> {
         if c == label {
             0.3 * blob - 0.08 * (-(r2 - 0.15).powi(2) * 200.0).exp()
         } else {
-            let sign = if (c + seed) % 3 == 0 { 1.0 } else { -1.0 };
+            let sign = if (c + seed).is_multiple_of(3) {
+                1.0
+            } else {
+                -1.0
+            };
             0.08 * sign * blob
         }
     })
@@ -549,6 +553,49 @@ fn example_renders() {
     };
     let svg = line_plot(&curves(), &opts);
     fastshap::io::write_atomic(&dir.join("viz-example.svg"), svg.as_bytes()).unwrap();
+    let epochs: Vec<f64> = (1..=40).map(|e| e as f64).collect();
+    let loss = |a: f64| {
+        epochs
+            .iter()
+            .map(|e| a * (-e / 12.0).exp() + 0.3 - 0.4)
+            .collect::<Vec<f64>>()
+    };
+    let opts = PlotOptions {
+        title: "Surrogate loss".into(),
+        x_label: "epoch".into(),
+        y_label: "loss".into(),
+        markers: false,
+        ..Default::default()
+    };
+    let svg = line_plot(
+        &[
+            Series::new("train", epochs.clone(), loss(2.0)),
+            Series::new("val", epochs.clone(), loss(2.2)),
+        ],
+        &opts,
+    );
+    fastshap::io::write_atomic(&dir.join("viz-loss.svg"), svg.as_bytes()).unwrap();
+    let bars = bar_plot(
+        &["ViT", "ResNet", "MAE"],
+        &[
+            BarSeries {
+                name: "inclusion AUC".into(),
+                values: vec![0.81, 0.64, -0.05],
+                intervals: Some(vec![(0.78, 0.84), (0.6, 0.69), (-0.09, 0.0)]),
+            },
+            BarSeries {
+                name: "exclusion AUC".into(),
+                values: vec![0.31, 0.42, 0.2],
+                intervals: None,
+            },
+        ],
+        &BarOptions {
+            title: "Curve AUCs".into(),
+            y_label: "AUC".into(),
+            ..Default::default()
+        },
+    );
+    fastshap::io::write_atomic(&dir.join("viz-bars.svg"), bars.as_bytes()).unwrap();
     let back = image::open(dir.join("viz-example.png")).unwrap().to_rgb8();
     assert_eq!(back.dimensions(), grid.dimensions());
 }

@@ -35,7 +35,7 @@ impl ColorMap {
     /// The overlay colour and its opacity for `v` on the scale [−vmax, vmax] (diverging) or
     /// [0, vmax] (sequential). A non-positive or non-finite vmax gives no overlay.
     pub fn rgba(self, v: f64, vmax: f64) -> ([f64; 3], f64) {
-        if !(vmax > 0.0 && vmax.is_finite()) || !v.is_finite() {
+        if !(vmax > 0.0 && vmax.is_finite() && v.is_finite()) {
             return ([255.0; 3], 0.0);
         }
         let t = (v / vmax).clamp(-1.0, 1.0);

@@ -161,22 +161,24 @@ fn open_svg(o: &mut String, w: u32, h: u32, title: &str) {
     }
 }
 
-/// Axis lines, gridlines, tick labels and axis labels.
-#[allow(clippy::too_many_arguments)]
+/// Axis lines, gridlines, tick labels and axis labels `(x, y)`. Bar plots pass `x_grid` =
+/// false: their x ticks are category names, not values.
 fn draw_axes(
     o: &mut String,
     f: &Frame,
     xt: &[(f64, String)],
     yt: &[(f64, String)],
-    x_label: &str,
-    y_label: &str,
+    (x_label, y_label): (&str, &str),
+    x_grid: bool,
 ) {
     for (px, label) in xt {
-        let _ = write!(
-            o,
-            r##"<line x1="{px:.1}" y1="{:.1}" x2="{px:.1}" y2="{:.1}" stroke="#e6e6e6"/>"##,
-            f.top, f.bottom
-        );
+        if x_grid {
+            let _ = write!(
+                o,
+                r##"<line x1="{px:.1}" y1="{:.1}" x2="{px:.1}" y2="{:.1}" stroke="#e6e6e6"/>"##,
+                f.top, f.bottom
+            );
+        }
         let _ = write!(
             o,
             r#"<text x="{px:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
@@ -285,7 +287,7 @@ pub fn line_plot(series: &[Series], opts: &PlotOptions) -> String {
     open_svg(&mut o, opts.width, opts.height, &opts.title);
     let xt: Vec<_> = xticks.iter().map(|&t| (sx(t), fmt_tick(t, xd))).collect();
     let yt: Vec<_> = yticks.iter().map(|&t| (sy(t), fmt_tick(t, yd))).collect();
-    draw_axes(&mut o, &f, &xt, &yt, &opts.x_label, &opts.y_label);
+    draw_axes(&mut o, &f, &xt, &yt, (&opts.x_label, &opts.y_label), true);
     let mut legend = Vec::new();
     for (i, s) in series.iter().enumerate() {
         let color = s
@@ -389,7 +391,16 @@ pub fn bar_plot(categories: &[&str], series: &[BarSeries], opts: &BarOptions) ->
         .map(|(i, c)| (f.left + (i as f64 + 0.5) * group_w, c.to_string()))
         .collect();
     let yt: Vec<_> = yticks.iter().map(|&t| (sy(t), fmt_tick(t, yd))).collect();
-    draw_axes(&mut o, &f, &xt, &yt, "", &opts.y_label);
+    draw_axes(&mut o, &f, &xt, &yt, ("", &opts.y_label), false);
+    if y0 < 0.0 && y1 > 0.0 {
+        let _ = write!(
+            o,
+            r##"<line x1="{:.1}" y1="{z:.1}" x2="{:.1}" y2="{z:.1}" stroke="#333"/>"##,
+            f.left,
+            f.right,
+            z = sy(0.0)
+        );
+    }
     let mut legend = Vec::new();
     for (si, s) in series.iter().enumerate() {
         let color = PALETTE[si % PALETTE.len()].to_string();
