@@ -17,6 +17,7 @@ pub mod ops;
 pub mod shap;
 pub mod tensor;
 pub mod train;
+pub mod viz;
 
 pub use autograd::{no_grad, with_no_grad};
 pub use tensor::Tensor;
