@@ -20,8 +20,26 @@ pub fn run(opts: &Options) -> Result<()> {
     Ok(())
 }
 
-/// Softmax of a random batch on the GPU against the same on the CPU.
+/// A matmul and a softmax of random data on the GPU against the same on the CPU.
 fn self_check() -> Result<()> {
+    let (m, k, n) = (33, 65, 17);
+    let a = Tensor::randn(&[m, k], 2)?;
+    let b = Tensor::randn(&[k, n], 3)?;
+    let got = a.matmul(&b)?.to_vec()?;
+    let (ha, hb) = (a.to_vec()?, b.to_vec()?);
+    for i in 0..m {
+        for j in 0..n {
+            let want: f64 = (0..k)
+                .map(|t| ha[i * k + t] as f64 * hb[t * n + j] as f64)
+                .sum();
+            let g = got[i * n + j] as f64;
+            if (g - want).abs() > 1e-4 * want.abs().max(1.0) {
+                bail!("self-check failed: matmul C[{i},{j}] = {g} on the GPU, {want} on the CPU");
+            }
+        }
+    }
+
+    // Softmax column sums.
     let (rows, n) = (64, 10);
     let x = Tensor::randn(&[rows, n], 1)?;
     let host = x.to_vec()?;
