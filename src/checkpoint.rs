@@ -20,13 +20,26 @@ fn ignorable(name: &str) -> bool {
 /// Writes every named tensor of `model` plus `metadata` to `path`, atomically.
 pub fn save(model: &dyn Module, metadata: HashMap<String, String>, path: &Path) -> Result<()> {
     let tensors = model.named_tensors();
-    let mut host = Vec::with_capacity(tensors.len());
-    for (name, t, _) in &tensors {
+    write_tensors(
+        tensors.iter().map(|(n, t, _)| (n.clone(), t)),
+        metadata,
+        path,
+    )
+}
+
+/// Writes named tensors (read back from the GPU) and `metadata` as one safetensors file, atomically.
+pub fn write_tensors<'a>(
+    tensors: impl IntoIterator<Item = (String, &'a Tensor)>,
+    metadata: HashMap<String, String>,
+    path: &Path,
+) -> Result<()> {
+    let mut host = Vec::new();
+    for (name, t) in tensors {
         let v = t
             .to_vec()
             .with_context(|| format!("reading {name} from the GPU"))?;
         host.push((
-            name.clone(),
+            name,
             t.shape().to_vec(),
             bytemuck::cast_slice::<f32, u8>(&v).to_vec(),
         ));

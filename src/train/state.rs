@@ -18,7 +18,7 @@ use crate::checkpoint;
 use crate::data::LoaderState;
 use crate::ops::optim::Optimizer;
 use anyhow::{Context, Result, bail, ensure};
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -82,29 +82,20 @@ pub fn save_best(dir: &Path, model: &Model, epoch: usize, score: f64) -> Result<
 }
 
 fn save_optimizer(optim: &Optimizer, epoch: usize, path: &Path) -> Result<()> {
-    let mut host = Vec::new();
+    let mut named = Vec::new();
     let mut steps = Vec::new();
     for i in 0..optim.params().len() {
         steps.push(optim.steps(i));
         for (j, t) in optim.state(i).iter().enumerate() {
-            let v = t.to_vec()?;
-            host.push((
-                format!("{i}.{j}"),
-                t.shape().to_vec(),
-                bytemuck::cast_slice::<f32, u8>(&v).to_vec(),
-            ));
+            named.push((format!("{i}.{j}"), t));
         }
     }
-    let views: Vec<(String, TensorView)> = host
-        .iter()
-        .map(|(n, s, b)| Ok((n.clone(), TensorView::new(Dtype::F32, s.clone(), b)?)))
-        .collect::<Result<_>>()?;
     let meta = HashMap::from([
         ("steps".to_string(), serde_json::to_string(&steps)?),
         ("epoch".to_string(), epoch.to_string()),
         ("method".to_string(), format!("{:?}", optim.method())),
     ]);
-    crate::io::write_atomic(path, &safetensors::serialize(views, Some(meta))?)
+    checkpoint::write_tensors(named, meta, path)
 }
 
 fn load_optimizer(optim: &mut Optimizer, epoch: usize, path: &Path) -> Result<()> {
