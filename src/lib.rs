@@ -9,6 +9,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod cli;
 pub mod data;
+pub mod fastshap;
 pub mod gpu;
 pub mod io;
 pub mod models;

@@ -4,6 +4,9 @@ mod bench;
 mod demo;
 mod devices;
 mod eval;
+mod explain;
+mod explainer;
+mod surrogate;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +40,12 @@ enum Command {
     Train(Box<train::Args>),
     /// Loss, accuracy and confusion matrix of a classifier checkpoint on a test set.
     Eval(eval::Args),
+    /// Train a surrogate (image + mask channel) of an original classifier on masked inputs.
+    Surrogate(Box<surrogate::Args>),
+    /// Train the FastSHAP UNet explainer of a surrogate.
+    Explainer(Box<explainer::Args>),
+    /// Shapley-value heatmaps (PNG), φ files and probabilities from a trained explainer.
+    Explain(Box<explain::Args>),
 }
 
 /// The CIFAR-10 (train, test) splits of `--data`: `embedded` or a path.
@@ -69,6 +78,9 @@ pub fn main() -> i32 {
         Command::Demo => demo::run(&opts),
         Command::Train(a) => train::run(a, &opts),
         Command::Eval(a) => eval::run(a, &opts),
+        Command::Surrogate(a) => surrogate::run(a, &opts),
+        Command::Explainer(a) => explainer::run(a, &opts),
+        Command::Explain(a) => explain::run(a, &opts),
     };
     match result {
         Ok(()) => 0,

@@ -1,0 +1,98 @@
+//! `fastshap explainer`: trains the FastSHAP UNet explainer of a surrogate (see
+//! `fastshap::explainer`).
+
+use crate::fastshap::explainer::{ExplainerConfig, LinkKind, NormKind, train_explainer};
+use crate::fastshap::surrogate::Surrogate;
+use crate::train::RunOptions;
+use crate::train::config::{AugmentKind, Preset};
+use crate::train::schedule::Schedule;
+use anyhow::Result;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The surrogate's checkpoint (from `fastshap surrogate`); sets players and classes.
+    #[arg(long)]
+    surrogate: PathBuf,
+    /// CIFAR-10 source (directory, archive, compact file) or `embedded`.
+    #[arg(long, default_value = "embedded")]
+    data: String,
+    /// Run directory (metrics.jsonl, best/last checkpoints, config.json).
+    #[arg(long)]
+    out: PathBuf,
+    /// UNet size: tiny (CPU-friendly) or full (the paper's, base 64).
+    #[arg(long, value_enum, default_value = "full")]
+    preset: Preset,
+    /// How surrogate logits become the game's value.
+    #[arg(long, value_enum, default_value = "log-softmax")]
+    link: LinkKind,
+    /// Efficiency normalisation of φ (in training and at inference).
+    #[arg(long, value_enum, default_value = "additive")]
+    normalization: NormKind,
+    /// Weight of the efficiency penalty.
+    #[arg(long, default_value_t = 1e-2, allow_negative_numbers = true)]
+    eff_lambda: f64,
+    /// Shapley-kernel masks per image, in complementary pairs (even).
+    #[arg(long, default_value_t = 2)]
+    samples: usize,
+    /// Fixed masks per validation image (even).
+    #[arg(long, default_value_t = 2)]
+    val_samples: usize,
+    #[arg(long, default_value_t = 100)]
+    epochs: usize,
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 2e-4, allow_negative_numbers = true)]
+    lr: f64,
+    /// Reduce-on-plateau patience (epochs); the rate halves down to 1e-5.
+    #[arg(long, default_value_t = 2)]
+    patience: usize,
+    /// Stop after this many epochs without a better validation loss.
+    #[arg(long, default_value_t = 5)]
+    early_stop: usize,
+    #[arg(long, value_enum, default_value = "none")]
+    augment: AugmentKind,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long)]
+    train_limit: Option<usize>,
+    #[arg(long)]
+    val_limit: Option<usize>,
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
+    // Recorded absolute, so `explain` finds the surrogate from any working directory.
+    let sur_path = std::fs::canonicalize(&a.surrogate).unwrap_or_else(|_| a.surrogate.clone());
+    let mut c = ExplainerConfig::recipe(a.preset, &sur_path, &a.data);
+    c.link = a.link;
+    c.normalization = a.normalization;
+    c.eff_lambda = a.eff_lambda;
+    c.samples = a.samples;
+    c.val_samples = a.val_samples;
+    c.epochs = a.epochs;
+    c.batch_size = a.batch_size;
+    c.lr = a.lr;
+    c.schedule = Schedule::Plateau {
+        factor: 0.5,
+        patience: a.patience,
+        min_lr: 1e-5,
+    };
+    c.early_stop = a.early_stop;
+    c.augment = a.augment;
+    c.seed = a.seed;
+    c.train_limit = a.train_limit;
+    c.val_limit = a.val_limit;
+    // Bad settings fail before the GPU and the data are touched.
+    c.validate()?;
+    crate::gpu::init(gpu)?;
+    let surrogate = Surrogate::load(&a.surrogate)?;
+    let (train, test) = super::load_data(&a.data)?;
+    let opts = RunOptions {
+        quiet: a.quiet,
+        ..Default::default()
+    };
+    train_explainer(&c, &surrogate, &train, &test, &a.out, &opts)?;
+    Ok(())
+}

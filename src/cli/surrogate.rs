@@ -1,0 +1,92 @@
+//! `fastshap surrogate`: trains a surrogate of an original classifier on masked inputs (the
+//! FastSHAP reference's recipe; see `fastshap::surrogate`).
+
+use crate::fastshap::surrogate::{SurrogateArch, SurrogateConfig, SurrogateLoss, train_surrogate};
+use crate::train::RunOptions;
+use crate::train::config::{AugmentKind, Preset};
+use crate::train::schedule::Schedule;
+use anyhow::Result;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The original classifier's checkpoint (from `fastshap train`).
+    #[arg(long)]
+    original: PathBuf,
+    #[arg(long, value_enum)]
+    arch: SurrogateArch,
+    /// CIFAR-10 source (directory, archive, compact file) or `embedded`.
+    #[arg(long, default_value = "embedded")]
+    data: String,
+    /// Run directory (metrics.jsonl, best/last checkpoints, config.json).
+    #[arg(long)]
+    out: PathBuf,
+    /// Superpixel side in pixels: 2, 4, 8 or 16 (256, 64, 16 or 4 players).
+    #[arg(long, default_value_t = 2)]
+    superpixel: usize,
+    #[arg(long, value_enum, default_value = "kl")]
+    loss: SurrogateLoss,
+    /// Model size: tiny (CPU-friendly) or full (the paper's).
+    #[arg(long, value_enum, default_value = "full")]
+    preset: Preset,
+    #[arg(long, default_value_t = 100)]
+    epochs: usize,
+    #[arg(long, default_value_t = 256)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
+    lr: f64,
+    /// Reduce-on-plateau patience (epochs); the rate halves down to 1e-5.
+    #[arg(long, default_value_t = 2)]
+    patience: usize,
+    /// Stop after this many epochs without a better validation loss.
+    #[arg(long, default_value_t = 5)]
+    early_stop: usize,
+    #[arg(long, value_enum, default_value = "crop-flip")]
+    augment: AugmentKind,
+    /// Fixed masks per validation image.
+    #[arg(long, default_value_t = 1)]
+    val_samples: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Train on N images spread over the training set (quick runs).
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Validate on N images spread over the test set.
+    #[arg(long)]
+    val_limit: Option<usize>,
+    /// Print only errors.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
+    // Recorded absolute, so `explain` finds the original from any working directory.
+    let original = std::fs::canonicalize(&a.original).unwrap_or_else(|_| a.original.clone());
+    let mut c = SurrogateConfig::recipe(a.arch, a.preset, &original, &a.data);
+    c.superpixel = a.superpixel;
+    c.loss = a.loss;
+    c.epochs = a.epochs;
+    c.batch_size = a.batch_size;
+    c.lr = a.lr;
+    c.schedule = Schedule::Plateau {
+        factor: 0.5,
+        patience: a.patience,
+        min_lr: 1e-5,
+    };
+    c.early_stop = a.early_stop;
+    c.augment = a.augment;
+    c.val_samples = a.val_samples;
+    c.seed = a.seed;
+    c.train_limit = a.train_limit;
+    c.val_limit = a.val_limit;
+    // Bad settings fail before the GPU and the data are touched.
+    c.validate()?;
+    crate::gpu::init(gpu)?;
+    let (train, test) = super::load_data(&a.data)?;
+    let opts = RunOptions {
+        quiet: a.quiet,
+        ..Default::default()
+    };
+    train_surrogate(&c, &train, &test, &a.out, &opts)?;
+    Ok(())
+}

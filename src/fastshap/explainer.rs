@@ -1,0 +1,636 @@
+//! The FastSHAP explainer (Jethani et al. 2022; the reference's `FastSHAP.train`): a UNet maps
+//! an image to φ [P, K]. Per image, `samples` masks are drawn from the Shapley kernel in
+//! complementary pairs; the targets are v(S) = link(surrogate(x, S)), the grand value v(1) comes
+//! from the surrogate on the same unmasked image and the null v(0) from the fully masked input.
+//! The loss is [`crate::ops::loss::fastshap_loss`] with efficiency normalisation and penalty λ;
+//! Adam 2e-4, batch 128, reduce-on-plateau and early stopping on the loss over fixed, seeded
+//! validation masks; the best validation model is kept. [`explain_batch`] applies the same
+//! normalisation at inference, so with additive normalisation Σ_P φ = v(1) − v(0) exactly.
+
+use super::{
+    META_CLASSES, META_ROLE, META_SUPERPIXEL, SurrogateModel, append_jsonl, link_values, mix,
+    players,
+};
+use crate::checkpoint;
+use crate::data::{Dataset, Loader, LoaderConfig};
+use crate::models::{UNet, UNetConfig};
+use crate::nn::{Module, init_rng};
+use crate::ops::loss::{Normalization, fastshap_loss};
+use crate::ops::{self, masking::apply_player_mask, optim};
+use crate::shap::Link;
+use crate::shap::sampler::ShapleySampler;
+use crate::train::RunOptions;
+use crate::train::config::{AugmentKind, Preset};
+use crate::train::model::{META_ARCH, META_CONFIG};
+use crate::train::schedule::{PlateauState, Schedule, lr_at, plateau_step};
+use crate::train::state::{BEST, CONFIG, LAST, METRICS};
+use crate::{Tensor, no_grad};
+use anyhow::{Context, Result, bail, ensure};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Checkpoint metadata: the [`ExplainerConfig`] as JSON.
+pub const META_EXPLAINER: &str = "fastshap.explainer";
+/// Checkpoint metadata: the surrogate's checkpoint path.
+pub const META_SURROGATE_PATH: &str = "fastshap.surrogate_path";
+
+/// The game's link, as a flag and in config files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkKind {
+    LogSoftmax,
+    Softmax,
+    Logit,
+    Identity,
+}
+
+impl LinkKind {
+    pub fn link(self) -> Link {
+        match self {
+            LinkKind::LogSoftmax => Link::LogSoftmax,
+            LinkKind::Softmax => Link::Softmax,
+            LinkKind::Logit => Link::Logit,
+            LinkKind::Identity => Link::Identity,
+        }
+    }
+}
+
+/// Efficiency normalisation, as a flag and in config files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum NormKind {
+    None,
+    Additive,
+    Multiplicative,
+}
+
+impl NormKind {
+    pub fn normalization(self) -> Normalization {
+        match self {
+            NormKind::None => Normalization::None,
+            NormKind::Additive => Normalization::Additive,
+            NormKind::Multiplicative => Normalization::Multiplicative,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExplainerConfig {
+    /// in_channels 3; classes and superpixel are set from the surrogate.
+    pub unet: UNetConfig,
+    /// The surrogate's checkpoint (recorded; the training function takes the model itself).
+    pub surrogate: PathBuf,
+    pub data: String,
+    pub link: LinkKind,
+    pub normalization: NormKind,
+    pub eff_lambda: f64,
+    /// Masks per image, in complementary pairs (even).
+    pub samples: usize,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub schedule: Schedule,
+    /// Stop after this many epochs without a better validation loss.
+    pub early_stop: usize,
+    pub augment: AugmentKind,
+    /// Fixed masks per validation image (even).
+    pub val_samples: usize,
+    pub seed: u64,
+    pub train_limit: Option<usize>,
+    pub val_limit: Option<usize>,
+}
+
+impl ExplainerConfig {
+    /// The reference's recipe: Adam 2e-4, batch 128, 2 paired samples, additive normalisation,
+    /// λ = 1e-2, ReduceLROnPlateau (0.5, patience 2, min 1e-5), early stop after 5 epochs.
+    pub fn recipe(preset: Preset, surrogate: &Path, data: &str) -> ExplainerConfig {
+        let unet = match preset {
+            Preset::Full => UNetConfig::fastshap_cifar(),
+            Preset::Tiny => UNetConfig {
+                base: 16,
+                convs: 1,
+                ..UNetConfig::fastshap_cifar()
+            },
+        };
+        ExplainerConfig {
+            unet,
+            surrogate: surrogate.to_path_buf(),
+            data: data.to_string(),
+            link: LinkKind::LogSoftmax,
+            normalization: NormKind::Additive,
+            eff_lambda: 1e-2,
+            samples: 2,
+            epochs: 100,
+            batch_size: 128,
+            lr: 2e-4,
+            schedule: Schedule::plateau_fastshap(),
+            early_stop: 5,
+            augment: AugmentKind::None,
+            val_samples: 2,
+            seed: 0,
+            train_limit: None,
+            val_limit: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        super::check_superpixel(self.unet.superpixel)?;
+        ensure!(
+            self.samples >= 2 && self.samples.is_multiple_of(2),
+            "--samples must be even and at least 2 (masks come in complementary pairs), got {}",
+            self.samples
+        );
+        ensure!(
+            self.val_samples >= 2 && self.val_samples.is_multiple_of(2),
+            "--val-samples must be even and at least 2, got {}",
+            self.val_samples
+        );
+        ensure!(
+            self.eff_lambda.is_finite() && self.eff_lambda >= 0.0,
+            "--eff-lambda must be ≥ 0, got {}",
+            self.eff_lambda
+        );
+        ensure!(self.epochs >= 1, "--epochs must be at least 1");
+        ensure!(self.batch_size >= 1, "--batch-size must be at least 1");
+        ensure!(
+            self.lr.is_finite() && self.lr > 0.0,
+            "--lr must be a positive number, got {}",
+            self.lr
+        );
+        ensure!(self.early_stop >= 1, "--early-stop must be at least 1");
+        ensure!(
+            self.unet.in_channels == 3,
+            "the explainer sees RGB images (3 channels)"
+        );
+        for (name, lim) in [
+            ("--train-limit", self.train_limit),
+            ("--val-limit", self.val_limit),
+        ] {
+            ensure!(lim != Some(0), "{name} must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// One line of an explainer run's `metrics.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExplainerMetrics {
+    pub epoch: usize,
+    pub step: u64,
+    pub train_loss: f64,
+    /// The loss on the validation images with fixed masks (early stopping, best model).
+    pub val_loss: f64,
+    pub lr: f64,
+    pub images_per_s: f64,
+    pub seconds: f64,
+}
+
+/// A trained explainer: the UNet with the link and normalisation it was trained with.
+pub struct Explainer {
+    pub unet: UNet,
+    pub config: ExplainerConfig,
+    pub classes: Vec<String>,
+}
+
+impl Explainer {
+    pub fn new(config: ExplainerConfig, classes: Vec<String>) -> Result<Explainer> {
+        let unet = UNet::new(config.unet.clone(), &mut init_rng(config.seed))?;
+        Ok(Explainer {
+            unet,
+            config,
+            classes,
+        })
+    }
+
+    pub fn superpixel(&self) -> usize {
+        self.config.unet.superpixel
+    }
+
+    /// φ before normalisation: images [B, 3, 32, 32] → [B, P, K].
+    pub fn raw_phi(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let out = self.unet.forward(x, train)?; // [B, K, g, g]
+        let (b, k) = (out.dim(0), out.dim(1));
+        let p = out.dim(2) * out.dim(3);
+        out.reshape(&[b, k, p])?.permute(&[0, 2, 1])
+    }
+
+    pub fn metadata(&self, surrogate: &Path, epoch: usize) -> Result<HashMap<String, String>> {
+        Ok(HashMap::from([
+            (META_ARCH.into(), "unet".into()),
+            (
+                META_CONFIG.into(),
+                serde_json::to_string(&self.config.unet)?,
+            ),
+            (META_ROLE.into(), "explainer".into()),
+            (META_SUPERPIXEL.into(), self.superpixel().to_string()),
+            (META_CLASSES.into(), serde_json::to_string(&self.classes)?),
+            (META_EXPLAINER.into(), serde_json::to_string(&self.config)?),
+            (
+                META_SURROGATE_PATH.into(),
+                surrogate.to_string_lossy().into_owned(),
+            ),
+            ("fastshap.epoch".into(), epoch.to_string()),
+        ]))
+    }
+
+    /// Rebuilds and loads an explainer checkpoint; also returns the surrogate path it records.
+    pub fn load(path: &Path) -> Result<(Explainer, PathBuf)> {
+        let meta = checkpoint::read_metadata(path)?;
+        if meta.get(META_ROLE).map(String::as_str) != Some("explainer") {
+            bail!(
+                "{} is not an explainer checkpoint (train one with `fastshap explainer`)",
+                path.display()
+            );
+        }
+        let config: ExplainerConfig = meta
+            .get(META_EXPLAINER)
+            .and_then(|s| serde_json::from_str(s).ok())
+            .with_context(|| format!("{}: no valid {META_EXPLAINER}", path.display()))?;
+        let classes: Vec<String> = meta
+            .get(META_CLASSES)
+            .and_then(|s| serde_json::from_str(s).ok())
+            .with_context(|| format!("{}: no valid {META_CLASSES}", path.display()))?;
+        let e = Explainer::new(config, classes)?;
+        checkpoint::load(&e.unet, path)?;
+        let sur = meta
+            .get(META_SURROGATE_PATH)
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        Ok((e, sur))
+    }
+}
+
+/// v(0) [K]: the surrogate on the fully masked input (which no longer depends on the image).
+pub fn null_value(surrogate: &dyn SurrogateModel, link: Link) -> Result<Tensor> {
+    let _g = no_grad();
+    let s = surrogate.superpixel();
+    let x = Tensor::zeros(&[1, 3, 32, 32])?;
+    let masked = apply_player_mask(&x, &Tensor::zeros(&[1, players(s)])?, s)?;
+    let k = surrogate.classes();
+    link_values(link, &surrogate.logits(&masked)?)?.reshape(&[k])
+}
+
+/// (v(1) [B, K], surrogate logits [B, K]) on the unmasked images.
+fn grand_value(surrogate: &dyn SurrogateModel, link: Link, x: &Tensor) -> Result<(Tensor, Tensor)> {
+    let _g = no_grad();
+    let s = surrogate.superpixel();
+    let b = x.dim(0);
+    let full = apply_player_mask(x, &Tensor::ones(&[b, players(s)])?, s)?;
+    let logits = surrogate.logits(&full)?;
+    Ok((link_values(link, &logits)?, logits))
+}
+
+/// v(S) [B·M, K] for masks [B·M, P].
+fn masked_values(
+    surrogate: &dyn SurrogateModel,
+    link: Link,
+    x: &Tensor,
+    masks: &Tensor,
+) -> Result<Tensor> {
+    let _g = no_grad();
+    let masked = apply_player_mask(x, masks, surrogate.superpixel())?;
+    link_values(link, &surrogate.logits(&masked)?)
+}
+
+fn check_pair(explainer: &ExplainerConfig, surrogate: &dyn SurrogateModel) -> Result<()> {
+    ensure!(
+        explainer.unet.superpixel == surrogate.superpixel(),
+        "the explainer uses superpixel {} but the surrogate was trained with {}",
+        explainer.unet.superpixel,
+        surrogate.superpixel()
+    );
+    ensure!(
+        explainer.unet.classes == surrogate.classes(),
+        "the explainer has {} classes, the surrogate {}",
+        explainer.unet.classes,
+        surrogate.classes()
+    );
+    Ok(())
+}
+
+/// An explained batch, host-side, player-major: φ[b][p][k].
+#[derive(Clone, Debug)]
+pub struct Explanation {
+    pub images: usize,
+    pub players: usize,
+    pub classes: usize,
+    /// [B, P, K], normalised as the explainer was trained.
+    pub phi: Vec<f32>,
+    /// The surrogate's class probabilities on the full images [B, K].
+    pub probs: Vec<f32>,
+    /// v(1) [B, K] and v(0) [K] under the explainer's link.
+    pub grand: Vec<f32>,
+    pub null: Vec<f32>,
+}
+
+impl Explanation {
+    /// φ of image `i` as [P, K].
+    pub fn phi_of(&self, i: usize) -> &[f32] {
+        let n = self.players * self.classes;
+        &self.phi[i * n..(i + 1) * n]
+    }
+}
+
+/// Explains normalised images [B, 3, 32, 32]: the explainer's φ, normalised with the surrogate's
+/// v(1) − v(0) exactly as in training (on the host in f64, so the additive sums are exact to f32
+/// rounding), plus the surrogate's probabilities on the full images.
+pub fn explain_batch(
+    explainer: &Explainer,
+    surrogate: &dyn SurrogateModel,
+    images: &Tensor,
+) -> Result<Explanation> {
+    check_pair(&explainer.config, surrogate)?;
+    let _g = no_grad();
+    let link = explainer.config.link.link();
+    let raw = explainer.raw_phi(images, false)?;
+    let (b, p, k) = (raw.dim(0), raw.dim(1), raw.dim(2));
+    let (grand, logits) = grand_value(surrogate, link, images)?;
+    let null = null_value(surrogate, link)?.to_vec()?;
+    let grand = grand.to_vec()?;
+    let probs = logits.softmax()?.to_vec()?;
+    let mut phi = raw.to_vec()?;
+    let norm = explainer.config.normalization;
+    for i in 0..b {
+        let rows = &mut phi[i * p * k..(i + 1) * p * k];
+        for c in 0..k {
+            let gap = grand[i * k + c] as f64 - null[c] as f64;
+            let sum: f64 = (0..p).map(|j| rows[j * k + c] as f64).sum();
+            for j in 0..p {
+                let v = &mut rows[j * k + c];
+                *v = match norm {
+                    NormKind::None => *v,
+                    NormKind::Additive => (*v as f64 + (gap - sum) / p as f64) as f32,
+                    NormKind::Multiplicative => (*v as f64 * gap / sum) as f32,
+                };
+            }
+        }
+    }
+    Ok(Explanation {
+        images: b,
+        players: p,
+        classes: k,
+        phi,
+        probs,
+        grand,
+        null,
+    })
+}
+
+/// Validation images with their fixed masks and precomputed values (the surrogate is fixed and
+/// validation images are not augmented, so these never change).
+struct ValBatch {
+    x: Tensor,
+    masks: Tensor,
+    grand: Tensor,
+    values: Tensor,
+}
+
+fn prepare_val(
+    cfg: &ExplainerConfig,
+    surrogate: &dyn SurrogateModel,
+    val: &Dataset,
+) -> Result<Vec<ValBatch>> {
+    let _g = no_grad();
+    let link = cfg.link.link();
+    let p = players(cfg.unet.superpixel);
+    let mut sampler = ShapleySampler::new(p, mix(&[cfg.seed, u64::MAX]));
+    let mut out = Vec::new();
+    for start in (0..val.len()).step_by(cfg.batch_size) {
+        let idx: Vec<usize> = (start..(start + cfg.batch_size).min(val.len())).collect();
+        let b = idx.len();
+        let x = Tensor::from_slice(&val.batch(&idx).0, &[b, 3, 32, 32])?;
+        let m = cfg.val_samples;
+        let masks = Tensor::from_slice(&sampler.sample_paired(b * m / 2), &[b * m, p])?;
+        out.push(ValBatch {
+            grand: grand_value(surrogate, link, &x)?.0,
+            values: masked_values(surrogate, link, &x, &masks)?,
+            x,
+            masks,
+        });
+    }
+    Ok(out)
+}
+
+fn val_loss(
+    explainer: &Explainer,
+    cfg: &ExplainerConfig,
+    null: &Tensor,
+    batches: &[ValBatch],
+) -> Result<f64> {
+    let _g = no_grad();
+    let mut parts = Vec::new();
+    let mut n = 0;
+    for vb in batches {
+        let b = vb.x.dim(0);
+        let phi = explainer.raw_phi(&vb.x, false)?;
+        let l = fastshap_loss(
+            &phi,
+            &vb.masks,
+            null,
+            &vb.grand,
+            &vb.values,
+            cfg.normalization.normalization(),
+            cfg.eff_lambda as f32,
+        )?;
+        parts.push(l.mul_scalar(b as f32)?.reshape(&[1])?);
+        n += b;
+    }
+    let v = ops::plumbing::concat(&parts.iter().collect::<Vec<_>>(), 0)?.to_vec()?;
+    Ok(v.iter().map(|&x| x as f64).sum::<f64>() / n as f64)
+}
+
+pub struct ExplainerSummary {
+    /// The validation loss of the untrained explainer (the baseline training must beat).
+    pub initial_val_loss: f64,
+    pub metrics: Vec<ExplainerMetrics>,
+    pub best_epoch: usize,
+    pub early_stopped: bool,
+}
+
+/// Trains an explainer of `surrogate` on `train` (validation on `val`) into `dir`. `cfg.unet`'s
+/// classes and superpixel are taken from the surrogate.
+pub fn train_explainer(
+    cfg: &ExplainerConfig,
+    surrogate: &dyn SurrogateModel,
+    train: &Dataset,
+    val: &Dataset,
+    dir: &Path,
+    opts: &RunOptions,
+) -> Result<ExplainerSummary> {
+    let mut cfg = cfg.clone();
+    cfg.unet.classes = surrogate.classes();
+    cfg.unet.superpixel = surrogate.superpixel();
+    cfg.validate()?;
+    let cfg = &cfg;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if dir.join(LAST).exists() {
+        bail!(
+            "{} already holds a run ({LAST}); choose another --out",
+            dir.display()
+        );
+    }
+    let train_set = Arc::new(super::spread_subset(train, cfg.train_limit));
+    let val_set = super::spread_subset(val, cfg.val_limit);
+    ensure!(!train_set.is_empty(), "the training set is empty");
+    ensure!(!val_set.is_empty(), "the validation set is empty");
+    ensure!(
+        train_set.num_classes() == surrogate.classes(),
+        "the data has {} classes, the surrogate {}",
+        train_set.num_classes(),
+        surrogate.classes()
+    );
+    let explainer = Explainer::new(cfg.clone(), train_set.classes.clone())?;
+    crate::io::write_atomic(
+        &dir.join(CONFIG),
+        serde_json::to_string_pretty(cfg)?.as_bytes(),
+    )?;
+    crate::io::write_atomic(&dir.join(METRICS), b"")?;
+    let mut opt = optim::Optimizer::adam(
+        explainer.unet.parameters(),
+        cfg.lr as f32,
+        optim::Adam::default(),
+    )?;
+    let link = cfg.link.link();
+    let norm = cfg.normalization.normalization();
+    let p = players(cfg.unet.superpixel);
+    let null = null_value(surrogate, link)?;
+    let val_batches = prepare_val(cfg, surrogate, &val_set)?;
+    let initial_val_loss = val_loss(&explainer, cfg, &null, &val_batches)?;
+    if !opts.quiet {
+        println!(
+            "explainer UNet base {} × {} convs ({} parameters): {p} players, link {:?}, \
+             normalisation {:?}, λ {}, {} paired samples/image, Adam lr {:e}, batch {}, {}; \
+             {} training / {} validation images; untrained val loss {:.5}",
+            cfg.unet.base,
+            cfg.unet.convs,
+            explainer.unet.parameter_count(),
+            cfg.link,
+            cfg.normalization,
+            cfg.eff_lambda,
+            cfg.samples,
+            cfg.lr,
+            cfg.batch_size,
+            cfg.schedule.describe(),
+            train_set.len(),
+            val_set.len(),
+            initial_val_loss
+        );
+    }
+    let lcfg = LoaderConfig {
+        augment: cfg.augment.augment(),
+        ..LoaderConfig::new(cfg.batch_size, cfg.seed)
+    };
+    let mut loader = Loader::new(train_set.clone(), lcfg)?;
+    let per_epoch = loader.batches_per_epoch();
+    let mut plateau = PlateauState::new(cfg.lr);
+    let mut best: Option<(f64, usize)> = None;
+    let mut metrics = Vec::new();
+    let mut step = 0u64;
+    let mut early_stopped = false;
+    for epoch in 0..cfg.epochs {
+        let t0 = Instant::now();
+        let mut sampler = ShapleySampler::new(p, mix(&[cfg.seed, epoch as u64, 11]));
+        let mut losses = Vec::with_capacity(per_epoch);
+        let mut lr = cfg.lr;
+        let mut images = 0usize;
+        for batch in loader.epoch() {
+            lr = lr_at(&cfg.schedule, cfg.lr, &plateau, step, per_epoch, cfg.epochs);
+            opt.set_lr(lr as f32);
+            let b = batch.len();
+            let x = Tensor::from_slice(&batch.images, &[b, 3, 32, 32])?;
+            let m = cfg.samples;
+            let masks = Tensor::from_slice(&sampler.sample_paired(b * m / 2), &[b * m, p])?;
+            let values = masked_values(surrogate, link, &x, &masks)?;
+            // v(1) of this very (possibly augmented) image, not a precomputed one.
+            let (grand, _) = grand_value(surrogate, link, &x)?;
+            let phi = explainer.raw_phi(&x, true)?;
+            let l = fastshap_loss(
+                &phi,
+                &masks,
+                &null,
+                &grand,
+                &values,
+                norm,
+                cfg.eff_lambda as f32,
+            )?;
+            opt.zero_grad();
+            l.backward()?;
+            opt.step()?;
+            losses.push(l.detach().mul_scalar(b as f32)?.reshape(&[1])?);
+            images += b;
+            step += 1;
+        }
+        let sums = ops::plumbing::concat(&losses.iter().collect::<Vec<_>>(), 0)?.to_vec()?;
+        let train_loss = sums.iter().map(|&v| v as f64).sum::<f64>() / images as f64;
+        ensure!(
+            train_loss.is_finite(),
+            "explainer training loss is {train_loss} in epoch {}; stopping",
+            epoch + 1
+        );
+        let train_secs = t0.elapsed().as_secs_f64();
+        let vl = val_loss(&explainer, cfg, &null, &val_batches)?;
+        plateau_step(&cfg.schedule, &mut plateau, vl);
+        let m = ExplainerMetrics {
+            epoch: epoch + 1,
+            step,
+            train_loss,
+            val_loss: vl,
+            lr,
+            images_per_s: images as f64 / train_secs,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        let is_best = best.is_none_or(|(b, _)| vl < b);
+        let meta = explainer.metadata(&cfg.surrogate, epoch + 1)?;
+        if is_best {
+            best = Some((vl, epoch + 1));
+            checkpoint::save(&explainer.unet, meta.clone(), &dir.join(BEST))?;
+        }
+        checkpoint::save(&explainer.unet, meta, &dir.join(LAST))?;
+        append_jsonl(&dir.join(METRICS), &m)?;
+        if !opts.quiet {
+            println!(
+                "epoch {}/{}: train loss {:.5} | val loss {:.5} | lr {:.2e} | {:.0} img/s | {:.1} s{}",
+                m.epoch,
+                cfg.epochs,
+                m.train_loss,
+                m.val_loss,
+                m.lr,
+                m.images_per_s,
+                m.seconds,
+                if is_best { " (best)" } else { "" }
+            );
+        }
+        metrics.push(m);
+        let best_epoch = best.map_or(0, |b| b.1);
+        if epoch + 1 - best_epoch >= cfg.early_stop && epoch + 1 < cfg.epochs {
+            early_stopped = true;
+            if !opts.quiet {
+                println!(
+                    "early stop: no better validation loss for {} epochs",
+                    cfg.early_stop
+                );
+            }
+            break;
+        }
+    }
+    if !opts.quiet {
+        println!("done in {}: {LAST}, {BEST}, {METRICS}", dir.display());
+    }
+    Ok(ExplainerSummary {
+        initial_val_loss,
+        metrics,
+        best_epoch: best.map_or(0, |b| b.1),
+        early_stopped,
+    })
+}
+
+/// The tiny-preset recipe with `surrogate`'s sizes, for tests and quick runs.
+pub fn tiny_config(surrogate: &dyn SurrogateModel) -> ExplainerConfig {
+    let mut c = ExplainerConfig::recipe(Preset::Tiny, Path::new(""), "embedded");
+    c.unet.classes = surrogate.classes();
+    c.unet.superpixel = surrogate.superpixel();
+    c
+}

@@ -1,0 +1,108 @@
+//! FastSHAP (Jethani et al. 2022, with Covert et al.'s surrogate recipe): from a trained
+//! classifier to amortised Shapley-value explanations over superpixel players.
+//!
+//! - [`surrogate`]: a model with an extra mask channel trained to match the original's class
+//!   probabilities on partially masked images (coalition size uniform over 0…P).
+//! - [`explainer`]: the UNet that maps an image to φ [P, K], trained against the surrogate's
+//!   values v(S) with the FastSHAP loss, and [`explainer::explain_batch`] for inference.
+//!
+//! Both training loops reuse the classifier trainer's pieces (reduce-on-plateau from
+//! [`crate::train::schedule`], [`crate::train::Model`], the data [`crate::data::Loader`],
+//! [`crate::checkpoint`]) and write the same run-directory layout: `metrics.jsonl`,
+//! `best.safetensors`, `last.safetensors`, `config.json`.
+
+pub mod explainer;
+pub mod surrogate;
+
+pub use explainer::{Explainer, ExplainerConfig, Explanation, explain_batch, train_explainer};
+pub use surrogate::{Surrogate, SurrogateConfig, SurrogateLoss, train_surrogate};
+
+use crate::Tensor;
+use crate::shap::Link;
+use anyhow::{Result, ensure};
+
+/// Side of the images every model here sees.
+pub const IMAGE: usize = 32;
+/// Checkpoint metadata: what a file is (`surrogate` or `explainer`).
+pub const META_ROLE: &str = "fastshap.role";
+/// Checkpoint metadata: the superpixel side.
+pub const META_SUPERPIXEL: &str = "fastshap.superpixel";
+/// Checkpoint metadata: class names as a JSON list.
+pub const META_CLASSES: &str = "fastshap.classes";
+
+/// Superpixel sides the UNet explainer can produce (32/s must be a power-of-two grid it reaches
+/// by pooling its 16×16 output).
+pub fn check_superpixel(s: usize) -> Result<()> {
+    ensure!(
+        [2, 4, 8, 16].contains(&s),
+        "--superpixel {s} is not supported: it must divide the 32-pixel image into a 16×16, 8×8, \
+         4×4 or 2×2 grid, i.e. be 2, 4, 8 or 16"
+    );
+    Ok(())
+}
+
+/// Players for superpixel side `s` on a 32×32 image.
+pub fn players(s: usize) -> usize {
+    (IMAGE / s) * (IMAGE / s)
+}
+
+/// What plays the surrogate's role: logits of images whose hidden superpixels are zeroed, with
+/// the mask as an extra channel. A trained [`Surrogate`] is one; tests use closed-form games.
+pub trait SurrogateModel {
+    fn superpixel(&self) -> usize;
+    fn classes(&self) -> usize;
+    /// `masked` [N, C+1, 32, 32] (from [`crate::ops::masking::apply_player_mask`]) → logits [N, K].
+    fn logits(&self, masked: &Tensor) -> Result<Tensor>;
+}
+
+/// The game's value from surrogate logits [N, K] on the device. The log-odds link is computed
+/// on the host in f64 ([`Link::apply`]): log(1 − p) in f32 loses everything once p ≈ 1.
+pub fn link_values(link: Link, logits: &Tensor) -> Result<Tensor> {
+    match link {
+        Link::LogSoftmax => logits.log_softmax(),
+        Link::Softmax => logits.softmax(),
+        Link::Identity => Ok(logits.clone()),
+        Link::Logit => {
+            let k = logits.dim(-1);
+            let host = logits.to_vec()?;
+            let mut out = vec![0f32; host.len()];
+            for (l, o) in host.chunks(k).zip(out.chunks_mut(k)) {
+                link.apply(l, o);
+            }
+            Tensor::from_slice(&out, logits.shape())
+        }
+    }
+}
+
+/// SplitMix64 over the parts: independent seeds per (seed, epoch, batch, purpose).
+pub(crate) fn mix(parts: &[u64]) -> u64 {
+    parts.iter().fold(0x6a09e667f3bcc908u64, |h, &p| {
+        let mut z = (h ^ p).wrapping_add(0x9e3779b97f4a7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+        z ^ (z >> 31)
+    })
+}
+
+/// `n` images spread evenly over `data` (readers group images by class).
+pub(crate) fn spread_subset(data: &crate::data::Dataset, n: Option<usize>) -> crate::data::Dataset {
+    match n {
+        Some(n) if n < data.len() => {
+            let idx: Vec<usize> = (0..n).map(|i| i * data.len() / n).collect();
+            data.select(&idx)
+        }
+        _ => data.clone(),
+    }
+}
+
+/// Appends one JSON line to `path` and syncs it.
+pub(crate) fn append_jsonl(path: &std::path::Path, value: &impl serde::Serialize) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    writeln!(f, "{}", serde_json::to_string(value)?)?;
+    f.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,549 @@
+//! Surrogate training (Covert et al. 2021, as in the FastSHAP reference `Surrogate.train_original_
+//! model`): a model with an extra mask channel learns to reproduce the original classifier's
+//! class probabilities on the **same augmented image** with superpixels hidden. Coalitions are
+//! |S| uniform over 0…P, S uniform given |S|; loss KL(p_original ‖ p_surrogate) (or the reverse
+//! direction); Adam 1e-3, batch 256, reduce-on-plateau on the masked validation loss (fixed,
+//! seeded validation masks) and early stopping after `early_stop` epochs without improvement.
+
+use super::{META_CLASSES, META_ROLE, META_SUPERPIXEL, SurrogateModel, append_jsonl, mix, players};
+use crate::checkpoint;
+use crate::data::{Dataset, Loader, LoaderConfig};
+use crate::models::{ResNet, ResNetConfig, Vit, VitConfig};
+use crate::nn::{Module, init_rng};
+use crate::ops::{self, loss, masking::apply_player_mask, optim};
+use crate::shap::sampler::UniformSizeSampler;
+use crate::train::config::{AugmentKind, ModelConfig, Preset};
+use crate::train::schedule::{PlateauState, Schedule, lr_at, plateau_step};
+use crate::train::state::{BEST, CONFIG, LAST, METRICS};
+use crate::train::{Model, RunOptions};
+use crate::{Tensor, no_grad};
+use anyhow::{Context, Result, bail, ensure};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Checkpoint metadata: the original model's checkpoint path.
+pub const META_ORIGINAL: &str = "fastshap.original";
+/// Checkpoint metadata: the [`SurrogateConfig`] as JSON.
+pub const META_SURROGATE: &str = "fastshap.surrogate";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SurrogateArch {
+    /// CIFAR ResNet18 with 4 input channels.
+    Resnet18,
+    /// The paper's ViT (384 hidden, 384 MLP, 12 heads, 7 layers).
+    Vit,
+    /// ViT with the MAE encoder's sizes (192 hidden, 768 MLP, 3 heads).
+    #[value(name = "vit-192")]
+    #[serde(rename = "vit-192")]
+    Vit192,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SurrogateLoss {
+    /// KL(p_original ‖ p_surrogate), the FastSHAP reference's loss.
+    Kl,
+    /// KL(p_surrogate ‖ p_original), the paper's suggested future work.
+    ReverseKl,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SurrogateConfig {
+    pub arch: SurrogateArch,
+    /// ResNet or ViT config with 4 input channels (classes are set from the data).
+    pub model: ModelConfig,
+    /// The original classifier's checkpoint.
+    pub original: PathBuf,
+    /// The data source as given (`embedded` or a path).
+    pub data: String,
+    pub superpixel: usize,
+    pub loss: SurrogateLoss,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub schedule: Schedule,
+    /// Stop after this many epochs without a better validation loss (the reference's lookback).
+    pub early_stop: usize,
+    pub augment: AugmentKind,
+    /// Fixed masks per validation image.
+    pub val_samples: usize,
+    pub seed: u64,
+    pub train_limit: Option<usize>,
+    pub val_limit: Option<usize>,
+}
+
+impl SurrogateConfig {
+    /// The FastSHAP reference's recipe: Adam 1e-3, batch 256, ReduceLROnPlateau (0.5, lookback
+    /// 5 → patience 2, min 1e-5), early stopping after 5 epochs, crop + flip, 100 epochs max.
+    pub fn recipe(arch: SurrogateArch, preset: Preset, original: &Path, data: &str) -> Self {
+        let tiny = preset == Preset::Tiny;
+        let model = match arch {
+            SurrogateArch::Resnet18 => ModelConfig::ResNet(if tiny {
+                ResNetConfig {
+                    widths: [16, 32, 32, 64],
+                    blocks: [1, 1, 1, 1],
+                    ..ResNetConfig::resnet18(4, 10)
+                }
+            } else {
+                ResNetConfig::resnet18(4, 10)
+            }),
+            SurrogateArch::Vit => ModelConfig::Vit(if tiny {
+                VitConfig {
+                    dim: 64,
+                    mlp: 64,
+                    heads: 4,
+                    depth: 2,
+                    ..VitConfig::cifar(4)
+                }
+            } else {
+                VitConfig::cifar(4)
+            }),
+            SurrogateArch::Vit192 => ModelConfig::Vit(if tiny {
+                VitConfig {
+                    dim: 48,
+                    mlp: 192,
+                    heads: 3,
+                    depth: 2,
+                    ..VitConfig::cifar_192_768(4)
+                }
+            } else {
+                VitConfig::cifar_192_768(4)
+            }),
+        };
+        SurrogateConfig {
+            arch,
+            model,
+            original: original.to_path_buf(),
+            data: data.to_string(),
+            superpixel: 2,
+            loss: SurrogateLoss::Kl,
+            epochs: 100,
+            batch_size: 256,
+            lr: 1e-3,
+            schedule: Schedule::plateau_fastshap(),
+            early_stop: 5,
+            augment: AugmentKind::CropFlip,
+            val_samples: 1,
+            seed: 0,
+            train_limit: None,
+            val_limit: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        super::check_superpixel(self.superpixel)?;
+        ensure!(self.epochs >= 1, "--epochs must be at least 1");
+        ensure!(self.batch_size >= 1, "--batch-size must be at least 1");
+        ensure!(
+            self.lr.is_finite() && self.lr > 0.0,
+            "--lr must be a positive number, got {}",
+            self.lr
+        );
+        ensure!(self.early_stop >= 1, "--early-stop must be at least 1");
+        ensure!(self.val_samples >= 1, "--val-samples must be at least 1");
+        for (name, lim) in [
+            ("--train-limit", self.train_limit),
+            ("--val-limit", self.val_limit),
+        ] {
+            ensure!(lim != Some(0), "{name} must be at least 1");
+        }
+        let inc = match &self.model {
+            ModelConfig::ResNet(c) => c.in_channels,
+            ModelConfig::Vit(c) => c.in_channels,
+            ModelConfig::Mae(_) => bail!("a surrogate is a ResNet or a ViT"),
+        };
+        ensure!(
+            inc == 4,
+            "a surrogate sees the image plus the mask: 4 input channels, not {inc}"
+        );
+        Ok(())
+    }
+}
+
+/// One line of a surrogate run's `metrics.jsonl` (Table 1's columns are the `val_*` ones).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SurrogateMetrics {
+    pub epoch: usize,
+    pub step: u64,
+    /// The training loss (KL or reverse KL) on the training masks.
+    pub train_loss: f64,
+    /// The same loss on the validation set with fixed masks (the early-stopping criterion).
+    pub val_masked_loss: f64,
+    /// Unmasked validation images: cross-entropy against the true labels.
+    pub val_ce: f64,
+    /// Unmasked validation images: accuracy against the true labels.
+    pub val_acc: f64,
+    /// Unmasked validation images: KL(p_original ‖ p_surrogate).
+    pub val_kl: f64,
+    pub lr: f64,
+    pub images_per_s: f64,
+    pub seconds: f64,
+}
+
+/// A trained surrogate: the model, its superpixel side and what it was trained from.
+pub struct Surrogate {
+    pub model: Model,
+    pub superpixel: usize,
+    pub classes: Vec<String>,
+    /// The original's checkpoint, as recorded at training time.
+    pub original: Option<PathBuf>,
+}
+
+impl SurrogateModel for Surrogate {
+    fn superpixel(&self) -> usize {
+        self.superpixel
+    }
+    fn classes(&self) -> usize {
+        self.classes.len()
+    }
+    fn logits(&self, masked: &Tensor) -> Result<Tensor> {
+        self.model.logits(masked, false)
+    }
+}
+
+impl Surrogate {
+    /// Rebuilds and loads a surrogate checkpoint (`best.safetensors` of a surrogate run).
+    pub fn load(path: &Path) -> Result<Surrogate> {
+        let meta = checkpoint::read_metadata(path)?;
+        if meta.get(META_ROLE).map(String::as_str) != Some("surrogate") {
+            bail!(
+                "{} is not a surrogate checkpoint (train one with `fastshap surrogate`)",
+                path.display()
+            );
+        }
+        let model = Model::from_metadata(&meta, &mut init_rng(0))?;
+        checkpoint::load(&model, path)?;
+        let superpixel: usize = meta
+            .get(META_SUPERPIXEL)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("{}: no valid {META_SUPERPIXEL}", path.display()))?;
+        let classes: Vec<String> = meta
+            .get(META_CLASSES)
+            .and_then(|s| serde_json::from_str(s).ok())
+            .with_context(|| format!("{}: no valid {META_CLASSES}", path.display()))?;
+        Ok(Surrogate {
+            model,
+            superpixel,
+            classes,
+            original: meta.get(META_ORIGINAL).map(PathBuf::from),
+        })
+    }
+}
+
+/// Loads a classifier checkpoint as the original model (3 input channels, not a surrogate).
+pub fn load_original(path: &Path) -> Result<Model> {
+    let meta = checkpoint::read_metadata(path)?;
+    if let Some(role) = meta.get(META_ROLE) {
+        bail!(
+            "{} is a {role} checkpoint; the original must be a classifier from `fastshap train`",
+            path.display()
+        );
+    }
+    let model = Model::from_metadata(&meta, &mut init_rng(0))
+        .with_context(|| format!("original {}", path.display()))?;
+    ensure!(
+        model.is_classifier(),
+        "{} is an MAE pre-training checkpoint; the original must be a classifier",
+        path.display()
+    );
+    checkpoint::load(&model, path)?;
+    Ok(model)
+}
+
+/// What a finished run returns.
+pub struct SurrogateSummary {
+    pub metrics: Vec<SurrogateMetrics>,
+    pub best_epoch: usize,
+    /// True when early stopping ended the run before `epochs`.
+    pub early_stopped: bool,
+}
+
+/// The validation set, prepared once: unmasked images, original probabilities, fixed masks.
+struct ValBatch {
+    images: Vec<f32>,
+    labels: Vec<u32>,
+    /// Original's probabilities [b, K].
+    p_orig: Tensor,
+    /// The same, each row repeated `val_samples` times [b·M, K].
+    p_orig_rep: Tensor,
+    /// Fixed masks [b·M, P].
+    masks: Tensor,
+}
+
+fn prepare_val(
+    cfg: &SurrogateConfig,
+    original: &Model,
+    val: &Dataset,
+    k: usize,
+) -> Result<Vec<ValBatch>> {
+    let _g = no_grad();
+    let p = players(cfg.superpixel);
+    let m = cfg.val_samples;
+    let mut sampler = UniformSizeSampler::new(p, mix(&[cfg.seed, u64::MAX]));
+    let mut out = Vec::new();
+    for start in (0..val.len()).step_by(cfg.batch_size) {
+        let idx: Vec<usize> = (start..(start + cfg.batch_size).min(val.len())).collect();
+        let b = idx.len();
+        let (images, labels) = val.batch(&idx);
+        let x = Tensor::from_slice(&images, &[b, 3, 32, 32])?;
+        let probs = original.logits(&x, false)?.softmax()?;
+        let host = probs.to_vec()?;
+        let rep: Vec<f32> = host
+            .chunks(k)
+            .flat_map(|row| std::iter::repeat_n(row, m).flatten().copied())
+            .collect();
+        out.push(ValBatch {
+            images,
+            labels,
+            p_orig: probs,
+            p_orig_rep: Tensor::from_slice(&rep, &[b * m, k])?,
+            masks: Tensor::from_slice(&sampler.sample(b * m), &[b * m, p])?,
+        });
+    }
+    Ok(out)
+}
+
+fn surrogate_loss(kind: SurrogateLoss, p: &Tensor, logits: &Tensor) -> Result<Tensor> {
+    match kind {
+        SurrogateLoss::Kl => loss::kl_div(p, logits),
+        SurrogateLoss::ReverseKl => loss::reverse_kl(p, logits),
+    }
+}
+
+/// (masked loss, unmasked CE, accuracy, unmasked KL) over the validation set.
+fn validate(
+    cfg: &SurrogateConfig,
+    model: &Model,
+    batches: &[ValBatch],
+) -> Result<(f64, f64, f64, f64)> {
+    let _g = no_grad();
+    let p = players(cfg.superpixel);
+    let mut parts = Vec::new();
+    let mut n = 0usize;
+    let mut correct = 0usize;
+    let mut preds = Vec::new();
+    for vb in batches {
+        let b = vb.labels.len();
+        n += b;
+        let x = Tensor::from_slice(&vb.images, &[b, 3, 32, 32])?;
+        let masked = apply_player_mask(&x, &vb.masks, cfg.superpixel)?;
+        let ml = surrogate_loss(cfg.loss, &vb.p_orig_rep, &model.logits(&masked, false)?)?;
+        let full = apply_player_mask(&x, &Tensor::ones(&[b, p])?, cfg.superpixel)?;
+        let logits = model.logits(&full, false)?;
+        let ce = loss::cross_entropy_indices(&logits, &vb.labels, 0.0)?;
+        let kl = loss::kl_div(&vb.p_orig, &logits)?;
+        // Batch means × batch size, so an uneven last batch weighs correctly.
+        for l in [ml, ce, kl] {
+            parts.push(l.mul_scalar(b as f32)?.reshape(&[1])?);
+        }
+        preds.push(logits.argmax(1, false)?);
+    }
+    let sums = ops::plumbing::concat(&parts.iter().collect::<Vec<_>>(), 0)?.to_vec()?;
+    let preds = ops::plumbing::concat(&preds.iter().collect::<Vec<_>>(), 0)?.to_vec()?;
+    for (pred, label) in preds.iter().zip(batches.iter().flat_map(|b| &b.labels)) {
+        correct += (*pred as u32 == *label) as usize;
+    }
+    let mean = |j: usize| {
+        sums.iter()
+            .skip(j)
+            .step_by(3)
+            .map(|&v| v as f64)
+            .sum::<f64>()
+            / n as f64
+    };
+    Ok((mean(0), mean(1), correct as f64 / n as f64, mean(2)))
+}
+
+fn checkpoint_meta(
+    model: &Model,
+    cfg: &SurrogateConfig,
+    classes: &[String],
+    epoch: usize,
+) -> Result<HashMap<String, String>> {
+    let mut meta = model.metadata();
+    meta.insert(META_ROLE.into(), "surrogate".into());
+    meta.insert(META_SUPERPIXEL.into(), cfg.superpixel.to_string());
+    meta.insert(META_CLASSES.into(), serde_json::to_string(classes)?);
+    meta.insert(
+        META_ORIGINAL.into(),
+        cfg.original.to_string_lossy().into_owned(),
+    );
+    meta.insert(META_SURROGATE.into(), serde_json::to_string(cfg)?);
+    meta.insert("fastshap.epoch".into(), epoch.to_string());
+    Ok(meta)
+}
+
+/// Trains a surrogate of `cfg.original` on `train`, validating on `val`, into `dir`.
+pub fn train_surrogate(
+    cfg: &SurrogateConfig,
+    train: &Dataset,
+    val: &Dataset,
+    dir: &Path,
+    opts: &RunOptions,
+) -> Result<SurrogateSummary> {
+    cfg.validate()?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if dir.join(LAST).exists() {
+        bail!(
+            "{} already holds a run ({LAST}); choose another --out",
+            dir.display()
+        );
+    }
+    let original = load_original(&cfg.original)?;
+    let train_set = Arc::new(super::spread_subset(train, cfg.train_limit));
+    let val_set = super::spread_subset(val, cfg.val_limit);
+    ensure!(!train_set.is_empty(), "the training set is empty");
+    ensure!(!val_set.is_empty(), "the validation set is empty");
+    let k = train_set.num_classes();
+    let classes = train_set.classes.clone();
+
+    let mut cfg = cfg.clone();
+    let mut rng = init_rng(cfg.seed);
+    let model = match &mut cfg.model {
+        ModelConfig::ResNet(c) => {
+            c.classes = k;
+            Model::ResNet(ResNet::new(c.clone(), &mut rng)?)
+        }
+        ModelConfig::Vit(c) => {
+            c.classes = k;
+            Model::Vit(Vit::new(c.clone(), &mut rng)?)
+        }
+        ModelConfig::Mae(_) => bail!("a surrogate is a ResNet or a ViT"),
+    };
+    let cfg = &cfg;
+    crate::io::write_atomic(
+        &dir.join(CONFIG),
+        serde_json::to_string_pretty(cfg)?.as_bytes(),
+    )?;
+    crate::io::write_atomic(&dir.join(METRICS), b"")?;
+    let mut opt =
+        optim::Optimizer::adam(model.parameters(), cfg.lr as f32, optim::Adam::default())?;
+    let p = players(cfg.superpixel);
+    let val_batches = prepare_val(cfg, &original, &val_set, k)?;
+    if !opts.quiet {
+        println!(
+            "surrogate {:?} ({} parameters) of {}: superpixel {} ({p} players), loss {:?}, \
+             Adam lr {:e}, batch {}, {}, early stop after {} epochs; {} training / {} validation images",
+            cfg.arch,
+            model.parameter_count(),
+            cfg.original.display(),
+            cfg.superpixel,
+            cfg.loss,
+            cfg.lr,
+            cfg.batch_size,
+            cfg.schedule.describe(),
+            cfg.early_stop,
+            train_set.len(),
+            val_set.len()
+        );
+    }
+    let lcfg = LoaderConfig {
+        augment: cfg.augment.augment(),
+        ..LoaderConfig::new(cfg.batch_size, cfg.seed)
+    };
+    let mut loader = Loader::new(train_set.clone(), lcfg)?;
+    let per_epoch = loader.batches_per_epoch();
+    let mut plateau = PlateauState::new(cfg.lr);
+    let mut best: Option<(f64, usize)> = None;
+    let mut metrics = Vec::new();
+    let mut step = 0u64;
+    let mut early_stopped = false;
+    for epoch in 0..cfg.epochs {
+        let t0 = Instant::now();
+        let mut sampler = UniformSizeSampler::new(p, mix(&[cfg.seed, epoch as u64, 7]));
+        let mut losses = Vec::with_capacity(per_epoch);
+        let mut lr = cfg.lr;
+        let mut images = 0usize;
+        for batch in loader.epoch() {
+            lr = lr_at(&cfg.schedule, cfg.lr, &plateau, step, per_epoch, cfg.epochs);
+            opt.set_lr(lr as f32);
+            let b = batch.len();
+            let x = Tensor::from_slice(&batch.images, &[b, 3, 32, 32])?;
+            // The original sees the same augmented image as the surrogate.
+            let p_orig = {
+                let _g = no_grad();
+                original.logits(&x, false)?.softmax()?
+            };
+            let masks = Tensor::from_slice(&sampler.sample(b), &[b, p])?;
+            let masked = apply_player_mask(&x, &masks, cfg.superpixel)?;
+            let l = surrogate_loss(cfg.loss, &p_orig, &model.logits(&masked, true)?)?;
+            opt.zero_grad();
+            l.backward()?;
+            opt.step()?;
+            losses.push(l.detach().mul_scalar(b as f32)?.reshape(&[1])?);
+            images += b;
+            step += 1;
+        }
+        let sums = ops::plumbing::concat(&losses.iter().collect::<Vec<_>>(), 0)?.to_vec()?;
+        let train_loss = sums.iter().map(|&v| v as f64).sum::<f64>() / images as f64;
+        ensure!(
+            train_loss.is_finite(),
+            "surrogate training loss is {train_loss} in epoch {}; stopping",
+            epoch + 1
+        );
+        let train_secs = t0.elapsed().as_secs_f64();
+        let (val_masked_loss, val_ce, val_acc, val_kl) = validate(cfg, &model, &val_batches)?;
+        plateau_step(&cfg.schedule, &mut plateau, val_masked_loss);
+        let m = SurrogateMetrics {
+            epoch: epoch + 1,
+            step,
+            train_loss,
+            val_masked_loss,
+            val_ce,
+            val_acc,
+            val_kl,
+            lr,
+            images_per_s: images as f64 / train_secs,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        let is_best = best.is_none_or(|(b, _)| val_masked_loss < b);
+        let meta = checkpoint_meta(&model, cfg, &classes, epoch + 1)?;
+        if is_best {
+            best = Some((val_masked_loss, epoch + 1));
+            checkpoint::save(&model, meta.clone(), &dir.join(BEST))?;
+        }
+        checkpoint::save(&model, meta, &dir.join(LAST))?;
+        append_jsonl(&dir.join(METRICS), &m)?;
+        if !opts.quiet {
+            println!(
+                "epoch {}/{}: train {:?} {:.4} | val masked {:.4} | unmasked val CE {:.4} acc {:.3} KL {:.4} | lr {:.2e} | {:.0} img/s | {:.1} s{}",
+                m.epoch,
+                cfg.epochs,
+                cfg.loss,
+                m.train_loss,
+                m.val_masked_loss,
+                m.val_ce,
+                m.val_acc,
+                m.val_kl,
+                m.lr,
+                m.images_per_s,
+                m.seconds,
+                if is_best { " (best)" } else { "" }
+            );
+        }
+        metrics.push(m);
+        let best_epoch = best.map_or(0, |b| b.1);
+        if epoch + 1 - best_epoch >= cfg.early_stop && epoch + 1 < cfg.epochs {
+            early_stopped = true;
+            if !opts.quiet {
+                println!(
+                    "early stop: no better validation loss for {} epochs",
+                    cfg.early_stop
+                );
+            }
+            break;
+        }
+    }
+    if !opts.quiet {
+        println!("done in {}: {LAST}, {BEST}, {METRICS}", dir.display());
+    }
+    Ok(SurrogateSummary {
+        metrics,
+        best_epoch: best.map_or(0, |b| b.1),
+        early_stopped,
+    })
+}
