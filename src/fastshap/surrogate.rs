@@ -36,8 +36,9 @@ pub enum SurrogateArch {
     Resnet18,
     /// The paper's ViT (384 hidden, 384 MLP, 12 heads, 7 layers).
     Vit,
-    /// ViT with the MAE encoder's sizes (192 hidden, 768 MLP, 3 heads).
-    #[value(name = "vit-192")]
+    /// ViT with the MAE encoder's sizes (192 hidden, 768 MLP, 3 heads): the paper's
+    /// "MAE by ViT(192/768)" surrogate, also accepted as `vit-mae`.
+    #[value(name = "vit-192", alias = "vit-mae")]
     #[serde(rename = "vit-192")]
     Vit192,
 }
