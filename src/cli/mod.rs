@@ -1,12 +1,14 @@
 //! Command-line interface: one file per subcommand; each parses, calls the library, prints.
 
 mod bench;
+mod compare;
 mod demo;
 mod devices;
 mod eval;
 mod explain;
 mod explainer;
 mod surrogate;
+mod tables;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +48,10 @@ enum Command {
     Explainer(Box<explainer::Args>),
     /// Shapley-value heatmaps (PNG), φ files and probabilities from a trained explainer.
     Explain(Box<explain::Args>),
+    /// Agreement subsets of two originals (Table 3) and their heatmaps side by side (tasks 2, 3).
+    Compare(Box<compare::Args>),
+    /// Tables 1 (surrogates) and 2 (originals) as Markdown and CSV beside the paper's numbers.
+    Tables(Box<tables::Args>),
 }
 
 /// The CIFAR-10 (train, test) splits of `--data`: `embedded` or a path.
@@ -81,6 +87,8 @@ pub fn main() -> i32 {
         Command::Surrogate(a) => surrogate::run(a, &opts),
         Command::Explainer(a) => explainer::run(a, &opts),
         Command::Explain(a) => explain::run(a, &opts),
+        Command::Compare(a) => compare::run(a, &opts),
+        Command::Tables(a) => tables::run(a, &opts),
     };
     match result {
         Ok(()) => 0,

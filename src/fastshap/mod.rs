@@ -3,6 +3,8 @@
 //!
 //! - [`surrogate`]: a model with an extra mask channel trained to match the original's class
 //!   probabilities on partially masked images (coalition size uniform over 0…P).
+//! - [`compare`] and [`tables`]: the paper's agreement subsets (task 2, Table 3), one original
+//!   through two surrogates (task 3), and Tables 1 and 2.
 //! - [`explainer`]: the UNet that maps an image to φ [P, K], trained against the surrogate's
 //!   values v(S) with the FastSHAP loss, and [`explainer::explain_batch`] for inference.
 //!
@@ -11,8 +13,10 @@
 //! [`crate::checkpoint`]) and write the same run-directory layout: `metrics.jsonl`,
 //! `best.safetensors`, `last.safetensors`, `config.json`.
 
+pub mod compare;
 pub mod explainer;
 pub mod surrogate;
+pub mod tables;
 
 pub use explainer::{Explainer, ExplainerConfig, Explanation, explain_batch, train_explainer};
 pub use surrogate::{Surrogate, SurrogateConfig, SurrogateLoss, train_surrogate};
