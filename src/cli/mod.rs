@@ -37,6 +37,14 @@ enum Command {
     Train(Box<train::Args>),
     /// Loss, accuracy and confusion matrix of a classifier checkpoint on a test set.
     Eval(eval::Args),
+    /// Test hook (hidden): writes BYTES bytes of FILL to PATH with the atomic writer, so a test
+    /// can kill a writer midway and check the old file survives.
+    #[command(hide = true, name = "__write-atomic")]
+    WriteAtomic {
+        path: std::path::PathBuf,
+        bytes: usize,
+        fill: u8,
+    },
 }
 
 /// The CIFAR-10 (train, test) splits of `--data`: `embedded` or a path.
@@ -69,6 +77,9 @@ pub fn main() -> i32 {
         Command::Demo => demo::run(&opts),
         Command::Train(a) => train::run(a, &opts),
         Command::Eval(a) => eval::run(a, &opts),
+        Command::WriteAtomic { path, bytes, fill } => {
+            crate::io::write_atomic(path, &vec![*fill; *bytes])
+        }
     };
     match result {
         Ok(()) => 0,
