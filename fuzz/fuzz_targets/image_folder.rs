@@ -8,7 +8,7 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 
-/// A valid 32×32 8-bit RGB PNG (all black), built once.
+/// A valid 32×32 8-bit RGB PNG (a seed of the corpus).
 fn good_png() -> &'static [u8] {
     static PNG: &[u8] = include_bytes!("../corpus/image_folder/ok_rgb32.png");
     PNG
