@@ -102,6 +102,9 @@ pub fn load(model: &dyn Module, path: &Path) -> Result<HashMap<String, String>> 
     Ok(meta)
 }
 
+/// A checkpoint's string metadata.
+pub type Metadata = HashMap<String, String>;
+
 /// Parses checkpoint `bytes` (`name` is used in errors) against the `expected` (name, shape)
 /// list: the f32 values of each expected tensor, in order, and the metadata; or one error
 /// listing every missing, unexpected or mis-shaped tensor. Host only, so it can be fuzzed.
@@ -109,7 +112,7 @@ pub fn match_bytes(
     name: &str,
     bytes: &[u8],
     expected: &[(String, Vec<usize>)],
-) -> Result<(Vec<Vec<f32>>, HashMap<String, String>)> {
+) -> Result<(Vec<Vec<f32>>, Metadata)> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| {
         anyhow::anyhow!("{name} is not a valid safetensors checkpoint (truncated or corrupt?): {e}")
     })?;

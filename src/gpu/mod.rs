@@ -316,7 +316,7 @@ impl Context {
     /// Records one kernel launch. Launches are batched into one command encoder and compute pass
     /// and submitted every few hundred dispatches or when a result is read back.
     pub fn dispatch(&self, d: Dispatch<'_>) -> Result<()> {
-        let max_bind = self.limits.max_storage_buffer_binding_size as u64;
+        let max_bind = self.limits.max_storage_buffer_binding_size;
         if let Some(b) = d.bindings.iter().find(|b| b.size() > max_bind) {
             return Err(BindingTooLarge {
                 kernel: format!("{}::{}", d.shader.name, d.entry),
