@@ -90,46 +90,65 @@ fn to_f32(name: &str, v: &TensorView) -> Result<Vec<f32>> {
 pub fn load(model: &dyn Module, path: &Path) -> Result<HashMap<String, String>> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "{} is not a valid safetensors checkpoint (truncated or corrupt?): {e}",
-            path.display()
-        )
-    })?;
     let ours = model.named_tensors();
+    let expected: Vec<(String, Vec<usize>)> = ours
+        .iter()
+        .map(|(n, t, _)| (n.clone(), t.shape().to_vec()))
+        .collect();
+    let (values, meta) = match_bytes(&path.display().to_string(), &bytes, &expected)?;
+    for ((_, t, _), data) in ours.iter().zip(values) {
+        t.assign(&Tensor::from_slice(&data, t.shape())?)?;
+    }
+    Ok(meta)
+}
+
+/// A checkpoint's string metadata.
+pub type Metadata = HashMap<String, String>;
+
+/// Parses checkpoint `bytes` (`name` is used in errors) against the `expected` (name, shape)
+/// list: the f32 values of each expected tensor, in order, and the metadata; or one error
+/// listing every missing, unexpected or mis-shaped tensor. Host only, so it can be fuzzed.
+pub fn match_bytes(
+    name: &str,
+    bytes: &[u8],
+    expected: &[(String, Vec<usize>)],
+) -> Result<(Vec<Vec<f32>>, Metadata)> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| {
+        anyhow::anyhow!("{name} is not a valid safetensors checkpoint (truncated or corrupt?): {e}")
+    })?;
+    let (_, meta) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| anyhow::anyhow!("{name} is not a valid safetensors checkpoint: {e}"))?;
     let mut problems = Vec::new();
-    let mut values = Vec::with_capacity(ours.len());
-    for (name, t, _) in &ours {
-        match st.tensor(name) {
-            Err(_) => problems.push(format!("missing tensor {name} {:?}", t.shape())),
-            Ok(v) if v.shape() != t.shape() => problems.push(format!(
-                "{name}: shape {:?} in file, model expects {:?}",
+    let mut values = Vec::with_capacity(expected.len());
+    for (tname, shape) in expected {
+        match st.tensor(tname) {
+            Err(_) => problems.push(format!("missing tensor {tname} {shape:?}")),
+            Ok(v) if v.shape() != shape.as_slice() => problems.push(format!(
+                "{tname}: shape {:?} in file, model expects {shape:?}",
                 v.shape(),
-                t.shape()
             )),
-            Ok(v) => match to_f32(name, &v) {
-                Ok(data) => values.push((t.clone(), data)),
+            Ok(v) => match to_f32(tname, &v) {
+                Ok(data) => values.push(data),
                 Err(e) => problems.push(e.to_string()),
             },
         }
     }
-    let known: std::collections::HashSet<&str> = ours.iter().map(|(n, _, _)| n.as_str()).collect();
-    for name in st.names() {
-        if !known.contains(name) && !ignorable(name) {
-            problems.push(format!("unexpected tensor {name}"));
+    let known: std::collections::HashSet<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
+    for n in st.names() {
+        if !known.contains(n) && !ignorable(n) {
+            problems.push(format!("unexpected tensor {n}"));
         }
     }
     if !problems.is_empty() {
         problems.sort();
+        if let [one] = problems.as_slice() {
+            bail!("checkpoint {name} does not match the model: {one}");
+        }
         bail!(
-            "checkpoint {} does not match the model ({} problems):\n  {}",
-            path.display(),
+            "checkpoint {name} does not match the model ({} problems):\n  {}",
             problems.len(),
             problems.join("\n  ")
         );
     }
-    for (t, data) in values {
-        t.assign(&Tensor::from_slice(&data, t.shape())?)?;
-    }
-    read_metadata(path)
+    Ok((values, meta.metadata().clone().unwrap_or_default()))
 }

@@ -52,6 +52,14 @@ enum Command {
     Compare(Box<compare::Args>),
     /// Tables 1 (surrogates) and 2 (originals) as Markdown and CSV beside the paper's numbers.
     Tables(Box<tables::Args>),
+    /// Test hook (hidden): writes BYTES bytes of FILL to PATH with the atomic writer, so a test
+    /// can kill a writer midway and check the old file survives.
+    #[command(hide = true, name = "__write-atomic")]
+    WriteAtomic {
+        path: std::path::PathBuf,
+        bytes: usize,
+        fill: u8,
+    },
 }
 
 /// The CIFAR-10 (train, test) splits of `--data`: `embedded` or a path.
@@ -89,6 +97,9 @@ pub fn main() -> i32 {
         Command::Explain(a) => explain::run(a, &opts),
         Command::Compare(a) => compare::run(a, &opts),
         Command::Tables(a) => tables::run(a, &opts),
+        Command::WriteAtomic { path, bytes, fill } => {
+            crate::io::write_atomic(path, &vec![*fill; *bytes])
+        }
     };
     match result {
         Ok(()) => 0,

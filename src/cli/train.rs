@@ -38,9 +38,11 @@ pub struct Args {
     /// Pretrained MAE checkpoint whose encoder starts an mae-classifier.
     #[arg(long, value_name = "CHECKPOINT")]
     init: Option<PathBuf>,
-    #[arg(long)]
+    // Negative numbers are parsed (and refused as such) so the message names the flag, rather
+    // than clap's "unexpected argument '-4'".
+    #[arg(long, allow_negative_numbers = true)]
     epochs: Option<usize>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     batch_size: Option<usize>,
     #[arg(long, value_enum)]
     optimizer: Option<OptimKind>,
@@ -101,6 +103,9 @@ pub struct Args {
     /// Print only errors.
     #[arg(long)]
     quiet: bool,
+    /// Fault injection for tests (hidden): make the loss NaN at this global step.
+    #[arg(long, hide = true)]
+    fault_nan_at_step: Option<u64>,
 }
 
 fn build_config(a: &Args, arch: Arch) -> Result<TrainConfig> {
@@ -163,7 +168,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     let opts = RunOptions {
         quiet: a.quiet,
         stop_after_epoch: a.stop_after_epoch,
-        nan_at_step: None,
+        nan_at_step: a.fault_nan_at_step,
     };
     let (cfg, dir, resumed) = match &a.resume {
         Some(dir) => {

@@ -61,6 +61,8 @@ pub struct Context {
     pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
     pool: pool::Pool,
     recorder: Mutex<recorder::Recorder>,
+    /// While [`Context::dry_run`] runs: launches are checked against the limits, not recorded.
+    dry_run: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -72,6 +74,56 @@ struct PipelineKey {
 }
 
 static CONTEXT: OnceLock<Context> = OnceLock::new();
+
+/// A launch that would bind more bytes than the adapter allows in one storage binding, caught
+/// before anything is submitted. A typed error so callers that know the batch size (training)
+/// can turn it into a suggestion.
+#[derive(Debug, Clone)]
+pub struct BindingTooLarge {
+    /// `shader::entry` of the kernel.
+    pub kernel: String,
+    pub bytes: u64,
+    pub limit: u64,
+    pub adapter: String,
+}
+
+impl std::fmt::Display for BindingTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "kernel {} binds {} MiB, over this adapter's storage-binding limit of {} MiB ('{}'); use a smaller batch",
+            self.kernel,
+            self.bytes >> 20,
+            self.limit >> 20,
+            self.adapter
+        )
+    }
+}
+
+impl std::error::Error for BindingTooLarge {}
+
+/// One line for an uncaught wgpu error (they arrive from a callback, where all we can do is
+/// print and exit): what kind of failure it is, what to do, and wgpu's text with its line
+/// breaks folded, so the user sees one clear line rather than a multi-line dump.
+pub fn describe_gpu_error(e: &wgpu::Error) -> String {
+    let (kind, hint) = match e {
+        wgpu::Error::OutOfMemory { .. } => (
+            "out of GPU memory",
+            "try a smaller --batch-size or another adapter (fastshap devices)",
+        ),
+        wgpu::Error::Validation { .. } => (
+            "GPU validation error",
+            "this is a bug in fastshap; please report it with the command line",
+        ),
+        wgpu::Error::Internal { .. } => (
+            "GPU internal error (device lost?)",
+            "check the driver, or try another adapter (fastshap devices)",
+        ),
+    };
+    let text = e.to_string();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    format!("error: {kind}: {text} ({hint})")
+}
 
 thread_local! {
     static KERNEL_CLASS_OVERRIDE: std::cell::Cell<Option<KernelClass>> = const { std::cell::Cell::new(None) };
@@ -136,7 +188,7 @@ impl Context {
         device.on_uncaptured_error(Arc::new(|e: wgpu::Error| {
             // Validation errors are bugs in our kernels or launches; out-of-memory and device loss
             // are reported here too. Either way the run cannot continue meaningfully.
-            eprintln!("fastshap: GPU error: {e}");
+            eprintln!("{}", describe_gpu_error(&e));
             std::process::exit(3);
         }));
         let kernel_class = match (opts.kernel_class, info.device_type) {
@@ -148,6 +200,7 @@ impl Context {
         Ok(Context {
             pool: pool::Pool::default(),
             recorder: Mutex::new(recorder),
+            dry_run: std::sync::atomic::AtomicBool::new(false),
             pipelines: Mutex::new(HashMap::new()),
             kernel_class: Mutex::new(kernel_class),
             poison: std::sync::atomic::AtomicBool::new(false),
@@ -263,31 +316,49 @@ impl Context {
     /// Records one kernel launch. Launches are batched into one command encoder and compute pass
     /// and submitted every few hundred dispatches or when a result is read back.
     pub fn dispatch(&self, d: Dispatch<'_>) -> Result<()> {
-        let max_bind = self.limits.max_storage_buffer_binding_size as u64;
-        for b in d.bindings {
-            if b.size() > max_bind {
-                bail!(
-                    "kernel {}::{} binds {} MiB, over this adapter's storage-binding limit of {} MiB ('{}'); use a smaller batch",
-                    d.shader.name,
-                    d.entry,
-                    b.size() >> 20,
-                    max_bind >> 20,
-                    self.info.name
-                );
+        let max_bind = self.limits.max_storage_buffer_binding_size;
+        if let Some(b) = d.bindings.iter().find(|b| b.size() > max_bind) {
+            return Err(BindingTooLarge {
+                kernel: format!("{}::{}", d.shader.name, d.entry),
+                bytes: b.size(),
+                limit: max_bind,
+                adapter: self.info.name.clone(),
             }
+            .into());
+        }
+        if self.dry_run.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
         }
         let pipeline = self.pipeline(d.shader, d.entry, d.constants);
         self.recorder.lock().unwrap().dispatch(self, &pipeline, &d);
         Ok(())
     }
 
+    /// Runs `f` with launches, uploads and copies checked against the adapter's limits but not
+    /// executed, to find out cheaply whether a computation fits (e.g. the largest batch). Values
+    /// computed inside are garbage; nothing inside may depend on them. Process-wide: meant for a
+    /// run that has already failed, not for use while other threads compute.
+    pub fn dry_run<T>(&self, f: impl FnOnce() -> T) -> T {
+        use std::sync::atomic::Ordering::Relaxed;
+        let before = self.dry_run.swap(true, Relaxed);
+        let out = f();
+        self.dry_run.store(before, Relaxed);
+        out
+    }
+
     /// Uploads host data into `dst` in stream order (after every launch recorded so far).
     pub fn upload(&self, dst: &GpuBuffer, data: &[u8]) {
+        if self.dry_run.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         self.recorder.lock().unwrap().upload(self, dst, data);
     }
 
     /// Copies `bytes` bytes between buffers in stream order.
     pub fn copy(&self, src: &GpuBuffer, src_off: u64, dst: &GpuBuffer, dst_off: u64, bytes: u64) {
+        if self.dry_run.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         self.recorder
             .lock()
             .unwrap()
