@@ -4,6 +4,7 @@ mod bench;
 mod demo;
 mod devices;
 mod eval;
+mod evaluate;
 mod explain;
 mod explainer;
 mod surrogate;
@@ -46,6 +47,9 @@ enum Command {
     Explainer(Box<explainer::Args>),
     /// Shapley-value heatmaps (PNG), φ files and probabilities from a trained explainer.
     Explain(Box<explain::Args>),
+    /// Explainer error against exact/KernelSHAP Shapley values, inclusion/exclusion AUCs,
+    /// timing and attention rollout, as Markdown/CSV tables and plots.
+    Evaluate(Box<evaluate::Args>),
 }
 
 /// The CIFAR-10 (train, test) splits of `--data`: `embedded` or a path.
@@ -81,6 +85,7 @@ pub fn main() -> i32 {
         Command::Surrogate(a) => surrogate::run(a, &opts),
         Command::Explainer(a) => explainer::run(a, &opts),
         Command::Explain(a) => explain::run(a, &opts),
+        Command::Evaluate(a) => evaluate::run(a, &opts),
     };
     match result {
         Ok(()) => 0,

@@ -11,6 +11,7 @@
 //! [`crate::checkpoint`]) and write the same run-directory layout: `metrics.jsonl`,
 //! `best.safetensors`, `last.safetensors`, `config.json`.
 
+pub mod evaluate;
 pub mod explainer;
 pub mod surrogate;
 
