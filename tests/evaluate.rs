@@ -121,6 +121,12 @@ fn evaluate_tiny_pipeline_end_to_end() {
         images: 4,
         ground_truth: GroundTruth::Auto,
         bootstrap: 50,
+        // Bigger surrogate calls (fewer launches); KernelSHAP with a looser threshold and a
+        // budget: at 0.01 it took ~800k evaluations per image here (exact needs 65,536).
+        batch: 4096,
+        kernelshap_threshold: 0.05,
+        kernelshap_max_evals: 16384,
+        progress: true,
         ..EvaluateConfig::default()
     };
     let out = dir.path().join("eval");

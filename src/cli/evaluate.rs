@@ -80,6 +80,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         batch: a.batch_size,
         top_k: a.top_k.unwrap_or(0),
         seed: a.seed,
+        progress: true,
     };
     let t0 = Instant::now();
     let s = evaluate(

@@ -68,6 +68,8 @@ pub struct EvaluateConfig {
     /// Sign agreement over the ground truth's top-k players by |φ| (0: P/4).
     pub top_k: usize,
     pub seed: u64,
+    /// Per-image progress lines on stderr.
+    pub progress: bool,
 }
 
 impl Default for EvaluateConfig {
@@ -81,6 +83,7 @@ impl Default for EvaluateConfig {
             batch: 512,
             top_k: 0,
             seed: 0,
+            progress: false,
         }
     }
 }
@@ -315,6 +318,17 @@ pub fn evaluate(
         ks_secs += t.elapsed().as_secs_f64();
         ks_evals += r.evaluations;
         ks_conv += r.converged as usize;
+        if cfg.progress {
+            eprintln!(
+                "image {}/{n} (#{}): exact {:.1} s total, kernelshap {} evaluations{}, {:.1} s total",
+                j + 1,
+                idx[j],
+                exact_secs,
+                r.evaluations,
+                if r.converged { "" } else { " (not converged)" },
+                ks_secs
+            );
+        }
         ks_phi.push(r.phi);
     }
     let truth = if use_exact { &exact_phi } else { &ks_phi };
