@@ -5,6 +5,7 @@ mod compare;
 mod demo;
 mod devices;
 mod eval;
+mod evaluate;
 mod explain;
 mod explainer;
 mod surrogate;
@@ -60,6 +61,9 @@ enum Command {
         bytes: usize,
         fill: u8,
     },
+    /// Explainer error against exact/KernelSHAP Shapley values, inclusion/exclusion AUCs,
+    /// timing and attention rollout, as Markdown/CSV tables and plots.
+    Evaluate(Box<evaluate::Args>),
 }
 
 /// The CIFAR-10 (train, test) splits of `--data`: `embedded` or a path.
@@ -100,6 +104,7 @@ pub fn main() -> i32 {
         Command::WriteAtomic { path, bytes, fill } => {
             crate::io::write_atomic(path, &vec![*fill; *bytes])
         }
+        Command::Evaluate(a) => evaluate::run(a, &opts),
     };
     match result {
         Ok(()) => 0,

@@ -14,6 +14,7 @@
 //! `best.safetensors`, `last.safetensors`, `config.json`.
 
 pub mod compare;
+pub mod evaluate;
 pub mod explainer;
 pub mod surrogate;
 pub mod tables;

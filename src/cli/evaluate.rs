@@ -1,0 +1,126 @@
+//! `fastshap evaluate`: the explainer against ground-truth Shapley values (exact or converged
+//! KernelSHAP) through its surrogate, inclusion/exclusion curves with bootstrap AUCs, timing
+//! and attention rollout; see [`crate::fastshap::evaluate`] for what each file holds.
+
+use crate::fastshap::evaluate::{EvaluateConfig, GroundTruth, Original, evaluate};
+use crate::fastshap::explainer::Explainer;
+use crate::fastshap::surrogate::{Surrogate, load_original};
+use anyhow::{Result, ensure};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The explainer's checkpoint (from `fastshap explainer`).
+    #[arg(long)]
+    explainer: PathBuf,
+    /// The surrogate's checkpoint (default: the one the explainer was trained with).
+    #[arg(long)]
+    surrogate: Option<PathBuf>,
+    /// CIFAR-10 source or `embedded`; images are drawn from its test split.
+    #[arg(long)]
+    data: String,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Test images to evaluate on (a seeded choice).
+    #[arg(long, default_value_t = 16)]
+    images: usize,
+    /// Ground truth: exact Shapley values, KernelSHAP to convergence, or exact when P ≤ 16.
+    #[arg(long, value_enum, default_value_t = GroundTruth::Auto)]
+    ground_truth: GroundTruth,
+    /// KernelSHAP stops when max std(φ) < threshold × range(φ).
+    #[arg(long, default_value_t = 0.01)]
+    kernelshap_threshold: f64,
+    /// KernelSHAP's budget of surrogate evaluations per image.
+    #[arg(long, default_value_t = 1 << 20)]
+    kernelshap_max_evals: usize,
+    /// Bootstrap resamples for the AUC intervals.
+    #[arg(long, default_value_t = 200)]
+    bootstrap: usize,
+    /// Masked images per surrogate call.
+    #[arg(long, default_value_t = 512)]
+    batch_size: usize,
+    /// Sign agreement over the top-k players by |φ| (default P/4).
+    #[arg(long)]
+    top_k: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
+    ensure!(a.images >= 1, "--images must be at least 1");
+    ensure!(a.batch_size >= 2, "--batch-size must be at least 2");
+    ensure!(a.top_k != Some(0), "--top-k must be at least 1");
+    crate::gpu::init(gpu)?;
+    let (explainer, recorded) = Explainer::load(&a.explainer)?;
+    let sur_path = a.surrogate.clone().unwrap_or(recorded);
+    ensure!(
+        sur_path.exists(),
+        "surrogate checkpoint {} not found (pass --surrogate)",
+        sur_path.display()
+    );
+    let surrogate = Surrogate::load(&sur_path)?;
+    crate::fastshap::evaluate::check_models(&explainer, &surrogate)?;
+    let original_model = match &surrogate.original {
+        Some(p) if p.exists() => Some((p.clone(), load_original(p)?)),
+        _ => None,
+    };
+    let original = original_model.as_ref().map(|(path, model)| Original {
+        path: path.clone(),
+        model,
+    });
+    let (_, test) = super::load_data(&a.data)?;
+    let cfg = EvaluateConfig {
+        images: a.images,
+        ground_truth: a.ground_truth,
+        kernelshap_threshold: a.kernelshap_threshold,
+        kernelshap_max_evals: a.kernelshap_max_evals,
+        bootstrap: a.bootstrap,
+        batch: a.batch_size,
+        top_k: a.top_k.unwrap_or(0),
+        seed: a.seed,
+        progress: true,
+    };
+    let t0 = Instant::now();
+    let s = evaluate(
+        &explainer,
+        &surrogate,
+        original.as_ref(),
+        &test,
+        &cfg,
+        &a.out,
+    )?;
+    println!(
+        "evaluated {} images (P = {}, ground truth {}) in {:.1} s",
+        s.images.len(),
+        s.players,
+        s.ground_truth,
+        t0.elapsed().as_secs_f64()
+    );
+    let e = &s.mean_fastshap;
+    println!(
+        "fastshap vs {}: L2 {:.4}, Pearson {:.3}, Spearman {:.3}, sign agreement {:.3}",
+        s.ground_truth, e.l2, e.pearson, e.spearman, e.sign_agreement
+    );
+    for r in &s.auc {
+        println!(
+            "{:<10} {:?}: top-1 AUC {:.3} [{:.3}, {:.3}]",
+            r.method, r.mode, r.top1.0, r.top1.1.0, r.top1.1.1
+        );
+    }
+    println!(
+        "curves explain the {}'s prediction{}",
+        s.reference,
+        if s.reference == "surrogate" {
+            " (no original checkpoint reachable from the surrogate's metadata)"
+        } else {
+            ""
+        }
+    );
+    if let Some(why) = &s.rollout_skipped {
+        println!("attention rollout skipped: {why}");
+    }
+    println!("wrote {} files to {}", s.files.len(), a.out.display());
+    Ok(())
+}
