@@ -111,3 +111,19 @@ pub(crate) fn append_jsonl(path: &std::path::Path, value: &impl serde::Serialize
     f.sync_all()?;
     Ok(())
 }
+
+/// Early stopping as in the FastSHAP reference: true after `patience` epochs (counting from
+/// `best_epoch`, 1-based) without a better validation loss, never on the last epoch.
+pub(crate) fn early_stop(
+    epoch: usize,
+    best_epoch: usize,
+    patience: usize,
+    epochs: usize,
+    quiet: bool,
+) -> bool {
+    let stop = epoch + 1 - best_epoch >= patience && epoch + 1 < epochs;
+    if stop && !quiet {
+        println!("early stop: no better validation loss for {patience} epochs");
+    }
+    stop
+}

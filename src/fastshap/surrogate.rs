@@ -527,15 +527,14 @@ pub fn train_surrogate(
             );
         }
         metrics.push(m);
-        let best_epoch = best.map_or(0, |b| b.1);
-        if epoch + 1 - best_epoch >= cfg.early_stop && epoch + 1 < cfg.epochs {
+        if super::early_stop(
+            epoch,
+            best.map_or(0, |b| b.1),
+            cfg.early_stop,
+            cfg.epochs,
+            opts.quiet,
+        ) {
             early_stopped = true;
-            if !opts.quiet {
-                println!(
-                    "early stop: no better validation loss for {} epochs",
-                    cfg.early_stop
-                );
-            }
             break;
         }
     }
