@@ -1,18 +1,7 @@
 //! The `fastshap` binary: adapter listing and clean failures.
 
-use std::process::Command;
-
-fn fastshap(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fastshap"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::fastshap_cli as fastshap;
 
 #[test]
 fn devices_lists_adapters_with_limits() {

@@ -3,6 +3,9 @@
 //! directly; Table 1's row is the surrogate run's best epoch; the commands write Markdown, CSV
 //! and PNGs that parse; bad inputs fail with one clear error line.
 
+mod common;
+use common::fastshap_cli;
+
 use fastshap::data::{CIFAR10_CLASSES, embedded};
 use fastshap::fastshap::compare::{
     Explained, SUBSET_SLUGS, TestSet, partition, pick, predict, side_by_side, table3,
@@ -256,23 +259,6 @@ fn table1_reads_the_best_epoch_and_matches_paper_rows() {
         t.markdown(),
         "| a | b |\n|---|---|\n| p\\|q | say \"hi\" |\n"
     );
-}
-
-fn fastshap_cli(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fastshap"))
-        .args(args)
-        .output()
-        .unwrap();
-    let err: String = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| !l.contains("XDG_RUNTIME_DIR"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        err,
-    )
 }
 
 /// CSV rows (RFC 4180 quoting; no line breaks inside the fields written here).

@@ -5,6 +5,9 @@
 //! file is written, AUCs lie in [0, 1], exact φ satisfies efficiency on the surrogate game, and
 //! bad inputs give one clear error.
 
+mod common;
+use common::fastshap_cli;
+
 use fastshap::data::embedded;
 use fastshap::fastshap::evaluate::{EvaluateConfig, GroundTruth, Original, evaluate};
 use fastshap::fastshap::explainer::tiny_config;
@@ -82,23 +85,6 @@ fn pipeline(dir: &Path) -> (PathBuf, PathBuf) {
     let edir = dir.join("explainer");
     train_explainer(&ec, &sur, &tr, &te, &edir, &quiet()).unwrap();
     (spath, edir.join(state::BEST))
-}
-
-fn fastshap_cli(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fastshap"))
-        .args(args)
-        .output()
-        .unwrap();
-    let err: String = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| !l.contains("XDG_RUNTIME_DIR"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        err,
-    )
 }
 
 #[test]

@@ -5,6 +5,9 @@
 //! a trained explainer recovers the closed-form Shapley values. The masking kernel is tested
 //! exactly in kernels-tests; the samplers in tests/shap.rs.
 
+mod common;
+use common::fastshap_cli;
+
 use fastshap::data::{Dataset, embedded};
 use fastshap::fastshap::explainer::{LinkKind, NormKind, tiny_config};
 use fastshap::fastshap::surrogate::SurrogateArch;
@@ -337,23 +340,6 @@ fn explainer_recovers_known_shapley_values_of_a_linear_surrogate() {
         got.len()
     );
     assert!(r >= 0.95, "correlation {r}");
-}
-
-fn fastshap_cli(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fastshap"))
-        .args(args)
-        .output()
-        .unwrap();
-    let err: String = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| !l.contains("XDG_RUNTIME_DIR"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        err,
-    )
 }
 
 /// surrogate → explainer → explain through the CLI on a handful of images.
