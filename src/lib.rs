@@ -16,6 +16,7 @@ pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod report;
+pub mod reproduce;
 pub mod shap;
 pub mod tensor;
 pub mod train;

@@ -42,7 +42,7 @@ fn unknown_backend_is_rejected() {
 
 #[test]
 fn demo_runs_its_self_check() {
-    let (code, out, err) = fastshap(&["demo"]);
+    let (code, out, err) = fastshap(&["demo", "--check-only"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("self-check passed"), "{out}");
 }

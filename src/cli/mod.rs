@@ -8,6 +8,7 @@ mod eval;
 mod evaluate;
 mod explain;
 mod explainer;
+mod reproduce;
 mod surrogate;
 mod tables;
 mod train;
@@ -37,8 +38,12 @@ enum Command {
     Devices,
     /// Microbenchmarks (GFLOP/s, GB/s) on the selected adapter.
     Bench(bench::Args),
-    /// Run the main job on the embedded default data (for now: device check + kernel self-check).
-    Demo,
+    /// The tiny reproduction of the paper on the embedded data into ./fastshap-demo (a device
+    /// self-check first); `reproduce` runs any preset on any data.
+    Demo(demo::Args),
+    /// The paper's whole experiment as one resumable pipeline: originals, surrogates,
+    /// explainers, Tables 1-3, figures, evaluation and a self-contained report.html.
+    Reproduce(Box<reproduce::Args>),
     /// Train a classifier or pre-train an MAE with the paper's recipe (see --help for options).
     Train(Box<train::Args>),
     /// Loss, accuracy and confusion matrix of a classifier checkpoint on a test set.
@@ -67,7 +72,9 @@ enum Command {
 }
 
 /// The CIFAR-10 (train, test) splits of `--data`: `embedded` or a path.
-fn load_data(data: &str) -> anyhow::Result<(crate::data::Dataset, crate::data::Dataset)> {
+pub(crate) fn load_data(
+    data: &str,
+) -> anyhow::Result<(crate::data::Dataset, crate::data::Dataset)> {
     if data == "embedded" {
         crate::data::embedded()
     } else {
@@ -93,7 +100,8 @@ pub fn main() -> i32 {
     let result = match &cli.command {
         Command::Devices => devices::run(&opts),
         Command::Bench(a) => crate::gpu::init(&opts).and_then(|_| bench::run(a)),
-        Command::Demo => demo::run(&opts),
+        Command::Demo(a) => demo::run(a, &opts),
+        Command::Reproduce(a) => reproduce::run(a, &opts),
         Command::Train(a) => train::run(a, &opts),
         Command::Eval(a) => eval::run(a, &opts),
         Command::Surrogate(a) => surrogate::run(a, &opts),

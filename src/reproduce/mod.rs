@@ -1,0 +1,263 @@
+//! `fastshap reproduce`: the paper's whole experiment as one resumable pipeline of named stages.
+//!
+//! 1. originals: ResNet18, ViT, MAE pre-training, MAE classifier (Table 2);
+//! 2. surrogates: the seven pairings of Table 1;
+//! 3. explainers for the pairings the figures need;
+//! 4. Tables 1, 2 and 3;
+//! 5. figures: tasks 1–3 (attention rollout comes with the evaluation of ViT/MAE explainers);
+//! 6. evaluation against ground truth (exact or KernelSHAP), inclusion/exclusion AUCs, timing;
+//!
+//! and then the self-contained `report.html`, rewritten at the end of every run.
+//!
+//! Every stage writes into its own directory under `--out` and, last, a `stage.json` (name,
+//! seconds, summary). A stage whose `stage.json` exists is skipped, so killing the run at any
+//! point and starting it again redoes only the unfinished stage: an interrupted original
+//! continues from its last epoch checkpoint, any other interrupted stage starts over.
+//! `reproduce.json` holds the preset, data, device and every setting; `run.log` the events.
+
+pub mod plan;
+mod stages;
+
+pub use plan::{Plan, ReproPreset};
+
+use crate::data::Dataset;
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The file each finished stage leaves in its directory.
+pub const STAGE_DONE: &str = "stage.json";
+/// The run's settings, at the top of `--out`.
+pub const RUN_FILE: &str = "reproduce.json";
+pub const LOG_FILE: &str = "run.log";
+pub const REPORT_FILE: &str = "report.html";
+
+/// One step of the pipeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    pub name: String,
+    /// Output directory, relative to `--out`.
+    pub dir: String,
+    /// original, surrogate, explainer, tables, figures or evaluation.
+    pub kind: String,
+    #[serde(skip)]
+    job: stages::Job,
+}
+
+/// What a finished stage records in its `stage.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StageDone {
+    pub name: String,
+    pub index: usize,
+    pub of: usize,
+    pub seconds: f64,
+    pub finished: String,
+    pub summary: Value,
+}
+
+/// How a reproduction runs, beyond its plan.
+#[derive(Clone, Debug, Default)]
+pub struct ReproOptions {
+    /// Print only stage lines (no recipes, no progress bars).
+    pub quiet: bool,
+}
+
+/// The stages of a reproduction, in order.
+pub fn stage_list() -> Vec<Stage> {
+    stages::all()
+}
+
+/// UTC "YYYY-MM-DD HH:MM:SS" of `t` (no time-zone database needed).
+pub fn utc(t: SystemTime) -> String {
+    let s = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (s.div_euclid(86_400), s.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Appends timestamped lines to `run.log` and echoes them to stdout.
+pub(crate) struct Log {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl Log {
+    fn open(path: &Path) -> Result<Log> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open the run log {}", path.display()))?;
+        Ok(Log {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub(crate) fn line(&mut self, msg: &str) -> Result<()> {
+        println!("{msg}");
+        writeln!(self.file, "[{}] {msg}", utc(SystemTime::now()))
+            .and_then(|_| self.file.flush())
+            .with_context(|| format!("cannot write the run log {}", self.path.display()))
+    }
+}
+
+/// Everything a stage needs.
+pub(crate) struct Run {
+    pub dir: PathBuf,
+    pub data: String,
+    pub plan: Plan,
+    pub train: Dataset,
+    pub test: Dataset,
+    pub opts: ReproOptions,
+}
+
+impl Run {
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+}
+
+/// Reads `reproduce.json` of `dir`, if any, and refuses a run of another preset or data.
+fn check_previous(dir: &Path, plan: &Plan, data: &str) -> Result<Option<Value>> {
+    let path = dir.join(RUN_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let prev: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", path.display()))?;
+    let prev_plan: Plan = serde_json::from_value(prev["settings"]["plan"].clone())
+        .with_context(|| format!("{} holds no readable plan", path.display()))?;
+    let prev_data = prev["data"].as_str().unwrap_or_default();
+    if prev_plan != *plan || prev_data != data {
+        bail!(
+            "{} already holds a reproduction with other settings (preset {:?}, data {prev_data:?}): \
+             rerun with the same --preset and --data to resume it, or choose another --out",
+            dir.display(),
+            prev_plan.preset
+        );
+    }
+    Ok(Some(prev))
+}
+
+/// Runs (or resumes) the reproduction `plan` on `data` into `dir`.
+pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Result<PathBuf> {
+    let t0 = Instant::now();
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // Absolute, so checkpoints record paths that work from any directory.
+    let dir = std::fs::canonicalize(dir).with_context(|| format!("{}", dir.display()))?;
+    let prev = check_previous(&dir, plan, data)?;
+    let ctx = crate::gpu::ctx();
+    let device = json!({
+        "name": ctx.info.name,
+        "backend": format!("{:?}", ctx.info.backend),
+        "device_type": format!("{:?}", ctx.info.device_type),
+        "kernels": format!("{:?}", ctx.kernel_class()),
+    });
+    let list = stage_list();
+    let now = utc(SystemTime::now());
+    let info = match prev {
+        Some(mut prev) => {
+            let sessions = prev["sessions"].as_array_mut();
+            if let Some(s) = sessions {
+                s.push(json!({"started": now, "device": device}));
+            }
+            prev
+        }
+        None => json!({
+            "preset": plan.preset,
+            "data": data,
+            "device": device,
+            "started": now,
+            "version": env!("CARGO_PKG_VERSION"),
+            "settings": stages::settings(plan, data, &dir),
+            "stages": list,
+            "sessions": [{"started": now, "device": device}],
+        }),
+    };
+    crate::io::write_atomic(
+        &dir.join(RUN_FILE),
+        serde_json::to_string_pretty(&info)?.as_bytes(),
+    )?;
+    let mut log = Log::open(&dir.join(LOG_FILE))?;
+    log.line(&format!(
+        "reproduce --preset {} --data {data} → {} on {} ({:?})",
+        format!("{:?}", plan.preset).to_lowercase(),
+        dir.display(),
+        ctx.info.name,
+        ctx.info.backend
+    ))?;
+
+    let (train, test) = crate::cli::load_data(data)?;
+    let run = Run {
+        dir: dir.clone(),
+        data: data.to_string(),
+        plan: plan.clone(),
+        train,
+        test,
+        opts: opts.clone(),
+    };
+    let n = list.len();
+    for (i, stage) in list.iter().enumerate() {
+        let k = i + 1;
+        let out = dir.join(&stage.dir);
+        let done = out.join(STAGE_DONE);
+        if done.exists() {
+            log.line(&format!(
+                "stage {k}/{n} {}: done in an earlier run, skipped",
+                stage.name
+            ))?;
+            continue;
+        }
+        log.line(&format!("stage {k}/{n} {}: started", stage.name))?;
+        let ts = Instant::now();
+        let summary = stages::run(&run, stage, &mut log)
+            .with_context(|| format!("stage {k}/{n} ({})", stage.name))
+            .inspect_err(|e| {
+                let _ = log.line(&format!("stage {k}/{n} {} failed: {e:#}", stage.name));
+            })?;
+        let seconds = ts.elapsed().as_secs_f64();
+        let rec = StageDone {
+            name: stage.name.clone(),
+            index: k,
+            of: n,
+            seconds,
+            finished: utc(SystemTime::now()),
+            summary,
+        };
+        std::fs::create_dir_all(&out)?;
+        crate::io::write_atomic(&done, serde_json::to_string_pretty(&rec)?.as_bytes())?;
+        log.line(&format!(
+            "stage {k}/{n} {}: finished in {seconds:.1} s ({:.1} s since start)",
+            stage.name,
+            t0.elapsed().as_secs_f64()
+        ))?;
+    }
+    // Always rewritten: cheap, and it should show the latest state of every stage.
+    let report = crate::report::write_report(&dir).context("writing the report")?;
+    log.line(&format!(
+        "all {n} stages done in {:.1} s this session; report: {}",
+        t0.elapsed().as_secs_f64(),
+        report.display()
+    ))?;
+    Ok(report)
+}

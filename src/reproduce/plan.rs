@@ -1,0 +1,225 @@
+//! What each `reproduce` preset runs: model sizes, schedules and how much data every stage
+//! sees. One [`Plan`] holds all of it and is saved in `reproduce.json`, so a report shows the
+//! exact settings and a resumed run refuses to mix presets.
+
+use crate::fastshap::explainer::ExplainerConfig;
+use crate::fastshap::surrogate::{SurrogateArch, SurrogateConfig};
+use crate::train::config::{Arch, ModelConfig, Preset, TrainConfig};
+use crate::train::schedule::Schedule;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReproPreset {
+    /// The smallest pipeline that still runs every stage (CI): ~1 minute on 2 CPU cores.
+    Smoke,
+    /// Small widths, the embedded subset, superpixel 4: minutes on 2 CPU cores with lavapipe.
+    Tiny,
+    /// The paper's models with short schedules on a slice of the data: meant to take about 8
+    /// minutes on one H100. Sized from FLOP estimates, not yet timed on one (BENCHMARKS.md).
+    Short,
+    /// The paper's models and schedules (hours on one GPU).
+    Paper,
+}
+
+/// How long one kind of training runs and on how much data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Images of the training split (spread over the classes); `None` = all.
+    pub train_limit: Option<usize>,
+    /// Images of the test split used for validation; `None` = all.
+    pub val_limit: Option<usize>,
+}
+
+impl Budget {
+    fn new(epochs: usize, batch_size: usize, train: Option<usize>, val: Option<usize>) -> Budget {
+        Budget {
+            epochs,
+            batch_size,
+            train_limit: train,
+            val_limit: val,
+        }
+    }
+}
+
+/// Every setting of a reproduction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub preset: ReproPreset,
+    /// Model widths: the training presets' `tiny` or the paper's `full`.
+    pub size: Preset,
+    /// Superpixel side of surrogates and explainers (2 → 256 players, as in the paper).
+    pub superpixel: usize,
+    /// ResNet, ViT and the MAE classifier; `None` epochs keep each recipe's own.
+    pub original: Option<Budget>,
+    pub mae_pretrain: Option<Budget>,
+    pub surrogate: Budget,
+    pub explainer: Budget,
+    /// MAE patch side (the paper's 2; tiny presets use 4: 64 tokens instead of 256).
+    pub mae_patch: usize,
+    /// MAE pre-training rate (`None`: the recipe's 1.5e-4 × batch/256, far too slow for a
+    /// few epochs).
+    pub mae_pretrain_lr: Option<f64>,
+    /// Test images for Tables 2 and 3 and the figures (spread over the classes); `None` = all.
+    pub test_limit: Option<usize>,
+    /// Random test images per task-1 grid.
+    pub task1_images: usize,
+    /// Images shown per agreement subset (task 2).
+    pub per_subset: usize,
+    /// Images per evaluation (ground truth, curves, rollout).
+    pub eval_images: usize,
+    /// KernelSHAP's budget per image and its convergence threshold (when P is too large for
+    /// exact values).
+    pub kernelshap_max_evals: usize,
+    pub kernelshap_threshold: f64,
+    pub bootstrap: usize,
+    pub seed: u64,
+}
+
+impl Plan {
+    pub fn new(preset: ReproPreset) -> Plan {
+        let b = Budget::new;
+        match preset {
+            ReproPreset::Smoke => Plan {
+                preset,
+                size: Preset::Tiny,
+                superpixel: 16,
+                original: Some(b(1, 32, Some(96), Some(40))),
+                mae_pretrain: Some(b(1, 32, Some(64), Some(20))),
+                surrogate: b(1, 32, Some(64), Some(20)),
+                explainer: b(1, 16, Some(32), Some(16)),
+                mae_patch: 8,
+                mae_pretrain_lr: Some(1e-3),
+                test_limit: Some(60),
+                task1_images: 2,
+                per_subset: 1,
+                eval_images: 2,
+                kernelshap_max_evals: 256,
+                kernelshap_threshold: 0.05,
+                bootstrap: 20,
+                seed: 0,
+            },
+            ReproPreset::Tiny => Plan {
+                preset,
+                size: Preset::Tiny,
+                superpixel: 4,
+                original: Some(b(3, 64, Some(1000), Some(250))),
+                mae_pretrain: Some(b(2, 64, Some(500), Some(100))),
+                surrogate: b(2, 64, Some(500), Some(125)),
+                explainer: b(2, 32, Some(320), Some(64)),
+                mae_patch: 4,
+                mae_pretrain_lr: Some(1e-3),
+                test_limit: Some(250),
+                task1_images: 4,
+                per_subset: 2,
+                eval_images: 3,
+                kernelshap_max_evals: 1024,
+                kernelshap_threshold: 0.05,
+                bootstrap: 100,
+                seed: 0,
+            },
+            ReproPreset::Short => Plan {
+                preset,
+                size: Preset::Full,
+                superpixel: 2,
+                original: Some(b(3, 256, Some(10_000), Some(2_000))),
+                mae_pretrain: Some(b(3, 256, Some(10_000), Some(1_000))),
+                surrogate: b(2, 256, Some(5_000), Some(1_000)),
+                explainer: b(2, 128, Some(5_000), Some(500)),
+                mae_patch: 2,
+                mae_pretrain_lr: Some(1.5e-3),
+                test_limit: Some(2_000),
+                task1_images: 6,
+                per_subset: 3,
+                eval_images: 4,
+                kernelshap_max_evals: 8_192,
+                kernelshap_threshold: 0.02,
+                bootstrap: 200,
+                seed: 0,
+            },
+            ReproPreset::Paper => Plan {
+                preset,
+                size: Preset::Full,
+                superpixel: 2,
+                original: None,
+                mae_pretrain: None,
+                surrogate: b(100, 256, None, None),
+                explainer: b(100, 128, None, None),
+                mae_patch: 2,
+                mae_pretrain_lr: None,
+                test_limit: None,
+                task1_images: 8,
+                per_subset: 4,
+                eval_images: 16,
+                kernelshap_max_evals: 1 << 20,
+                kernelshap_threshold: 0.01,
+                bootstrap: 200,
+                seed: 0,
+            },
+        }
+    }
+
+    /// The training config of original `arch` (MAE classifiers start from `init`).
+    pub fn original_config(&self, arch: Arch, data: &str, init: Option<&Path>) -> TrainConfig {
+        let mut c = TrainConfig::recipe(arch, self.size, data);
+        let budget = match arch {
+            Arch::MaePretrain => &self.mae_pretrain,
+            _ => &self.original,
+        };
+        if let Some(bud) = budget {
+            c.epochs = bud.epochs;
+            c.batch_size = bud.batch_size;
+            c.train_limit = bud.train_limit;
+            c.val_limit = bud.val_limit;
+            // Warmups are sized for hundreds of epochs: keep a tenth of a short run.
+            if let Schedule::Cosine { warmup } = &mut c.schedule {
+                *warmup = warmup.min(bud.epochs as f64 / 10.0);
+            }
+        }
+        if let ModelConfig::Mae(m) = &mut c.model {
+            m.patch = self.mae_patch;
+        }
+        match arch {
+            Arch::MaePretrain => {
+                c.lr = self
+                    .mae_pretrain_lr
+                    .unwrap_or(1.5e-4 * c.batch_size as f64 / 256.0)
+            }
+            Arch::MaeClassifier => c.init = init.map(Path::to_path_buf),
+            _ => {}
+        }
+        c.seed = self.seed;
+        c
+    }
+
+    pub fn surrogate_config(
+        &self,
+        arch: SurrogateArch,
+        original: &Path,
+        data: &str,
+    ) -> SurrogateConfig {
+        let mut c = SurrogateConfig::recipe(arch, self.size, original, data);
+        let bud = &self.surrogate;
+        c.superpixel = self.superpixel;
+        c.epochs = bud.epochs;
+        c.batch_size = bud.batch_size;
+        c.train_limit = bud.train_limit;
+        c.val_limit = bud.val_limit;
+        c.seed = self.seed;
+        c
+    }
+
+    pub fn explainer_config(&self, surrogate: &Path, data: &str) -> ExplainerConfig {
+        let mut c = ExplainerConfig::recipe(self.size, surrogate, data);
+        let bud = &self.explainer;
+        c.epochs = bud.epochs;
+        c.batch_size = bud.batch_size;
+        c.train_limit = bud.train_limit;
+        c.val_limit = bud.val_limit;
+        c.seed = self.seed;
+        c
+    }
+}

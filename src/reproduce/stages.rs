@@ -1,0 +1,558 @@
+//! The stages themselves: which originals, surrogate pairings, explainers and evaluations the
+//! paper's experiment has, and how each stage calls the library.
+
+use super::{Log, Plan, Run, Stage};
+use crate::fastshap::compare::{
+    Explained, Predictions, SUBSET_SLUGS, SUBSETS, TestSet, partition, pick, predict, side_by_side,
+    table3,
+};
+use crate::fastshap::evaluate::{EvaluateConfig, GroundTruth, Original, choose_images, evaluate};
+use crate::fastshap::explainer::{Explainer, train_explainer};
+use crate::fastshap::surrogate::{Surrogate, SurrogateArch, load_original, train_surrogate};
+use crate::fastshap::tables::{TABLE1_NOTES, best_surrogate_epoch, table1, table2};
+use crate::train::config::Arch;
+use crate::train::state::{self, BEST, LAST};
+use crate::train::{Model, RunOptions, eval};
+use crate::viz::{HeatmapOptions, save_png};
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// An original classifier (or the MAE pre-training it starts from).
+struct OriginalSpec {
+    slug: &'static str,
+    arch: Arch,
+    /// Table 2's row name (the paper's), `None` for pre-training.
+    table: Option<&'static str>,
+}
+
+const ORIGINALS: [OriginalSpec; 4] = [
+    OriginalSpec {
+        slug: "resnet",
+        arch: Arch::Resnet18,
+        table: Some("ResNet18"),
+    },
+    OriginalSpec {
+        slug: "vit",
+        arch: Arch::Vit,
+        table: Some("ViT"),
+    },
+    OriginalSpec {
+        slug: "mae-pretrain",
+        arch: Arch::MaePretrain,
+        table: None,
+    },
+    OriginalSpec {
+        slug: "mae",
+        arch: Arch::MaeClassifier,
+        table: Some("MAE-pretrained ViT"),
+    },
+];
+
+/// Table 1's pairings: (slug, original's slug, surrogate architecture, the paper's row name).
+const PAIRS: [(&str, &str, SurrogateArch, &str); 7] = [
+    (
+        "resnet-by-resnet",
+        "resnet",
+        SurrogateArch::Resnet18,
+        "ResNet by ResNet",
+    ),
+    (
+        "resnet-by-vit",
+        "resnet",
+        SurrogateArch::Vit,
+        "ResNet by ViT",
+    ),
+    ("vit-by-vit", "vit", SurrogateArch::Vit, "ViT by ViT"),
+    (
+        "vit-by-resnet",
+        "vit",
+        SurrogateArch::Resnet18,
+        "ViT by ResNet",
+    ),
+    (
+        "mae-by-vit",
+        "mae",
+        SurrogateArch::Vit,
+        "MAE by ViT(384/384)",
+    ),
+    (
+        "mae-by-vit192",
+        "mae",
+        SurrogateArch::Vit192,
+        "MAE by ViT(192/768)",
+    ),
+    (
+        "mae-by-resnet",
+        "mae",
+        SurrogateArch::Resnet18,
+        "MAE by ResNet",
+    ),
+];
+
+/// Pairings with an explainer: the paper's heatmap rows (ResNet by ResNet, ViT by ViT, ViT by
+/// ResNet) and MAE through its best surrogate.
+const EXPLAINED: [&str; 4] = [
+    "resnet-by-resnet",
+    "vit-by-vit",
+    "vit-by-resnet",
+    "mae-by-resnet",
+];
+
+/// Explainers measured against ground truth (ViT and MAE ones also get attention rollout).
+const EVALUATED: [&str; 3] = ["resnet-by-resnet", "vit-by-vit", "mae-by-resnet"];
+
+/// Task 2 compares these originals' explainers (A, B); task 3 shows ViT through two surrogates.
+const TASK2: (&str, &str) = ("resnet-by-resnet", "vit-by-vit");
+const TASK3: (&str, &str) = ("vit-by-vit", "vit-by-resnet");
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) enum Job {
+    #[default]
+    Tables,
+    Original(usize),
+    Surrogate(usize),
+    Explainer(&'static str),
+    Figures,
+    Evaluation(&'static str),
+}
+
+fn stage(name: String, dir: String, kind: &str, job: Job) -> Stage {
+    Stage {
+        name,
+        dir,
+        kind: kind.to_string(),
+        job,
+    }
+}
+
+pub(super) fn all() -> Vec<Stage> {
+    let mut v = Vec::new();
+    for (i, o) in ORIGINALS.iter().enumerate() {
+        let name = format!("original {}", o.slug);
+        v.push(stage(
+            name,
+            format!("originals/{}", o.slug),
+            "original",
+            Job::Original(i),
+        ));
+    }
+    for (i, p) in PAIRS.iter().enumerate() {
+        v.push(stage(
+            format!("surrogate {}", p.0),
+            format!("surrogates/{}", p.0),
+            "surrogate",
+            Job::Surrogate(i),
+        ));
+    }
+    for s in EXPLAINED {
+        v.push(stage(
+            format!("explainer {s}"),
+            format!("explainers/{s}"),
+            "explainer",
+            Job::Explainer(s),
+        ));
+    }
+    v.push(stage(
+        "tables 1-3".into(),
+        "tables".into(),
+        "tables",
+        Job::Tables,
+    ));
+    v.push(stage(
+        "figures (tasks 1-3)".into(),
+        "figures".into(),
+        "figures",
+        Job::Figures,
+    ));
+    for s in EVALUATED {
+        v.push(stage(
+            format!("evaluation {s}"),
+            format!("evaluation/{s}"),
+            "evaluation",
+            Job::Evaluation(s),
+        ));
+    }
+    v
+}
+
+/// "ViT via a ResNet surrogate" for `vit-by-resnet`.
+fn title(slug: &str) -> String {
+    let p = PAIRS.iter().find(|p| p.0 == slug).expect("a pairing");
+    let orig = match p.1 {
+        "resnet" => "ResNet18",
+        "vit" => "ViT",
+        _ => "MAE-ViT",
+    };
+    let sur = match p.2 {
+        SurrogateArch::Resnet18 => "a ResNet",
+        SurrogateArch::Vit => "a ViT",
+        SurrogateArch::Vit192 => "a ViT(192/768)",
+    };
+    format!("{orig} via {sur} surrogate")
+}
+
+fn original_dir(run: &Run, slug: &str) -> PathBuf {
+    run.path(&format!("originals/{slug}"))
+}
+
+fn best(dir: &Path) -> PathBuf {
+    dir.join(BEST)
+}
+
+/// Every derived training config, for `reproduce.json` and the report.
+pub(super) fn settings(plan: &Plan, data: &str, dir: &Path) -> Value {
+    let orig = |s: &str| dir.join("originals").join(s).join(BEST);
+    let originals: serde_json::Map<String, Value> = ORIGINALS
+        .iter()
+        .map(|o| {
+            let init = (o.arch == Arch::MaeClassifier).then(|| orig("mae-pretrain"));
+            let c = plan.original_config(o.arch, data, init.as_deref());
+            (o.slug.to_string(), json!(c))
+        })
+        .collect();
+    let surrogates: serde_json::Map<String, Value> = PAIRS
+        .iter()
+        .map(|p| {
+            let c = plan.surrogate_config(p.2, &orig(p.1), data);
+            (p.0.to_string(), json!(c))
+        })
+        .collect();
+    let sur = dir.join("surrogates").join(EXPLAINED[0]).join(BEST);
+    json!({
+        "plan": plan,
+        "originals": originals,
+        "surrogates": surrogates,
+        "explainer": plan.explainer_config(&sur, data),
+        "explained": EXPLAINED,
+        "evaluated": EVALUATED,
+    })
+}
+
+/// Removes what an interrupted stage left, so it can start over.
+fn clear(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("cannot remove the unfinished stage {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn run_options(run: &Run) -> RunOptions {
+    RunOptions {
+        quiet: run.opts.quiet,
+        ..Default::default()
+    }
+}
+
+pub(super) fn run(run: &Run, stage: &Stage, log: &mut Log) -> Result<Value> {
+    let out = run.path(&stage.dir);
+    match &stage.job {
+        Job::Original(i) => original(run, &ORIGINALS[*i], &out, log),
+        Job::Surrogate(i) => surrogate(run, *i, &out),
+        Job::Explainer(slug) => explainer(run, slug, &out),
+        Job::Tables => tables(run, &out),
+        Job::Figures => figures(run, &out),
+        Job::Evaluation(slug) => evaluation(run, slug, &out),
+    }
+}
+
+fn original(run: &Run, o: &OriginalSpec, out: &Path, log: &mut Log) -> Result<Value> {
+    let init = (o.arch == Arch::MaeClassifier).then(|| best(&original_dir(run, "mae-pretrain")));
+    let cfg = run.plan.original_config(o.arch, &run.data, init.as_deref());
+    cfg.validate()?;
+    // An interrupted training continues from its last epoch; anything less is started over.
+    let resumed = match out.join(LAST).exists() {
+        true => match state::read_resume(out) {
+            Ok(r) if r.config == cfg => {
+                log.line(&format!(
+                    "  continuing {} from its last checkpoint (epoch {})",
+                    o.slug, r.state.epoch
+                ))?;
+                Some(r)
+            }
+            _ => None,
+        },
+        false => None,
+    };
+    if resumed.is_none() {
+        clear(out)?;
+    }
+    let s = crate::train::train(
+        &cfg,
+        &run.train,
+        &run.test,
+        out,
+        resumed.as_ref(),
+        &run_options(run),
+    )?;
+    let last = s.metrics.last();
+    let best_val = s
+        .metrics
+        .iter()
+        .map(|m| m.val_loss)
+        .fold(f64::INFINITY, f64::min);
+    Ok(json!({
+        "epochs": s.metrics.len(),
+        "best_val_loss": best_val,
+        "final_val_acc": last.and_then(|m| m.val_acc),
+        "images_per_s": last.map(|m| m.images_per_s),
+        "table2_name": o.table,
+    }))
+}
+
+fn surrogate(run: &Run, i: usize, out: &Path) -> Result<Value> {
+    let (slug, orig, arch, name) = PAIRS[i];
+    let cfg = run
+        .plan
+        .surrogate_config(arch, &best(&original_dir(run, orig)), &run.data);
+    clear(out)?;
+    let s = train_surrogate(&cfg, &run.train, &run.test, out, &run_options(run))?;
+    let b = s
+        .metrics
+        .iter()
+        .find(|m| m.epoch == s.best_epoch)
+        .or(s.metrics.last());
+    Ok(json!({
+        "pair": slug,
+        "table1_name": name,
+        "epochs": s.metrics.len(),
+        "best_epoch": s.best_epoch,
+        "val_ce": b.map(|m| m.val_ce),
+        "val_acc": b.map(|m| m.val_acc),
+        "val_kl": b.map(|m| m.val_kl),
+    }))
+}
+
+fn surrogate_path(run: &Run, slug: &str) -> PathBuf {
+    best(&run.path(&format!("surrogates/{slug}")))
+}
+
+fn explainer(run: &Run, slug: &str, out: &Path) -> Result<Value> {
+    let sur_path = surrogate_path(run, slug);
+    let cfg = run.plan.explainer_config(&sur_path, &run.data);
+    let sur = Surrogate::load(&sur_path)?;
+    clear(out)?;
+    let s = train_explainer(&cfg, &sur, &run.train, &run.test, out, &run_options(run))?;
+    let best_val = s
+        .metrics
+        .iter()
+        .map(|m| m.val_loss)
+        .fold(f64::INFINITY, f64::min);
+    Ok(json!({
+        "pair": slug,
+        "epochs": s.metrics.len(),
+        "best_epoch": s.best_epoch,
+        "initial_val_loss": s.initial_val_loss,
+        "best_val_loss": best_val,
+    }))
+}
+
+/// Images per inference batch (fits every preset's models on any adapter we support).
+const BATCH: usize = 100;
+
+fn tables(run: &Run, out: &Path) -> Result<Value> {
+    std::fs::create_dir_all(out)?;
+    let test = TestSet::new(&run.test, run.plan.test_limit);
+    let mut rows = Vec::new();
+    let mut preds = Vec::new();
+    for o in ORIGINALS.iter() {
+        let Some(name) = o.table else { continue };
+        let model = load_original(&best(&original_dir(run, o.slug)))?;
+        let e = eval::evaluate(&model, &test.data, BATCH)?;
+        rows.push((name.to_string(), test.data.len(), e));
+        if o.arch != Arch::MaeClassifier {
+            preds.push(predict(&model, &test.data, BATCH)?);
+        }
+    }
+    let notes = format!(
+        "Ours on {} test images of {}; the paper's on the 10,000 CIFAR-10 test images.",
+        test.data.len(),
+        run.data
+    );
+    table2(&rows).write(out, "table2", "Table 2: original models", &notes)?;
+
+    let sur: Vec<_> = PAIRS
+        .iter()
+        .map(|p| {
+            let m = best_surrogate_epoch(&run.path(&format!("surrogates/{}", p.0)))?;
+            Ok((p.3.to_string(), m))
+        })
+        .collect::<Result<_>>()?;
+    table1(&sur).write(out, "table1", "Table 1: surrogates", TABLE1_NOTES)?;
+
+    let subsets = partition(&test.data.labels, &preds[0].pred, &preds[1].pred)?;
+    let notes = format!(
+        "A = ResNet18, B = ViT (this run's originals); {} test images of {}. The paper's are on \
+         the 10,000 CIFAR-10 test images.",
+        test.data.len(),
+        run.data
+    );
+    table3(&subsets).write(
+        out,
+        "table3",
+        "Table 3: agreement subsets of ResNet18 (A) and ViT (B)",
+        &notes,
+    )?;
+    let full_idx = |s: &[usize]| s.iter().map(|&i| test.index[i]).collect::<Vec<_>>();
+    let info = json!({
+        "a": "ResNet18", "b": "ViT", "data": run.data, "test_images": test.data.len(),
+        "subsets": SUBSET_SLUGS.iter().zip(&subsets)
+            .map(|(s, v)| (s.to_string(), json!(full_idx(v))))
+            .collect::<serde_json::Map<_, _>>(),
+    });
+    crate::io::write_atomic(
+        &out.join("subsets.json"),
+        serde_json::to_string_pretty(&info)?.as_bytes(),
+    )?;
+    Ok(json!({
+        "test_images": test.data.len(),
+        "accuracy": rows.iter().map(|r| (r.0.clone(), json!(r.2.accuracy)))
+            .collect::<serde_json::Map<_, _>>(),
+        "subset_sizes": subsets.iter().map(Vec::len).collect::<Vec<_>>(),
+    }))
+}
+
+/// An explainer with its surrogate and its original's predictions on the figures' test set.
+struct Loaded {
+    slug: &'static str,
+    explainer: Explainer,
+    surrogate: Surrogate,
+    predictions: Predictions,
+}
+
+impl Loaded {
+    fn explained(&self) -> Explained<'_> {
+        Explained {
+            name: title(self.slug),
+            predictions: &self.predictions,
+            explainer: &self.explainer,
+            surrogate: &self.surrogate,
+        }
+    }
+}
+
+fn figures(run: &Run, out: &Path) -> Result<Value> {
+    std::fs::create_dir_all(out)?;
+    let test = TestSet::new(&run.test, run.plan.test_limit);
+    let mut loaded = Vec::new();
+    for slug in EXPLAINED {
+        let orig = PAIRS.iter().find(|p| p.0 == slug).expect("a pairing").1;
+        let (explainer, _) = Explainer::load(&best(&run.path(&format!("explainers/{slug}"))))?;
+        let model = load_original(&best(&original_dir(run, orig)))?;
+        loaded.push(Loaded {
+            slug,
+            explainer,
+            surrogate: Surrogate::load(&surrogate_path(run, slug))?,
+            predictions: predict(&model, &test.data, BATCH)?,
+        });
+    }
+    let get = |s: &str| loaded.iter().find(|l| l.slug == s).expect("explained");
+    let opts = HeatmapOptions::new(&test.data.classes);
+    let (mut task1, mut task2, mut task3, mut notes) = (vec![], vec![], vec![], vec![]);
+
+    let idx = choose_images(test.data.len(), run.plan.task1_images, run.plan.seed);
+    for l in &loaded {
+        let img = crate::fastshap::compare::explained_grid(&l.explained(), &test, &idx, &opts)?;
+        let file = format!("task1-{}.png", l.slug);
+        save_png(&img, &out.join(&file))?;
+        task1.push(json!({"file": file, "caption": format!(
+            "Task 1: {} — predicted probabilities (original, surrogate) and the Shapley value of \
+             every superpixel for each class; red raises the class's score, blue lowers it.",
+            l.explained().name)}));
+    }
+
+    let (a, b) = (get(TASK2.0), get(TASK2.1));
+    let subsets = partition(&test.data.labels, &a.predictions.pred, &b.predictions.pred)?;
+    let picked: Vec<Vec<usize>> = subsets
+        .iter()
+        .map(|s| pick(s, run.plan.per_subset))
+        .collect();
+    for (i, p) in picked.iter().enumerate() {
+        if p.is_empty() {
+            notes.push(format!(
+                "Task 2: subset \"{}\" is empty on these {} test images.",
+                SUBSETS[i],
+                test.data.len()
+            ));
+            continue;
+        }
+        let title = format!(
+            "{} (A = ResNet18, B = ViT): {} of {} test images",
+            SUBSETS[i],
+            subsets[i].len(),
+            test.data.len()
+        );
+        let img = side_by_side(&title, &a.explained(), &b.explained(), &test, p, &opts)?;
+        let file = format!("task2-{}.png", SUBSET_SLUGS[i]);
+        save_png(&img, &out.join(&file))?;
+        task2.push(json!({"file": file, "caption": format!("Task 2: {title}")}));
+    }
+
+    let (l, r) = (get(TASK3.0), get(TASK3.1));
+    let img = side_by_side(
+        "ViT explained through two surrogates",
+        &l.explained(),
+        &r.explained(),
+        &test,
+        &idx,
+        &opts,
+    )?;
+    save_png(&img, &out.join("task3-vit.png"))?;
+    task3.push(json!({"file": "task3-vit.png", "caption":
+        "Task 3: the same ViT original explained through its ViT surrogate (left) and a ResNet \
+         surrogate (right)."}));
+    let info = json!({"task1": task1, "task2": task2, "task3": task3, "notes": notes});
+    crate::io::write_atomic(
+        &out.join("figures.json"),
+        serde_json::to_string_pretty(&info)?.as_bytes(),
+    )?;
+    Ok(info)
+}
+
+fn evaluation(run: &Run, slug: &str, out: &Path) -> Result<Value> {
+    let (explainer, sur_path) = Explainer::load(&best(&run.path(&format!("explainers/{slug}"))))?;
+    let surrogate = Surrogate::load(&sur_path)?;
+    let orig = PAIRS.iter().find(|p| p.0 == slug).expect("a pairing").1;
+    let path = best(&original_dir(run, orig));
+    let model: Model = load_original(&path)?;
+    let original = Original {
+        path,
+        model: &model,
+    };
+    let p = &run.plan;
+    let cfg = EvaluateConfig {
+        images: p.eval_images,
+        ground_truth: GroundTruth::Auto,
+        kernelshap_threshold: p.kernelshap_threshold,
+        kernelshap_max_evals: p.kernelshap_max_evals,
+        bootstrap: p.bootstrap,
+        batch: 256,
+        top_k: 0,
+        seed: p.seed,
+        progress: !run.opts.quiet,
+    };
+    clear(out)?;
+    let s = evaluate(
+        &explainer,
+        &surrogate,
+        Some(&original),
+        &run.test,
+        &cfg,
+        out,
+    )?;
+    let e = &s.mean_fastshap;
+    Ok(json!({
+        "pair": slug,
+        "players": s.players,
+        "ground_truth": s.ground_truth,
+        "images": s.images.len(),
+        "fastshap_vs_truth": {"l2": e.l2, "pearson": e.pearson, "spearman": e.spearman,
+                              "sign_agreement": e.sign_agreement},
+        "auc_top1": s.auc.iter().map(|r| json!({"method": r.method,
+            "mode": format!("{:?}", r.mode), "auc": r.top1.0})).collect::<Vec<_>>(),
+        "seconds_per_image": s.timing.iter().map(|t| (t.method.clone(), json!(t.seconds_per_image)))
+            .collect::<serde_json::Map<_, _>>(),
+        "rollout": s.rollout_skipped.is_none(),
+    }))
+}
