@@ -44,6 +44,11 @@ enum Command {
     /// The paper's whole experiment as one resumable pipeline: originals, surrogates,
     /// explainers, Tables 1-3, figures, evaluation and a self-contained report.html.
     Reproduce(Box<reproduce::Args>),
+    /// Rewrite DIR/report.html from what a reproduction (finished, running or interrupted) left.
+    Report {
+        /// The reproduction's --out directory.
+        dir: std::path::PathBuf,
+    },
     /// Train a classifier or pre-train an MAE with the paper's recipe (see --help for options).
     Train(Box<train::Args>),
     /// Loss, accuracy and confusion matrix of a classifier checkpoint on a test set.
@@ -102,6 +107,9 @@ pub fn main() -> i32 {
         Command::Bench(a) => crate::gpu::init(&opts).and_then(|_| bench::run(a)),
         Command::Demo(a) => demo::run(a, &opts),
         Command::Reproduce(a) => reproduce::run(a, &opts),
+        Command::Report { dir } => crate::report::write_report(dir).map(|p| {
+            println!("wrote {}", p.display());
+        }),
         Command::Train(a) => train::run(a, &opts),
         Command::Eval(a) => eval::run(a, &opts),
         Command::Surrogate(a) => surrogate::run(a, &opts),

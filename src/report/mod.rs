@@ -320,6 +320,7 @@ figure img { display: block; max-width: 100%; height: auto; border: 1px solid va
   image-rendering: auto; }
 figcaption { color: var(--muted); font-size: 0.9em; margin-top: 0.4em; }
 svg { max-width: 100%; height: auto; }
+figure img.wide { max-width: none; width: 2000px; }
 .plots { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
 .plots > svg { width: calc(50% - 6px); height: auto; border: 1px solid #eaeef2; }
 details { margin: 0.6em 0; }

@@ -59,25 +59,12 @@ pub fn fmt_time(s: &str) -> String {
     if !secs.is_finite() || secs < 0.0 {
         return s.to_string();
     }
-    let secs = secs as i64;
-    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64);
+    format!("{} UTC", crate::reproduce::utc(t))
 }
+
+/// Images wider than this many pixels are shown at this width in a horizontally scrolling box.
+const WIDE: u32 = 2000;
 
 /// `<figure id=..>` with an inline PNG, or with a note when the file is missing or not a PNG.
 pub fn png_figure(id: &str, path: &Path, alt: &str, caption: &str) -> String {
@@ -85,11 +72,18 @@ pub fn png_figure(id: &str, path: &Path, alt: &str, caption: &str) -> String {
         Ok(bytes) if bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() >= 24 => {
             let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
             let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
-            format!(
-                "<img alt=\"{}\" width=\"{w}\" height=\"{h}\" src=\"data:image/png;base64,{}\">",
+            let img = format!(
+                "<img alt=\"{}\" width=\"{w}\" height=\"{h}\"{} src=\"data:image/png;base64,{}\">",
                 escape(alt),
+                if w > WIDE { " class=\"wide\"" } else { "" },
                 base64::engine::general_purpose::STANDARD.encode(&bytes)
-            )
+            );
+            // Side-by-side galleries are too wide to read shrunk to the page: they scroll.
+            if w > WIDE {
+                format!("<div class=\"scroll\">{img}</div>")
+            } else {
+                img
+            }
         }
         Ok(_) => note(&format!("{} is not a PNG file.", file_name(path))),
         Err(_) => note(&format!("{} was not produced.", file_name(path))),

@@ -174,7 +174,7 @@ pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Re
         "kernels": format!("{:?}", ctx.kernel_class()),
     });
     let list = stage_list();
-    let now = utc(SystemTime::now());
+    let now = format!("{} UTC", utc(SystemTime::now()));
     let info = match prev {
         Some(mut prev) => {
             let sessions = prev["sessions"].as_array_mut();

@@ -106,7 +106,7 @@ impl Plan {
                 preset,
                 size: Preset::Tiny,
                 superpixel: 4,
-                original: Some(b(3, 64, Some(1000), Some(250))),
+                original: Some(b(3, 64, None, Some(250))),
                 mae_pretrain: Some(b(2, 64, Some(500), Some(100))),
                 surrogate: b(2, 64, Some(500), Some(125)),
                 explainer: b(2, 32, Some(320), Some(64)),
