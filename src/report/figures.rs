@@ -246,6 +246,22 @@ fn intro(report_md: &str) -> String {
         .join("\n")
 }
 
+/// The files in `dir` named `<prefix>…<suffix>`, sorted.
+fn files_like(dir: &Path, prefix: &str, suffix: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = file_name(p);
+            n.starts_with(prefix) && n.ends_with(suffix)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 fn one_evaluation(slug: &str, dir: &Path) -> String {
     let id = format!("eval-{}", id_of(slug));
     let mut o = format!("<section id=\"{id}\">\n<h3>{}</h3>\n", escape(slug));
@@ -262,17 +278,7 @@ fn one_evaluation(slug: &str, dir: &Path) -> String {
             None => o += &note(&format!("{file} ({what}) was not produced.")),
         }
     }
-    let mut svgs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let n = file_name(p);
-            n.starts_with("curves_") && n.ends_with(".svg")
-        })
-        .collect();
-    svgs.sort();
+    let svgs = files_like(dir, "curves_", ".svg");
     if svgs.is_empty() {
         o += &note("No inclusion/exclusion curves were produced.");
     } else {
@@ -289,17 +295,7 @@ fn one_evaluation(slug: &str, dir: &Path) -> String {
         Some(md) => o += &markdown(&md, 2),
         None => o += &note("timing.md was not produced."),
     }
-    let mut maps: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let n = file_name(p);
-            n.starts_with("phi_") && n.ends_with(".png")
-        })
-        .collect();
-    maps.sort();
+    let maps = files_like(dir, "phi_", ".png");
     if !maps.is_empty() {
         o += "<details><summary>Shapley maps of the evaluated images</summary>\n";
         for p in &maps {

@@ -117,62 +117,41 @@ pub(super) enum Job {
     Evaluation(&'static str),
 }
 
-fn stage(name: String, dir: String, kind: &str, job: Job) -> Stage {
+fn stage(name: &str, dir: &str, kind: &str, job: Job) -> Stage {
     Stage {
-        name,
-        dir,
+        name: name.to_string(),
+        dir: dir.to_string(),
         kind: kind.to_string(),
         job,
     }
 }
 
 pub(super) fn all() -> Vec<Stage> {
-    let mut v = Vec::new();
-    for (i, o) in ORIGINALS.iter().enumerate() {
-        let name = format!("original {}", o.slug);
-        v.push(stage(
-            name,
-            format!("originals/{}", o.slug),
-            "original",
-            Job::Original(i),
-        ));
-    }
-    for (i, p) in PAIRS.iter().enumerate() {
-        v.push(stage(
-            format!("surrogate {}", p.0),
-            format!("surrogates/{}", p.0),
-            "surrogate",
-            Job::Surrogate(i),
-        ));
-    }
-    for s in EXPLAINED {
-        v.push(stage(
-            format!("explainer {s}"),
-            format!("explainers/{s}"),
-            "explainer",
-            Job::Explainer(s),
-        ));
-    }
+    // "surrogate vit-by-resnet" in surrogates/vit-by-resnet, and so on.
+    let each = |kind: &str, parent: &str, slug: &str, job| {
+        stage(
+            &format!("{kind} {slug}"),
+            &format!("{parent}/{slug}"),
+            kind,
+            job,
+        )
+    };
+    let mut v: Vec<Stage> = (ORIGINALS.iter().enumerate())
+        .map(|(i, o)| each("original", "originals", o.slug, Job::Original(i)))
+        .collect();
+    v.extend(
+        (PAIRS.iter().enumerate())
+            .map(|(i, p)| each("surrogate", "surrogates", p.0, Job::Surrogate(i))),
+    );
+    v.extend(EXPLAINED.map(|s| each("explainer", "explainers", s, Job::Explainer(s))));
+    v.push(stage("tables 1-3", "tables", "tables", Job::Tables));
     v.push(stage(
-        "tables 1-3".into(),
-        "tables".into(),
-        "tables",
-        Job::Tables,
-    ));
-    v.push(stage(
-        "figures (tasks 1-3)".into(),
-        "figures".into(),
+        "figures (tasks 1-3)",
+        "figures",
         "figures",
         Job::Figures,
     ));
-    for s in EVALUATED {
-        v.push(stage(
-            format!("evaluation {s}"),
-            format!("evaluation/{s}"),
-            "evaluation",
-            Job::Evaluation(s),
-        ));
-    }
+    v.extend(EVALUATED.map(|s| each("evaluation", "evaluation", s, Job::Evaluation(s))));
     v
 }
 
