@@ -223,3 +223,25 @@ fn utc_formats_known_instants() {
     assert_eq!(at(951_782_400), "2000-02-29 00:00:00");
     assert_eq!(at(1_798_761_599), "2026-12-31 23:59:59");
 }
+
+#[test]
+fn bad_data_fails_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let missing = tmp.path().join("no-such-cifar");
+    let (code, _, err) = fastshap(&[
+        "reproduce",
+        "--preset",
+        "smoke",
+        "--data",
+        missing.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no-such-cifar"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // Nothing recorded, so the corrected command is not refused as "other settings".
+    assert!(!out.join("reproduce.json").exists());
+    assert!(!out.join("run.log").exists());
+}

@@ -166,6 +166,8 @@ pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Re
     // Absolute, so checkpoints record paths that work from any directory.
     let dir = std::fs::canonicalize(dir).with_context(|| format!("{}", dir.display()))?;
     let prev = check_previous(&dir, plan, data)?;
+    // Bad data fails before anything is written, so a corrected rerun is not refused.
+    let (train, test) = crate::cli::load_data(data)?;
     let ctx = crate::gpu::ctx();
     let device = json!({
         "name": ctx.info.name,
@@ -207,7 +209,6 @@ pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Re
         ctx.info.backend
     ))?;
 
-    let (train, test) = crate::cli::load_data(data)?;
     let run = Run {
         dir: dir.clone(),
         data: data.to_string(),
