@@ -266,11 +266,7 @@ fn original(run: &Run, o: &OriginalSpec, out: &Path, log: &mut Log) -> Result<Va
         &run_options(run),
     )?;
     let last = s.metrics.last();
-    let best_val = s
-        .metrics
-        .iter()
-        .map(|m| m.val_loss)
-        .fold(f64::INFINITY, f64::min);
+    let best_val = lowest(s.metrics.iter().map(|m| m.val_loss));
     Ok(json!({
         "epochs": s.metrics.len(),
         "best_val_loss": best_val,
@@ -278,6 +274,10 @@ fn original(run: &Run, o: &OriginalSpec, out: &Path, log: &mut Log) -> Result<Va
         "images_per_s": last.map(|m| m.images_per_s),
         "table2_name": o.table,
     }))
+}
+
+fn lowest(v: impl Iterator<Item = f64>) -> f64 {
+    v.fold(f64::INFINITY, f64::min)
 }
 
 fn surrogate(run: &Run, i: usize, out: &Path) -> Result<Value> {
@@ -313,11 +313,7 @@ fn explainer(run: &Run, slug: &str, out: &Path) -> Result<Value> {
     let sur = Surrogate::load(&sur_path)?;
     clear(out)?;
     let s = train_explainer(&cfg, &sur, &run.train, &run.test, out, &run_options(run))?;
-    let best_val = s
-        .metrics
-        .iter()
-        .map(|m| m.val_loss)
-        .fold(f64::INFINITY, f64::min);
+    let best_val = lowest(s.metrics.iter().map(|m| m.val_loss));
     Ok(json!({
         "pair": slug,
         "epochs": s.metrics.len(),
