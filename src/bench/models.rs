@@ -7,6 +7,7 @@ use crate::models::*;
 use crate::nn::{Module, init_rng};
 use crate::ops::loss::{cross_entropy_indices, mse};
 use crate::ops::optim::{Adam, Optimizer};
+use crate::train::Model;
 use crate::{Tensor, gpu, no_grad};
 use anyhow::Result;
 use std::time::Instant;
@@ -75,48 +76,24 @@ pub fn run(which: &[String], batch: usize, reps: usize) -> Result<Vec<Row>> {
     let ce = |logits: &Tensor| cross_entropy_indices(logits, &labels, 0.0);
     for name in which {
         match name.as_str() {
-            "resnet18" => {
-                let m = ResNet::new(ResNetConfig::resnet18(3, 10), &mut rng)?;
-                rows.extend(measure(
-                    name,
-                    batch,
-                    reps,
-                    &m,
-                    &|x, t| m.forward(x, t),
-                    &ce,
-                )?);
-            }
-            "vit" => {
-                let m = Vit::new(VitConfig::cifar(3), &mut rng)?;
-                rows.extend(measure(
-                    name,
-                    batch,
-                    reps,
-                    &m,
-                    &|x, t| m.forward(x, t),
-                    &ce,
-                )?);
+            "resnet18" | "vit" | "mae-classifier" => {
+                let m = match name.as_str() {
+                    "resnet18" => {
+                        Model::ResNet(ResNet::new(ResNetConfig::resnet18(3, 10), &mut rng)?)
+                    }
+                    "vit" => Model::Vit(Vit::new(VitConfig::cifar(3), &mut rng)?),
+                    _ => {
+                        let mae = Mae::new(MaeConfig::vit_tiny(), &mut rng)?;
+                        Model::MaeClassifier(MaeClassifier::from_mae(mae, 10, &mut rng)?, 10)
+                    }
+                };
+                rows.extend(measure(name, batch, reps, &m, &|x, t| m.logits(x, t), &ce)?);
             }
             "mae" => {
                 let m = Mae::new(MaeConfig::vit_tiny(), &mut rng)?;
                 let shuffles = random_shuffles(batch, m.encoder.config.patches(), &mut init_rng(1));
                 let fwd = |x: &Tensor, _t: bool| Ok(m.forward(x, &shuffles)?.loss);
                 rows.extend(measure(name, batch, reps, &m, &fwd, &|l| Ok(l.clone()))?);
-            }
-            "mae-classifier" => {
-                let m = MaeClassifier::from_mae(
-                    Mae::new(MaeConfig::vit_tiny(), &mut rng)?,
-                    10,
-                    &mut rng,
-                )?;
-                rows.extend(measure(
-                    name,
-                    batch,
-                    reps,
-                    &m,
-                    &|x, t| m.forward(x, t),
-                    &ce,
-                )?);
             }
             "unet" => {
                 let m = UNet::new(UNetConfig::fastshap_cifar(), &mut rng)?;

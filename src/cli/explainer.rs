@@ -74,11 +74,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     c.epochs = a.epochs;
     c.batch_size = a.batch_size;
     c.lr = a.lr;
-    c.schedule = Schedule::Plateau {
-        factor: 0.5,
-        patience: a.patience,
-        min_lr: 1e-5,
-    };
+    c.schedule = Schedule::plateau_fastshap_with(a.patience);
     c.early_stop = a.early_stop;
     c.augment = a.augment;
     c.seed = a.seed;

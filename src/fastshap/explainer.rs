@@ -7,10 +7,7 @@
 //! validation masks; the best validation model is kept. [`explain_batch`] applies the same
 //! normalisation at inference, so with additive normalisation Σ_P φ = v(1) − v(0) exactly.
 
-use super::{
-    META_CLASSES, META_ROLE, META_SUPERPIXEL, SurrogateModel, append_jsonl, link_values, mix,
-    players,
-};
+use super::{META_CLASSES, META_ROLE, META_SUPERPIXEL, SurrogateModel, link_values, mix, players};
 use crate::checkpoint;
 use crate::data::{Dataset, Loader, LoaderConfig};
 use crate::models::{UNet, UNetConfig};
@@ -563,13 +560,7 @@ pub fn train_explainer(
             images += b;
             step += 1;
         }
-        let sums = ops::plumbing::concat(&losses.iter().collect::<Vec<_>>(), 0)?.to_vec()?;
-        let train_loss = sums.iter().map(|&v| v as f64).sum::<f64>() / images as f64;
-        ensure!(
-            train_loss.is_finite(),
-            "explainer training loss is {train_loss} in epoch {}; stopping",
-            epoch + 1
-        );
+        let train_loss = super::epoch_mean_loss(&losses, images, "explainer", epoch + 1)?;
         let train_secs = t0.elapsed().as_secs_f64();
         let vl = val_loss(&explainer, cfg, &null, &val_batches)?;
         plateau_step(&cfg.schedule, &mut plateau, vl);
@@ -582,14 +573,8 @@ pub fn train_explainer(
             images_per_s: images as f64 / train_secs,
             seconds: t0.elapsed().as_secs_f64(),
         };
-        let is_best = best.is_none_or(|(b, _)| vl < b);
         let meta = explainer.metadata(&cfg.surrogate, epoch + 1)?;
-        if is_best {
-            best = Some((vl, epoch + 1));
-            checkpoint::save(&explainer.unet, meta.clone(), &dir.join(BEST))?;
-        }
-        checkpoint::save(&explainer.unet, meta, &dir.join(LAST))?;
-        append_jsonl(&dir.join(METRICS), &m)?;
+        let is_best = super::save_epoch(&explainer.unet, meta, dir, &m, vl, epoch + 1, &mut best)?;
         if !opts.quiet {
             println!(
                 "epoch {}/{}: train loss {:.5} | val loss {:.5} | lr {:.2e} | {:.0} img/s | {:.1} s{}",

@@ -5,10 +5,10 @@
 //! direction); Adam 1e-3, batch 256, reduce-on-plateau on the masked validation loss (fixed,
 //! seeded validation masks) and early stopping after `early_stop` epochs without improvement.
 
-use super::{META_CLASSES, META_ROLE, META_SUPERPIXEL, SurrogateModel, append_jsonl, mix, players};
+use super::{META_CLASSES, META_ROLE, META_SUPERPIXEL, SurrogateModel, mix, players};
 use crate::checkpoint;
 use crate::data::{Dataset, Loader, LoaderConfig};
-use crate::models::{ResNet, ResNetConfig, Vit, VitConfig};
+use crate::models::{ResNet, Vit, VitConfig};
 use crate::nn::{Module, init_rng};
 use crate::ops::{self, loss, masking::apply_player_mask, optim};
 use crate::shap::sampler::UniformSizeSampler;
@@ -83,26 +83,8 @@ impl SurrogateConfig {
     pub fn recipe(arch: SurrogateArch, preset: Preset, original: &Path, data: &str) -> Self {
         let tiny = preset == Preset::Tiny;
         let model = match arch {
-            SurrogateArch::Resnet18 => ModelConfig::ResNet(if tiny {
-                ResNetConfig {
-                    widths: [16, 32, 32, 64],
-                    blocks: [1, 1, 1, 1],
-                    ..ResNetConfig::resnet18(4, 10)
-                }
-            } else {
-                ResNetConfig::resnet18(4, 10)
-            }),
-            SurrogateArch::Vit => ModelConfig::Vit(if tiny {
-                VitConfig {
-                    dim: 64,
-                    mlp: 64,
-                    heads: 4,
-                    depth: 2,
-                    ..VitConfig::cifar(4)
-                }
-            } else {
-                VitConfig::cifar(4)
-            }),
+            SurrogateArch::Resnet18 => ModelConfig::ResNet(preset.resnet(4)),
+            SurrogateArch::Vit => ModelConfig::Vit(preset.vit(4)),
             SurrogateArch::Vit192 => ModelConfig::Vit(if tiny {
                 VitConfig {
                     dim: 48,
@@ -479,13 +461,7 @@ pub fn train_surrogate(
             images += b;
             step += 1;
         }
-        let sums = ops::plumbing::concat(&losses.iter().collect::<Vec<_>>(), 0)?.to_vec()?;
-        let train_loss = sums.iter().map(|&v| v as f64).sum::<f64>() / images as f64;
-        ensure!(
-            train_loss.is_finite(),
-            "surrogate training loss is {train_loss} in epoch {}; stopping",
-            epoch + 1
-        );
+        let train_loss = super::epoch_mean_loss(&losses, images, "surrogate", epoch + 1)?;
         let train_secs = t0.elapsed().as_secs_f64();
         let (val_masked_loss, val_ce, val_acc, val_kl) = validate(cfg, &model, &val_batches)?;
         plateau_step(&cfg.schedule, &mut plateau, val_masked_loss);
@@ -501,14 +477,9 @@ pub fn train_surrogate(
             images_per_s: images as f64 / train_secs,
             seconds: t0.elapsed().as_secs_f64(),
         };
-        let is_best = best.is_none_or(|(b, _)| val_masked_loss < b);
         let meta = checkpoint_meta(&model, cfg, &classes, epoch + 1)?;
-        if is_best {
-            best = Some((val_masked_loss, epoch + 1));
-            checkpoint::save(&model, meta.clone(), &dir.join(BEST))?;
-        }
-        checkpoint::save(&model, meta, &dir.join(LAST))?;
-        append_jsonl(&dir.join(METRICS), &m)?;
+        let is_best =
+            super::save_epoch(&model, meta, dir, &m, val_masked_loss, epoch + 1, &mut best)?;
         if !opts.quiet {
             println!(
                 "epoch {}/{}: train {:?} {:.4} | val masked {:.4} | unmasked val CE {:.4} acc {:.3} KL {:.4} | lr {:.2e} | {:.0} img/s | {:.1} s{}",

@@ -25,6 +25,35 @@ pub enum Preset {
     Full,
 }
 
+impl Preset {
+    /// The ResNet of this size (the paper's ResNet18, or a narrow one-block-per-stage one) with
+    /// `in_channels` inputs (3 for an original, 4 for a surrogate) and 10 classes.
+    pub fn resnet(self, in_channels: usize) -> ResNetConfig {
+        match self {
+            Preset::Full => ResNetConfig::resnet18(in_channels, 10),
+            Preset::Tiny => ResNetConfig {
+                widths: [16, 32, 32, 64],
+                blocks: [1, 1, 1, 1],
+                ..ResNetConfig::resnet18(in_channels, 10)
+            },
+        }
+    }
+
+    /// The ViT of this size (the paper's 384/384, 12 heads, 7 layers, or 64/64, 4 heads, 2).
+    pub fn vit(self, in_channels: usize) -> VitConfig {
+        match self {
+            Preset::Full => VitConfig::cifar(in_channels),
+            Preset::Tiny => VitConfig {
+                dim: 64,
+                mlp: 64,
+                heads: 4,
+                depth: 2,
+                ..VitConfig::cifar(in_channels)
+            },
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum OptimKind {
     Sgd,
@@ -128,15 +157,7 @@ impl TrainConfig {
         match arch {
             // FastSHAP's ResNet18 original: Adam 1e-3, batch 256, crop + flip, ReduceLROnPlateau.
             Arch::Resnet18 => TrainConfig {
-                model: ModelConfig::ResNet(if tiny {
-                    ResNetConfig {
-                        widths: [16, 32, 32, 64],
-                        blocks: [1, 1, 1, 1],
-                        ..ResNetConfig::resnet18(3, 10)
-                    }
-                } else {
-                    ResNetConfig::resnet18(3, 10)
-                }),
+                model: ModelConfig::ResNet(preset.resnet(3)),
                 augment: AugmentKind::CropFlip,
                 schedule: Schedule::plateau_fastshap(),
                 ..base
@@ -144,17 +165,7 @@ impl TrainConfig {
             // omihub777/ViT-CIFAR: Adam 1e-3 (wd 5e-5), batch 128, 5 warmup epochs + cosine,
             // label smoothing 0.1, AutoAugment, 200 epochs.
             Arch::Vit => TrainConfig {
-                model: ModelConfig::Vit(if tiny {
-                    VitConfig {
-                        dim: 64,
-                        mlp: 64,
-                        heads: 4,
-                        depth: 2,
-                        ..VitConfig::cifar(3)
-                    }
-                } else {
-                    VitConfig::cifar(3)
-                }),
+                model: ModelConfig::Vit(preset.vit(3)),
                 epochs: 200,
                 batch_size: 128,
                 weight_decay: 5e-5,

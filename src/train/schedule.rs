@@ -23,10 +23,17 @@ pub enum Schedule {
 }
 
 impl Schedule {
+    /// The FastSHAP reference's ReduceLROnPlateau: halve the rate after 2 epochs without a
+    /// better validation loss, down to 1e-5.
     pub fn plateau_fastshap() -> Schedule {
+        Schedule::plateau_fastshap_with(2)
+    }
+
+    /// [`Schedule::plateau_fastshap`] with another patience (epochs).
+    pub fn plateau_fastshap_with(patience: usize) -> Schedule {
         Schedule::Plateau {
             factor: 0.5,
-            patience: 2,
+            patience,
             min_lr: 1e-5,
         }
     }
