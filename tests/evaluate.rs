@@ -8,16 +8,16 @@
 mod common;
 use common::fastshap_cli;
 
+use fastshap::checkpoint;
 use fastshap::data::embedded;
 use fastshap::fastshap::evaluate::{EvaluateConfig, GroundTruth, Original, evaluate};
 use fastshap::fastshap::explainer::tiny_config;
 use fastshap::fastshap::surrogate::{SurrogateArch, load_original};
 use fastshap::fastshap::{Explainer, Surrogate, SurrogateConfig, train_explainer, train_surrogate};
 use fastshap::models::{Vit, VitConfig};
-use fastshap::nn::{Module, init_rng};
+use fastshap::nn::init_rng;
 use fastshap::train::config::{AugmentKind, ModelConfig, Preset};
 use fastshap::train::{Model, RunOptions, Schedule, state};
-use fastshap::{Tensor, checkpoint};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -46,14 +46,7 @@ fn tiny_vit(in_channels: usize) -> VitConfig {
 /// A random ViT original with its head scaled up, so its predictions are confident and vary.
 fn confident_vit(path: &Path) {
     let model = Model::Vit(Vit::new(tiny_vit(3), &mut init_rng(5)).unwrap());
-    for (name, t, _) in model.named_tensors() {
-        if name.starts_with("head.") {
-            let v: Vec<f32> = t.to_vec().unwrap().iter().map(|x| x * 20.0).collect();
-            t.assign(&Tensor::from_slice(&v, t.shape()).unwrap())
-                .unwrap();
-        }
-    }
-    checkpoint::save(&model, model.metadata(), path).unwrap();
+    common::save_confident(&model, "head.", path);
 }
 
 /// original → surrogate → explainer in `dir`; returns (surrogate, explainer) checkpoint paths.

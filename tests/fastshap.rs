@@ -8,6 +8,7 @@
 mod common;
 use common::fastshap_cli;
 
+use fastshap::Tensor;
 use fastshap::data::{Dataset, embedded};
 use fastshap::fastshap::explainer::{LinkKind, NormKind, tiny_config};
 use fastshap::fastshap::surrogate::SurrogateArch;
@@ -16,10 +17,9 @@ use fastshap::fastshap::{
     train_surrogate,
 };
 use fastshap::models::ResNetConfig;
-use fastshap::nn::{Module, init_rng};
+use fastshap::nn::init_rng;
 use fastshap::train::config::{AugmentKind, ModelConfig, Preset};
 use fastshap::train::{Model, RunOptions, Schedule, state};
-use fastshap::{Tensor, checkpoint};
 use std::path::Path;
 use std::time::Instant;
 
@@ -44,14 +44,7 @@ pub fn confident_original(path: &Path) {
         ..ResNetConfig::resnet18(3, 10)
     };
     let model = Model::ResNet(fastshap::models::ResNet::new(cfg, &mut init_rng(5)).unwrap());
-    for (name, t, _) in model.named_tensors() {
-        if name.starts_with("linear.") {
-            let v: Vec<f32> = t.to_vec().unwrap().iter().map(|x| x * 20.0).collect();
-            t.assign(&Tensor::from_slice(&v, t.shape()).unwrap())
-                .unwrap();
-        }
-    }
-    checkpoint::save(&model, model.metadata(), path).unwrap();
+    common::save_confident(&model, "linear.", path);
 }
 
 fn tiny_surrogate_config(original: &Path) -> SurrogateConfig {
