@@ -155,9 +155,14 @@ pub(super) fn all() -> Vec<Stage> {
     v
 }
 
+/// The row of [`PAIRS`] named `slug` (one of the constants above).
+fn pair(slug: &str) -> &'static (&'static str, &'static str, SurrogateArch, &'static str) {
+    PAIRS.iter().find(|p| p.0 == slug).expect("a pairing")
+}
+
 /// "ViT via a ResNet surrogate" for `vit-by-resnet`.
 fn title(slug: &str) -> String {
-    let p = PAIRS.iter().find(|p| p.0 == slug).expect("a pairing");
+    let p = pair(slug);
     let orig = match p.1 {
         "resnet" => "ResNet18",
         "vit" => "ViT",
@@ -389,37 +394,57 @@ fn tables(run: &Run, out: &Path) -> Result<Value> {
 }
 
 /// An explainer with its surrogate and its original's predictions on the figures' test set.
-struct Loaded {
+struct Loaded<'a> {
     slug: &'static str,
     explainer: Explainer,
     surrogate: Surrogate,
-    predictions: Predictions,
+    predictions: &'a Predictions,
 }
 
-impl Loaded {
+impl Loaded<'_> {
     fn explained(&self) -> Explained<'_> {
         Explained {
             name: title(self.slug),
-            predictions: &self.predictions,
+            predictions: self.predictions,
             explainer: &self.explainer,
             surrogate: &self.surrogate,
         }
     }
 }
 
+/// The original a pairing explains (`vit` for `vit-by-resnet`).
+fn original_of(slug: &str) -> &'static str {
+    pair(slug).1
+}
+
 fn figures(run: &Run, out: &Path) -> Result<Value> {
     std::fs::create_dir_all(out)?;
     let test = TestSet::new(&run.test, run.plan.test_limit);
+    // Each original predicts the test set once, however many explainers it has.
+    let mut originals: Vec<&str> = Vec::new();
+    for s in EXPLAINED {
+        if !originals.contains(&original_of(s)) {
+            originals.push(original_of(s));
+        }
+    }
+    let predictions = (originals.iter())
+        .map(|o| {
+            predict(
+                &load_original(&best(&original_dir(run, o)))?,
+                &test.data,
+                BATCH,
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut loaded = Vec::new();
     for slug in EXPLAINED {
-        let orig = PAIRS.iter().find(|p| p.0 == slug).expect("a pairing").1;
         let (explainer, _) = Explainer::load(&best(&run.path(&format!("explainers/{slug}"))))?;
-        let model = load_original(&best(&original_dir(run, orig)))?;
+        let which = originals.iter().position(|o| *o == original_of(slug));
         loaded.push(Loaded {
             slug,
             explainer,
             surrogate: Surrogate::load(&surrogate_path(run, slug))?,
-            predictions: predict(&model, &test.data, BATCH)?,
+            predictions: &predictions[which.expect("listed")],
         });
     }
     let get = |s: &str| loaded.iter().find(|l| l.slug == s).expect("explained");
@@ -488,8 +513,7 @@ fn figures(run: &Run, out: &Path) -> Result<Value> {
 fn evaluation(run: &Run, slug: &str, out: &Path) -> Result<Value> {
     let (explainer, sur_path) = Explainer::load(&best(&run.path(&format!("explainers/{slug}"))))?;
     let surrogate = Surrogate::load(&sur_path)?;
-    let orig = PAIRS.iter().find(|p| p.0 == slug).expect("a pairing").1;
-    let path = best(&original_dir(run, orig));
+    let path = best(&original_dir(run, original_of(slug)));
     let model: Model = load_original(&path)?;
     let original = Original {
         path,
