@@ -220,8 +220,8 @@ fn cpu_fastshap(
     norm: Normalization,
     lambda: f64,
 ) -> f64 {
-    let [phi, s, v0, v1, vs] = *a;
-    let mut phi = phi.to_vec();
+    let [raw, s, v0, v1, vs] = *a;
+    let mut phi = raw.to_vec();
     let idx = |bb: usize, q: usize, j: usize| (bb * p + q) * k + j;
     for bb in 0..b {
         for j in 0..k {
@@ -242,10 +242,11 @@ fn cpu_fastshap(
         .map(|i| (v0[i % k] + pred[i] - vs[i]).powi(2))
         .sum::<f64>()
         / (b * m * k) as f64;
+    // The efficiency penalty judges the raw φ (after normalisation it would be 0 by design).
     let eff: f64 = (0..b * k)
         .map(|i| {
             let (bb, j) = (i / k, i % k);
-            let total: f64 = (0..p).map(|q| phi[idx(bb, q, j)]).sum();
+            let total: f64 = (0..p).map(|q| raw[idx(bb, q, j)]).sum();
             (total - (v1[i] - v0[j])).powi(2)
         })
         .sum::<f64>()
@@ -357,5 +358,49 @@ fn loss_fastshap_exact_shapley_of_additive_game_is_zero() {
             .item()
             .unwrap();
         assert!(away > 1e-4, "{norm:?}: {away}");
+    }
+}
+
+#[test]
+fn loss_fastshap_efficiency_penalty_acts_on_raw_phi() {
+    // With additive normalisation the normalised φ always sums to v1 − v0, so a penalty computed
+    // after normalisation would be 0 and λ would do nothing. The reference penalises the raw φ:
+    // the loss must grow with λ by exactly λ·P·mean((Σφ − (v1 − v0))²).
+    let (b, m, p, k) = (2usize, 2usize, 5usize, 3usize);
+    let t = |d: &[f32], s: &[usize]| Tensor::from_slice(d, s).unwrap();
+    let phi: Vec<f32> = (0..b * p * k).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.1).collect();
+    let masks: Vec<f32> = (0..b * m * p).map(|i| ((i * 3 + 1) % 2) as f32).collect();
+    let v0 = [0.2f32, -0.1, 0.4];
+    let v1: Vec<f32> = (0..b * k).map(|i| 1.0 + 0.3 * i as f32).collect();
+    let vs: Vec<f32> = (0..b * m * k).map(|i| 0.05 * i as f32).collect();
+    let (phit, mt, v0t, v1t, vst) = (
+        t(&phi, &[b, p, k]),
+        t(&masks, &[b * m, p]),
+        t(&v0, &[k]),
+        t(&v1, &[b, k]),
+        t(&vs, &[b * m, k]),
+    );
+    let gap_sq: f64 = (0..b * k)
+        .map(|i| {
+            let (bb, j) = (i / k, i % k);
+            let total: f64 = (0..p).map(|q| phi[(bb * p + q) * k + j] as f64).sum();
+            (total - (v1[i] - v0[j]) as f64).powi(2)
+        })
+        .sum::<f64>()
+        / (b * k) as f64;
+    assert!(gap_sq > 0.1, "the raw φ must violate efficiency here");
+    for norm in [Normalization::Additive, Normalization::None] {
+        let at = |lambda: f32| {
+            fastshap_loss(&phit, &mt, &v0t, &v1t, &vst, norm, lambda)
+                .unwrap()
+                .item()
+                .unwrap() as f64
+        };
+        let diff = at(2.0) - at(0.0);
+        let want = 2.0 * p as f64 * gap_sq;
+        assert!(
+            (diff - want).abs() < 1e-4 * want,
+            "{norm:?}: λ adds {diff}, expected {want}"
+        );
     }
 }

@@ -67,13 +67,15 @@ fn pipeline(dir: &Path) -> (PathBuf, PathBuf) {
     train_surrogate(&sc, &tr, &te, &sdir, &quiet()).unwrap();
     let spath = sdir.join(state::BEST);
     let sur = Surrogate::load(&spath).unwrap();
+    // Enough steps (a narrow UNet, 64 steps) to beat the untrained explainer clearly.
     let mut ec = tiny_config(&sur);
     ec.surrogate = spath.clone();
+    ec.unet.base = 8;
     ec.batch_size = 32;
-    ec.epochs = 2;
-    ec.lr = 1e-3;
+    ec.epochs = 4;
+    ec.lr = 3e-3;
     ec.schedule = Schedule::Constant;
-    ec.train_limit = Some(128);
+    ec.train_limit = Some(512);
     ec.val_limit = Some(32);
     let edir = dir.join("explainer");
     train_explainer(&ec, &sur, &tr, &te, &edir, &quiet()).unwrap();
@@ -106,6 +108,7 @@ fn evaluate_tiny_pipeline_end_to_end() {
         kernelshap_threshold: 0.05,
         kernelshap_max_evals: 16384,
         progress: true,
+        budgets: vec![64, 512, 4096],
         ..EvaluateConfig::default()
     };
     let out = dir.path().join("eval");
@@ -167,8 +170,41 @@ fn evaluate_tiny_pipeline_end_to_end() {
     let auc = std::fs::read_to_string(out.join("auc.md")).unwrap();
     assert!(auc.contains("0.42") && auc.contains("0.64"), "{auc}");
     let csv = std::fs::read_to_string(out.join("errors.csv")).unwrap();
-    // 4 images × (10 classes + mean) × (fastshap, kernelshap) + header.
-    assert_eq!(csv.lines().count(), 1 + 4 * 11 * 2);
+    // 4 images × (10 classes + mean) × (fastshap, its untrained self, kernelshap) + header.
+    assert_eq!(csv.lines().count(), 1 + 4 * 11 * 3);
+
+    // The answer: the trained explainer beats its untrained self against exact values, and the
+    // sampling estimators get better with more evaluations.
+    let f = &s.fidelity;
+    let (trained, untrained) = (&f.scores[0], &f.scores[1]);
+    assert_eq!(
+        (trained.name.as_str(), untrained.name.as_str()),
+        ("fastshap", "fastshap (untrained)")
+    );
+    eprintln!(
+        "fidelity: trained Pearson {:?} / L2 {:?}; untrained Pearson {:?} / L2 {:?}",
+        trained.predicted.pearson,
+        trained.predicted.l2,
+        untrained.predicted.pearson,
+        untrained.predicted.l2
+    );
+    assert!(
+        trained.predicted.pearson.mean > untrained.predicted.pearson.mean + 0.2,
+        "trained {:?} vs untrained {:?}",
+        trained.predicted.pearson,
+        untrained.predicted.pearson
+    );
+    assert!(trained.predicted.l2.mean < untrained.predicted.l2.mean);
+    let ks = &f.budget_curves[0];
+    assert_eq!(ks.method, "kernelshap");
+    let (first, last) = (&ks.points[0], ks.points.last().unwrap());
+    assert!(last.l2.mean < first.l2.mean, "{ks:?}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fidelity.json")).unwrap()).unwrap();
+    assert_eq!(json["players"], 16);
+    assert!(json["scores"][0]["predicted"]["pearson"]["lo"].is_number());
+    let svg = std::fs::read_to_string(out.join("budget.svg")).unwrap();
+    assert!(svg.contains("permutation") && svg.contains("fastshap"), "{svg}");
 
     // Bad inputs through the CLI: an explainer of another P, an unknown ground truth.
     let other = dir.path().join("other.safetensors");

@@ -322,17 +322,31 @@ fn explainer_recovers_known_shapley_values_of_a_linear_surrogate() {
     let x = Tensor::from_slice(&imgs, &[32, 3, 32, 32]).unwrap();
     let ex = explain_batch(&explainer, &sur, &x).unwrap();
     check_efficiency(&ex);
-    let (mut got, mut want) = (Vec::new(), Vec::new());
+    // Judged per (image, class): pooled over classes, the per-class offsets that additive
+    // normalisation supplies for free (Σφ = v(1) − v(0)) would inflate the correlation.
+    let mut rs = Vec::new();
     for (i, img) in imgs.chunks(3 * 1024).enumerate() {
-        want.extend(sur.shapley(img));
-        got.extend(ex.phi_of(i).iter().map(|&v| v as f64));
+        let want = sur.shapley(img);
+        let got = ex.phi_of(i);
+        for k in 0..K {
+            let col = |v: &dyn Fn(usize) -> f64| (0..16).map(v).collect::<Vec<f64>>();
+            let (g, w) = (
+                col(&|q| got[q * K + k] as f64),
+                col(&|q| want[q * K + k]),
+            );
+            rs.push(pearson(&g, &w));
+        }
     }
-    let r = pearson(&got, &want);
+    rs.sort_by(f64::total_cmp);
+    let mean = rs.iter().sum::<f64>() / rs.len() as f64;
+    let median = rs[rs.len() / 2];
     eprintln!(
-        "linear known answer: correlation {r:.4} over {} values",
-        got.len()
+        "linear known answer: per (image, class) Pearson mean {mean:.4}, median {median:.4}, \
+         worst {:.4} over {} pairs",
+        rs[0],
+        rs.len()
     );
-    assert!(r >= 0.95, "correlation {r}");
+    assert!(mean >= 0.9 && median >= 0.9, "mean {mean}, median {median}");
 }
 
 /// surrogate → explainer → explain through the CLI on a handful of images.

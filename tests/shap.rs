@@ -165,6 +165,58 @@ fn kernelshap_is_exact_on_a_linear_game() {
 }
 
 #[test]
+fn kernelshap_convergence_judges_only_the_explained_output() {
+    // Output 0 is additive (Shapley values well above the sampling noise); output 1 is pure
+    // noise, like a class the model rules out: its φ has a tiny range, so the relative rule needs
+    // far more samples. Judging output 0 alone must converge fast, with output 0 still accurate.
+    let p = 10;
+    let noise = TableGame::random(p, 1, 3);
+    let g = TableGame::from_fn(p, 2, |s, o| {
+        if o == 0 {
+            (0..p).map(|i| ((s >> i) & 1) as f64 * (i as f64 - 4.5)).sum()
+        } else {
+            noise.values[s]
+        }
+    });
+    let exact = exact_shapley(&g, 1024).unwrap();
+    let run = |target| {
+        kernel_shap(
+            &g,
+            &KernelShapConfig {
+                batch_pairs: 64,
+                threshold: 0.02,
+                max_evals: 60_000,
+                seed: 4,
+                target,
+            },
+        )
+        .unwrap()
+    };
+    let (one, all) = (run(Some(0)), run(None));
+    eprintln!(
+        "explained output only: {} evaluations; every output: {} (converged {})",
+        one.evaluations, all.evaluations, all.converged
+    );
+    assert!(one.converged);
+    assert!(
+        4 * one.evaluations < all.evaluations,
+        "{} vs {}",
+        one.evaluations,
+        all.evaluations
+    );
+    for i in 0..p {
+        let e = (one.phi[i * 2] - exact.phi[i * 2]).abs();
+        assert!(e < 0.05 * 9.0, "player {i}: error {e}");
+    }
+    let bad = KernelShapConfig {
+        target: Some(2),
+        ..KernelShapConfig::default()
+    };
+    let err = kernel_shap(&g, &bad).unwrap_err().to_string();
+    assert!(err.contains("target output 2"), "{err}");
+}
+
+#[test]
 fn kernelshap_converges_to_exact_values() {
     for (p, seed) in [(8, 1u64), (10, 2), (12, 3)] {
         let g = TableGame::random(p, 3, 100 + seed);
@@ -588,6 +640,7 @@ fn check_resnet_game(game: &dyn Game) {
         threshold: 0.05,
         max_evals: 40_000,
         seed: 1,
+        target: None,
     };
     let r = kernel_shap(game, &cfg).unwrap();
     let mut worst = 0f64;
@@ -653,6 +706,7 @@ fn kernelshap_host_cost_at_256_players() {
         threshold: 0.0,
         max_evals: 8_194,
         seed: 2,
+        target: None,
     };
     let t = Instant::now();
     let r = kernel_shap(&g, &cfg).unwrap();
@@ -680,6 +734,7 @@ fn kernelshap_standard_errors_are_calibrated() {
             threshold: 0.0,
             max_evals: 2_002,
             seed,
+            target: None,
         };
         let r = kernel_shap(&g, &cfg).unwrap();
         for i in 0..r.phi.len() {
@@ -691,4 +746,117 @@ fn kernelshap_standard_errors_are_calibrated() {
     let rms = (sq / n).sqrt();
     eprintln!("RMS of standardised KernelSHAP errors: {rms:.3}");
     assert!((0.85..1.35).contains(&rms), "RMS z = {rms}");
+}
+
+// --- permutation sampling and the fidelity metrics ------------------------------------------
+
+use fastshap::fastshap::fidelity::{
+    self, BudgetCurve, BudgetPoint, Stat, budget_curve, budget_errors, evaluations_to_match,
+};
+use fastshap::shap::permutation::{PermutationConfig, permutation_shapley};
+
+#[test]
+fn permutation_sampling_is_exact_on_a_linear_game_and_converges_on_a_random_one() {
+    // Every marginal contribution of a linear game is its weight: one order suffices.
+    let g = LinearGame::random(9, 3, 2);
+    let cfg = PermutationConfig {
+        max_evals: 2 + 2 * 8,
+        batch_orders: 4,
+        seed: 1,
+    };
+    let r = permutation_shapley(&g, &cfg).unwrap();
+    assert_eq!((r.orders, r.evaluations), (2, 18));
+    assert_close(&r.phi, &g.shapley(), 1e-5, "permutation on a linear game");
+    // A random game: the error falls with the budget, and is small at a large one.
+    let t = TableGame::random(8, 2, 5);
+    let exact = exact_shapley(&t, 256).unwrap();
+    let err = |evals: usize| {
+        let r = permutation_shapley(
+            &t,
+            &PermutationConfig {
+                max_evals: evals,
+                batch_orders: 32,
+                seed: 3,
+            },
+        )
+        .unwrap();
+        // Efficiency holds exactly for every order, so for the average too.
+        for o in 0..2 {
+            let sum: f64 = (0..8).map(|i| r.phi[i * 2 + o]).sum();
+            let (v0, v1) = (t.values[o], t.values[255 * 2 + o]);
+            assert!((sum - (v1 - v0)).abs() < 1e-6);
+        }
+        metrics::l2(&r.phi, &exact.phi)
+    };
+    let (small, large) = (err(16), err(20_000));
+    eprintln!("permutation L2: {small:.4} at 16 evaluations, {large:.4} at 20,000");
+    assert!(large < 0.1 * small && large < 0.1, "{small} → {large}");
+    let too_small = PermutationConfig {
+        max_evals: 10,
+        batch_orders: 4,
+        seed: 0,
+    };
+    let e = permutation_shapley(&t, &too_small).unwrap_err().to_string();
+    assert!(e.contains("less than one order"), "{e}");
+}
+
+#[test]
+fn fidelity_scores_judge_each_class_on_its_own() {
+    // 3 images, P = 4, K = 2. Truth columns vary; the estimates are the truth plus a per-class
+    // offset (Pearson 1, L2 = offset·2), its negation (Pearson −1), and noise-free but flat.
+    let (p, k) = (4, 2);
+    let truth: Vec<Vec<f64>> = (0..3)
+        .map(|j| (0..p * k).map(|i| (i as f64 + j as f64).sin()).collect())
+        .collect();
+    let shifted: Vec<Vec<f64>> = truth
+        .iter()
+        .map(|t| t.iter().enumerate().map(|(i, v)| v + 0.5 * (i % k) as f64 + 0.5).collect())
+        .collect();
+    let negated: Vec<Vec<f64>> = truth.iter().map(|t| t.iter().map(|v| -v).collect()).collect();
+    let target = [0, 1, 1];
+    let s = fidelity::score("shifted", &shifted, &truth, &target, p, k, 2, 200, 1);
+    assert!((s.predicted.pearson.mean - 1.0).abs() < 1e-12);
+    assert!((s.all_classes.pearson.mean - 1.0).abs() < 1e-12);
+    // Image 0's class 0 is shifted by 0.5, the others (class 1) by 1.0: L2 = shift · √P.
+    let want = (0.5 * 2.0 + 1.0 * 2.0 + 1.0 * 2.0) / 3.0;
+    assert!((s.predicted.l2.mean - want).abs() < 1e-12, "{:?}", s.predicted.l2);
+    assert!(s.predicted.l2.lo <= s.predicted.l2.mean && s.predicted.l2.mean <= s.predicted.l2.hi);
+    let n = fidelity::score("negated", &negated, &truth, &target, p, k, 2, 200, 1);
+    assert!((n.predicted.pearson.mean + 1.0).abs() < 1e-12);
+    assert!((n.predicted.sign_agreement.mean).abs() < 1e-12);
+    // NaN Pearsons (a constant estimate) are dropped from the mean, not propagated.
+    let st = Stat::of(&[f64::NAN, 0.5, 0.7], 100, 0);
+    assert!((st.mean - 0.6).abs() < 1e-12 && st.lo >= 0.5 && st.hi <= 0.7);
+}
+
+#[test]
+fn budget_curves_fall_with_evaluations_and_find_the_matching_budget() {
+    let t = TableGame::random(10, 3, 8);
+    let exact = exact_shapley(&t, 1024).unwrap();
+    let budgets = [64, 256, 1024, 4096];
+    let (ks, perm) = budget_errors(&t, &exact.phi, 1, &budgets, 7).unwrap();
+    for (name, rows) in [("kernelshap", &ks), ("permutation", &perm)] {
+        let l2: Vec<f64> = rows.iter().map(|r| r.2).collect();
+        eprintln!("{name}: L2 {l2:?}");
+        assert!(l2[3] < 0.5 * l2[0], "{name}: {l2:?}");
+        assert!(rows.iter().all(|r| r.0 <= 4096.0 + 1.0 && r.0 >= 32.0));
+    }
+    let curve = budget_curve("kernelshap", &budgets, &[ks.clone(), ks], 50, 0);
+    assert_eq!(curve.points.len(), 4);
+    // A constructed curve: L2 1.0 at 100, 0.5 at 1,000 → 0.75 is met at √(100·1000) ≈ 316.
+    let point = |e: f64, l2: f64| BudgetPoint {
+        budget: e as usize,
+        evaluations: e,
+        pearson: Stat { mean: 0.0, lo: 0.0, hi: 0.0 },
+        l2: Stat { mean: l2, lo: l2, hi: l2 },
+    };
+    let c = BudgetCurve {
+        method: "k".into(),
+        points: vec![point(100.0, 1.0), point(1000.0, 0.5)],
+    };
+    let m = evaluations_to_match(&c, 0.75).unwrap();
+    assert!((m - 316.227766).abs() < 1e-3, "{m}");
+    assert_eq!(evaluations_to_match(&c, 0.1), None);
+    assert_eq!(evaluations_to_match(&c, 2.0), Some(100.0));
+    assert!((fidelity::l2_at(&c, 316.227766).unwrap() - 0.75).abs() < 1e-6);
 }

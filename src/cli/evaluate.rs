@@ -46,6 +46,13 @@ pub struct Args {
     top_k: Option<usize>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Game-evaluation budgets at which KernelSHAP and permutation sampling are scored against
+    /// the exact values (comma-separated; exact ground truth only; default 64,128,…,16384).
+    #[arg(long, value_delimiter = ',')]
+    budgets: Option<Vec<usize>>,
+    /// Images that also get a full KernelSHAP run (default: all).
+    #[arg(long)]
+    kernelshap_images: Option<usize>,
 }
 
 pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
@@ -81,6 +88,11 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         top_k: a.top_k.unwrap_or(0),
         seed: a.seed,
         progress: true,
+        budgets: a
+            .budgets
+            .clone()
+            .unwrap_or_else(crate::fastshap::evaluate::default_budgets),
+        kernelshap_images: a.kernelshap_images,
     };
     let t0 = Instant::now();
     let s = evaluate(

@@ -17,10 +17,12 @@
 //! checkpoint is reachable, else the surrogate's (the output says which).
 
 use super::explainer::{Explainer, explain_batch};
+use super::fidelity::{self, BudgetCurve, EstimatorScores};
 use super::{SurrogateModel, mix};
 use crate::data::{self, Dataset, SIDE};
 use crate::shap::curves::{self, CurveReport, Mode};
-use crate::shap::exact::exact_shapley;
+use crate::shap::exact::{all_values, exact_shapley};
+use crate::shap::game::TableGame;
 use crate::shap::kernelshap::{KernelShapConfig, kernel_shap};
 use crate::shap::metrics::{self, Errors};
 use crate::shap::rollout::attention_rollout;
@@ -32,6 +34,7 @@ use crate::viz::{
 };
 use crate::{Tensor, no_grad};
 use anyhow::{Context, Result, bail, ensure};
+use serde::Serialize;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::fmt::Write as _;
@@ -70,6 +73,17 @@ pub struct EvaluateConfig {
     pub seed: u64,
     /// Per-image progress lines on stderr.
     pub progress: bool,
+    /// Budgets (game evaluations per image) at which KernelSHAP and permutation sampling are
+    /// scored against the exact values (needs exact ground truth; empty: none).
+    pub budgets: Vec<usize>,
+    /// Images that also get a real KernelSHAP run to convergence (its AUCs, timing, and the
+    /// ground truth when P is too large for exact values); `None`: all.
+    pub kernelshap_images: Option<usize>,
+}
+
+/// The budgets of the error-vs-evaluations curves: 64 … 16,384, doubling.
+pub fn default_budgets() -> Vec<usize> {
+    (6..=14).map(|e| 1usize << e).collect()
 }
 
 impl Default for EvaluateConfig {
@@ -84,6 +98,8 @@ impl Default for EvaluateConfig {
             top_k: 0,
             seed: 0,
             progress: false,
+            budgets: default_budgets(),
+            kernelshap_images: None,
         }
     }
 }
@@ -142,6 +158,46 @@ pub struct EvaluateSummary {
     /// Why rollout was skipped, or None when `rollout.png` was written.
     pub rollout_skipped: Option<String>,
     pub files: Vec<PathBuf>,
+    /// Machine-readable answer (also `fidelity.json`).
+    pub fidelity: Fidelity,
+}
+
+/// How right the explanations are, in numbers (`fidelity.json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Fidelity {
+    pub players: usize,
+    pub classes: usize,
+    pub images: usize,
+    /// "exact" or "kernelshap".
+    pub ground_truth: String,
+    /// The trained explainer, the same network untrained (its initial weights), and
+    /// KernelSHAP run to convergence (when the ground truth is exact).
+    pub scores: Vec<EstimatorScores>,
+    /// Error against the exact values vs game evaluations (when the ground truth is exact).
+    pub budget_curves: Vec<BudgetCurve>,
+    /// Measured seconds of one game evaluation (one masked image through the surrogate).
+    pub seconds_per_evaluation: Option<f64>,
+    /// Evaluations KernelSHAP / permutation sampling need to match FastSHAP's mean L2 on the
+    /// explained class (`None`: not within the budgets tried).
+    pub kernelshap_evaluations_to_match: Option<f64>,
+    pub permutation_evaluations_to_match: Option<f64>,
+    /// KernelSHAP's mean L2 at 1,000 evaluations beside FastSHAP's.
+    pub kernelshap_l2_at_1000: Option<f64>,
+    pub fastshap_ms_per_image: f64,
+    pub fastshap_ms_single_image: f64,
+    /// KernelSHAP at FastSHAP's error, per image: the evaluations × the measured time of one.
+    pub kernelshap_ms_at_equal_error: Option<f64>,
+    pub speedup_at_equal_error: Option<f64>,
+    /// (method, mode, top-1 AUC) with its interval.
+    pub auc: Vec<AucEntry>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AucEntry {
+    pub method: String,
+    pub mode: String,
+    pub top1: fidelity::Stat,
+    pub log_odds: fidelity::Stat,
 }
 
 /// `n` distinct test indices chosen with `seed` (a partial Fisher–Yates shuffle), sorted.
@@ -262,6 +318,12 @@ pub fn evaluate(
     let fs_phi: Vec<Vec<f64>> = (0..n)
         .map(|i| ex.phi_of(i).iter().map(|&v| v as f64).collect())
         .collect();
+    // The same network at its initial weights: the score training has to beat.
+    let untrained = Explainer::new(explainer.config.clone(), explainer.classes.clone())?;
+    let ux = explain_batch(&untrained, surrogate, &x)?;
+    let untrained_phi: Vec<Vec<f64>> = (0..n)
+        .map(|i| ux.phi_of(i).iter().map(|&v| v as f64).collect())
+        .collect();
     let sprobs: Vec<Vec<f64>> = (0..n)
         .map(|i| {
             ex.probs[i * k..(i + 1) * k]
@@ -293,17 +355,52 @@ pub fn evaluate(
     let mut ks_phi: Vec<Vec<f64>> = Vec::new();
     let (mut exact_secs, mut ks_secs, mut ks_evals, mut ks_conv) = (0.0, 0.0, 0usize, 0usize);
     let mut eff_err = 0f64;
+    let budgets: Vec<usize> = if use_exact { cfg.budgets.clone() } else { Vec::new() };
+    let (mut ks_rows, mut perm_rows) = (Vec::new(), Vec::new());
+    let ks_images = if use_exact {
+        cfg.kernelshap_images.unwrap_or(n).min(n)
+    } else {
+        n
+    };
     for j in 0..n {
         let game = SurrogateGame::new(&logits, image_of(j)?, s, link, cfg.batch)?;
         if use_exact {
+            // All 2^P values once: the exact values and every budget curve come from this table.
             let t = Instant::now();
-            let e = exact_shapley(&game, cfg.batch)?;
+            let table = TableGame {
+                players: p,
+                outputs: k,
+                values: all_values(&game, cfg.batch)?,
+            };
             exact_secs += t.elapsed().as_secs_f64();
+            let e = exact_shapley(&table, 1 << p)?;
             for c in 0..k {
                 let sum: f64 = (0..p).map(|i| e.phi[i * k + c]).sum();
                 eff_err = eff_err.max((sum - (e.grand[c] - e.null[c])).abs());
             }
+            if !budgets.is_empty() {
+                let (ks, perm) = fidelity::budget_errors(
+                    &table,
+                    &e.phi,
+                    target[j],
+                    &budgets,
+                    mix(&[cfg.seed, idx[j] as u64, 13]),
+                )?;
+                ks_rows.push(ks);
+                perm_rows.push(perm);
+            }
             exact_phi.push(e.phi);
+        }
+        if j >= ks_images {
+            if cfg.progress {
+                eprintln!(
+                    "image {}/{n} (#{}): exact {:.1} s total",
+                    j + 1,
+                    idx[j],
+                    exact_secs
+                );
+            }
+            continue;
         }
         let t = Instant::now();
         let r = kernel_shap(
@@ -313,6 +410,7 @@ pub fn evaluate(
                 threshold: cfg.kernelshap_threshold,
                 max_evals: cfg.kernelshap_max_evals,
                 seed: mix(&[cfg.seed, idx[j] as u64, 7]),
+                target: Some(target[j]),
             },
         )?;
         ks_secs += t.elapsed().as_secs_f64();
@@ -333,6 +431,45 @@ pub fn evaluate(
     }
     let truth = if use_exact { &exact_phi } else { &ks_phi };
     let gt_name: &'static str = if use_exact { "exact" } else { "kernelshap" };
+    let top_scores = {
+        let b = cfg.bootstrap;
+        let mut v = vec![
+            fidelity::score("fastshap", &fs_phi, truth, &target, p, k, top_k, b, mix(&[cfg.seed, 21])),
+            fidelity::score(
+                "fastshap (untrained)",
+                &untrained_phi,
+                truth,
+                &target,
+                p,
+                k,
+                top_k,
+                b,
+                mix(&[cfg.seed, 22]),
+            ),
+        ];
+        if use_exact && ks_images > 0 {
+            v.push(fidelity::score(
+                "kernelshap (converged)",
+                &ks_phi,
+                &truth[..ks_images],
+                &target[..ks_images],
+                p,
+                k,
+                top_k,
+                b,
+                mix(&[cfg.seed, 23]),
+            ));
+        }
+        v
+    };
+    let budget_curves: Vec<BudgetCurve> = if budgets.is_empty() {
+        Vec::new()
+    } else {
+        vec![
+            fidelity::budget_curve("kernelshap", &budgets, &ks_rows, cfg.bootstrap, mix(&[cfg.seed, 24])),
+            fidelity::budget_curve("permutation", &budgets, &perm_rows, cfg.bootstrap, mix(&[cfg.seed, 25])),
+        ]
+    };
 
     // Explainer error per image and class.
     let mut csv =
@@ -368,7 +505,8 @@ pub fn evaluate(
             e
         };
         let fastshap = row("fastshap", &fs_phi[j]);
-        let kernelshap = use_exact.then(|| row("kernelshap", &ks_phi[j]));
+        row("fastshap-untrained", &untrained_phi[j]);
+        let kernelshap = (use_exact && j < ks_images).then(|| row("kernelshap", &ks_phi[j]));
         results.push(ImageResult {
             index: idx[j],
             label: test.class_name(idx[j]).to_string(),
@@ -410,13 +548,17 @@ pub fn evaluate(
     if use_exact {
         methods.push(("exact", &exact_phi));
     }
-    methods.push(("kernelshap", &ks_phi));
+    if !ks_phi.is_empty() {
+        methods.push(("kernelshap", &ks_phi));
+    }
     methods.push(("random", &random));
     let mut reports: Vec<(&str, Mode, CurveReport)> = Vec::new();
     for (mi, &(name, phis)) in methods.iter().enumerate() {
+        // KernelSHAP may cover only the first `kernelshap_images` images.
+        let m = phis.len();
         for mode in [Mode::Exclusion, Mode::Inclusion] {
-            let cols: Vec<Vec<f64>> = (0..n).map(|j| column(&phis[j], p, k, target[j])).collect();
-            let items: Vec<(&dyn Game, &[f64], usize)> = (0..n)
+            let cols: Vec<Vec<f64>> = (0..m).map(|j| column(&phis[j], p, k, target[j])).collect();
+            let items: Vec<(&dyn Game, &[f64], usize)> = (0..m)
                 .map(|j| (&games[j] as &dyn Game, cols[j].as_slice(), target[j]))
                 .collect();
             let seed = mix(&[cfg.seed, mi as u64, mode as u64]);
@@ -512,10 +654,11 @@ pub fn evaluate(
         },
         TimingRow {
             method: "kernelshap".into(),
-            seconds_per_image: ks_secs / n as f64,
-            evaluations: Some(ks_evals as f64 / n as f64),
+            seconds_per_image: ks_secs / ks_images.max(1) as f64,
+            evaluations: Some(ks_evals as f64 / ks_images.max(1) as f64),
             note: format!(
-                "threshold {}; converged on {ks_conv} of {n} images",
+                "to convergence on the explained class, threshold {}; converged on {ks_conv} of \
+                 {ks_images} images",
                 cfg.kernelshap_threshold
             ),
         },
@@ -625,6 +768,59 @@ pub fn evaluate(
         }
     };
 
+    // The answer: scores with intervals, budget curves, speed at equal error.
+    let fs_scores = &top_scores[0];
+    let per_eval = (use_exact && exact_secs > 0.0).then(|| exact_secs / (n as f64 * (1u64 << p) as f64));
+    let fs_l2 = fs_scores.predicted.l2.mean;
+    let ks_match = budget_curves.first().and_then(|c| fidelity::evaluations_to_match(c, fs_l2));
+    let perm_match = budget_curves.get(1).and_then(|c| fidelity::evaluations_to_match(c, fs_l2));
+    let ks_ms_equal = ks_match.zip(per_eval).map(|(e, t)| e * t * 1e3);
+    let fidelity = Fidelity {
+        players: p,
+        classes: k,
+        images: n,
+        ground_truth: gt_name.into(),
+        scores: top_scores.clone(),
+        budget_curves: budget_curves.clone(),
+        seconds_per_evaluation: per_eval,
+        kernelshap_evaluations_to_match: ks_match,
+        permutation_evaluations_to_match: perm_match,
+        kernelshap_l2_at_1000: budget_curves.first().and_then(|c| fidelity::l2_at(c, 1000.0)),
+        fastshap_ms_per_image: fs_batch * 1e3,
+        fastshap_ms_single_image: fs_single * 1e3,
+        kernelshap_ms_at_equal_error: ks_ms_equal,
+        speedup_at_equal_error: ks_ms_equal.map(|ms| ms / (fs_batch * 1e3)),
+        auc: auc
+            .iter()
+            .map(|a| AucEntry {
+                method: a.method.clone(),
+                mode: mode_name(a.mode).into(),
+                top1: fidelity::Stat {
+                    mean: a.top1.0,
+                    lo: a.top1.1.0,
+                    hi: a.top1.1.1,
+                },
+                log_odds: fidelity::Stat {
+                    mean: a.log_odds.0,
+                    lo: a.log_odds.1.0,
+                    hi: a.log_odds.1.1,
+                },
+            })
+            .collect(),
+    };
+    let mut answer = vec![
+        ("fidelity.json", serde_json::to_string_pretty(&fidelity)?),
+        ("fidelity.md", fidelity_md(&fidelity)),
+    ];
+    if !budget_curves.is_empty() {
+        answer.push(("budget.svg", budget_plot(&fidelity)));
+    }
+    for (name, body) in answer {
+        let path = out.join(name);
+        crate::io::write_atomic(&path, body.as_bytes())?;
+        files.push(path);
+    }
+
     let summary = EvaluateSummary {
         players: p,
         classes: k,
@@ -639,6 +835,7 @@ pub fn evaluate(
         kernelshap_converged: ks_conv,
         rollout_skipped,
         files,
+        fidelity,
     };
     let report = report_md(
         &summary,
@@ -767,6 +964,8 @@ fn report_md(s: &EvaluateSummary, errors: &str, auc: &Path, timing: &Path) -> Re
         s.classes,
         s.ground_truth
     );
+    o.push_str(&fidelity_md(&s.fidelity));
+    o.push('\n');
     if let Some(e) = s.exact_efficiency_error {
         let _ = writeln!(
             o,
@@ -812,4 +1011,129 @@ fn report_md(s: &EvaluateSummary, errors: &str, auc: &Path, timing: &Path) -> Re
         bail!("no images evaluated");
     }
     Ok(o)
+}
+
+/// The answer first: scores with 95% intervals, the untrained baseline, and the speed of
+/// FastSHAP against the sampling estimators at equal error.
+pub fn fidelity_md(f: &Fidelity) -> String {
+    let mut o = format!(
+        "## How right are the explanations?\n\n{} test images, P = {} players, K = {} classes, \
+         against {} Shapley values of the surrogate game. Mean over images with a 95% bootstrap \
+         interval; \"explained class\" is the prediction on the full image, \"all classes\" the \
+         mean over the K classes of each image (each class judged on its own).\n\n\
+         | estimator | Pearson (explained class) | Spearman (explained) | L2 (explained) | sign agreement (explained) | Pearson (all classes) | L2 (all classes) |\n\
+         |---|---|---|---|---|---|---|\n",
+        f.images, f.players, f.classes, f.ground_truth
+    );
+    for e in &f.scores {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            e.name,
+            e.predicted.pearson.fmt(),
+            e.predicted.spearman.fmt(),
+            e.predicted.l2.fmt(),
+            e.predicted.sign_agreement.fmt(),
+            e.all_classes.pearson.fmt(),
+            e.all_classes.l2.fmt()
+        );
+    }
+    if !f.budget_curves.is_empty() {
+        o.push_str(
+            "\n### Error vs game evaluations (explained class)\n\n| method | evaluations / image | \
+             Pearson | L2 |\n|---|---|---|---|\n",
+        );
+        for c in &f.budget_curves {
+            for pt in &c.points {
+                let _ = writeln!(
+                    o,
+                    "| {} | {:.0} | {} | {} |",
+                    c.method,
+                    pt.evaluations,
+                    pt.pearson.fmt(),
+                    pt.l2.fmt()
+                );
+            }
+        }
+        let fs = &f.scores[0].predicted;
+        let _ = writeln!(
+            o,
+            "| **fastshap** | 1 explainer pass | {} | {} |\n",
+            fs.pearson.fmt(),
+            fs.l2.fmt()
+        );
+        let evals = |v: Option<f64>| {
+            v.map_or("more than the largest budget tried".to_string(), |e| format!("{e:.0}"))
+        };
+        let _ = writeln!(
+            o,
+            "To match FastSHAP's mean L2 on the explained class, KernelSHAP needs {} evaluations \
+             per image and permutation sampling {}.",
+            evals(f.kernelshap_evaluations_to_match),
+            evals(f.permutation_evaluations_to_match)
+        );
+        if let Some(l2) = f.kernelshap_l2_at_1000 {
+            let _ = writeln!(
+                o,
+                "KernelSHAP at 1,000 evaluations: mean L2 {l2:.4} (FastSHAP: {:.4}).",
+                fs.l2.mean
+            );
+        }
+    }
+    let _ = write!(
+        o,
+        "\nFastSHAP: {:.3} ms per image in a batch of {} ({:.2} ms for a single image).",
+        f.fastshap_ms_per_image, f.images, f.fastshap_ms_single_image
+    );
+    if let (Some(t), Some(ms), Some(x)) = (
+        f.seconds_per_evaluation,
+        f.kernelshap_ms_at_equal_error,
+        f.speedup_at_equal_error,
+    ) {
+        let _ = write!(
+            o,
+            " One game evaluation costs {:.3} ms here, so KernelSHAP at equal error takes {ms:.0} ms \
+             per image: FastSHAP is {x:.0}× faster.",
+            t * 1e3
+        );
+    }
+    o.push('\n');
+    o
+}
+
+/// Error vs evaluations (log₂ axis) for the sampling estimators, FastSHAP as a flat line.
+fn budget_plot(f: &Fidelity) -> String {
+    let mut series: Vec<Series> = f
+        .budget_curves
+        .iter()
+        .map(|c| {
+            Series::new(
+                &c.method,
+                c.points.iter().map(|p| p.evaluations.log2()).collect(),
+                c.points.iter().map(|p| p.l2.mean).collect(),
+            )
+        })
+        .collect();
+    let xs: Vec<f64> = series.iter().flat_map(|s| s.x.iter().copied()).collect();
+    let (lo, hi) = (
+        xs.iter().copied().fold(f64::INFINITY, f64::min),
+        xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    );
+    for e in f.scores.iter().take(2) {
+        let mut s = Series::new(&e.name, vec![lo, hi], vec![e.predicted.l2.mean; 2]);
+        s.dashed = true;
+        series.push(s);
+    }
+    line_plot(
+        &series,
+        &PlotOptions {
+            title: format!(
+                "error vs game evaluations ({} images, P = {}, exact ground truth)",
+                f.images, f.players
+            ),
+            x_label: "log₂ evaluations per image".into(),
+            y_label: "mean L2 to exact φ (explained class)".into(),
+            ..PlotOptions::default()
+        },
+    )
 }

@@ -16,6 +16,7 @@
 pub mod compare;
 pub mod evaluate;
 pub mod explainer;
+pub mod fidelity;
 pub mod surrogate;
 pub mod tables;
 

@@ -221,9 +221,13 @@ pub fn masked_sum(phi: &Tensor, masks: &Tensor) -> Result<Tensor> {
 }
 
 /// The FastSHAP training loss for attributions `phi` [B,P,K] (P players/patches, K classes):
-/// after the optional efficiency `normalization`,
+/// with φ̃ = `normalization`(φ) (efficiency normalisation),
 ///
-///   P · [ mean_{(B·M, K)} (v0 + S·φ_b − v(S))²  +  λ · mean_{(B,K)} (Σ_P φ − (v1 − v0))² ]
+///   P · [ mean_{(B·M, K)} (v0 + S·φ̃_b − v(S))²  +  λ · mean_{(B,K)} (Σ_P φ − (v1 − v0))² ]
+///
+/// The efficiency penalty acts on the **raw** φ, as in the reference implementation
+/// (`FastSHAP.train`: `total = pred.sum(-1)` before `normalization`): after additive
+/// normalisation Σ_P φ̃ = v1 − v0 holds exactly, so a penalty on φ̃ would always be zero.
 ///
 /// with masks S [B·M, P] (row r belongs to image r / M), the null value v0 [K], the full-input
 /// values v1 [B,K] and the masked values v_s [B·M, K]. The gradient flows to `phi` only (the
@@ -254,19 +258,20 @@ pub fn fastshap_loss(
     );
     let (v0, v1, v_s) = (v0.detach(), v1.detach(), v_s.detach());
     let gap = v1.sub(&v0)?.reshape(&[b, 1, k])?; // v1 − v0, broadcast over players
-    let phi = match normalization {
+    let total = phi.sum(1, true)?; // Σ_P of the raw φ
+    let normalized = match normalization {
         Normalization::None => phi.clone(),
         Normalization::Additive => {
-            let fix = gap.sub(&phi.sum(1, true)?)?.mul_scalar(1.0 / p as f32)?;
+            let fix = gap.sub(&total)?.mul_scalar(1.0 / p as f32)?;
             phi.add(&fix)?
         }
-        Normalization::Multiplicative => phi.mul(&gap.div(&phi.sum(1, true)?)?)?,
+        Normalization::Multiplicative => phi.mul(&gap.div(&total)?)?,
     };
-    let pred = masked_sum(&phi, &masks.detach())?.add(&v0)?;
+    let pred = masked_sum(&normalized, &masks.detach())?.add(&v0)?;
     let fit = mse(&pred, &v_s)?;
     let mut loss = fit;
     if lambda != 0.0 {
-        let eff = mse(&phi.sum(1, true)?, &gap)?;
+        let eff = mse(&total, &gap)?;
         loss = loss.add(&eff.mul_scalar(lambda)?)?;
     }
     loss.mul_scalar(p as f32)

@@ -272,6 +272,15 @@ fn one_evaluation(slug: &str, dir: &Path) -> String {
     if let Some(r) = read("report.md") {
         o += &markdown(&intro(&r), 2);
     }
+    // How right the explainer is (scores with intervals, error vs evaluations, speed).
+    if let Some(md) = read("fidelity.md") {
+        o += &markdown(&md, 2);
+    }
+    if let Some(svg) = read("budget.svg") {
+        o += "<div class=\"plots\">\n";
+        o += &inline_svg(&svg);
+        o += "\n</div>\n";
+    }
     for (file, what) in [("errors.md", "explainer errors"), ("auc.md", "AUC table")] {
         match read(file) {
             Some(md) => o += &markdown(&md, 2),

@@ -7,11 +7,12 @@
 //! has not run yet, or a figure that was not produced (an empty agreement subset), shows as a
 //! short note in its section; only a missing or unreadable `reproduce.json` is an error.
 //!
-//! Ids: sections `summary`, `configuration`, `timings`, `table2`, `table1`, `table3`, `curves`,
+//! Ids: sections `summary`, `answer`, `configuration`, `timings`, `table2`, `table1`, `table3`, `curves`,
 //! `task1`, `task2`, `task3`, `rollout`, `evaluation`, `log`; training curves
 //! `curves-<stage dir, / → ->`; figures `task1-<explainer slug>`, `task2-<subset>`,
 //! `task3-<name>`; evaluations `eval-<slug>`, attention rollout `rollout-<slug>`.
 
+mod answer;
 mod curves;
 mod figures;
 mod sections;
@@ -107,6 +108,12 @@ impl Run {
         })
     }
 
+    /// Whether this is the paper's pipeline (it has a tables stage) rather than the fidelity
+    /// experiment.
+    pub fn is_paper(&self) -> bool {
+        self.of_kind("tables").next().is_some()
+    }
+
     pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Stage> + 'a {
         self.stages.iter().filter(move |s| s.kind == kind)
     }
@@ -186,9 +193,11 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
 /// (derived from reproduce.json's stage list), so a test can check every one is present.
 pub fn expected_ids(dir: &Path) -> Result<Vec<String>> {
     let run = Run::load(dir)?;
+    let paper = run.is_paper();
     let mut ids: Vec<String> = [
         "summary",
         "contents",
+        "answer",
         "configuration",
         "timings",
         "table2",
@@ -202,19 +211,23 @@ pub fn expected_ids(dir: &Path) -> Result<Vec<String>> {
         "evaluation",
         "log",
     ]
+    .into_iter()
+    .filter(|id| paper || !PAPER_ONLY.contains(id))
     .map(String::from)
-    .to_vec();
+    .collect();
     for s in &run.stages {
         if matches!(s.kind.as_str(), "original" | "surrogate" | "explainer") {
             ids.push(format!("curves-{}", id_of(&s.dir)));
         }
     }
-    for s in run.of_kind("explainer") {
+    for s in run.of_kind("explainer").filter(|_| paper) {
         ids.push(format!("task1-{}", id_of(s.slug())));
     }
-    ids.extend(SUBSETS.iter().map(|s| format!("task2-{s}")));
-    for (stem, _, _) in figures::task3_list(&run) {
-        ids.push(format!("task3-{}", id_of(&stem)));
+    if paper {
+        ids.extend(SUBSETS.iter().map(|s| format!("task2-{s}")));
+        for (stem, _, _) in figures::task3_list(&run) {
+            ids.push(format!("task3-{}", id_of(&stem)));
+        }
     }
     for (slug, path) in run.eval_slugs() {
         ids.push(format!("eval-{}", id_of(&slug)));
@@ -225,8 +238,13 @@ pub fn expected_ids(dir: &Path) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// Sections only the paper's pipeline has (the fidelity experiment has no tables or tasks).
+const PAPER_ONLY: [&str; 6] = ["table2", "table1", "table3", "task1", "task2", "task3"];
+
 fn render(run: &Run) -> String {
-    let sections = [
+    let paper = run.is_paper();
+    let sections: Vec<Section> = [
+        answer::answer(run),
         sections::configuration(run),
         sections::timings(run),
         sections::table(run, "table2", "Table 2: original models"),
@@ -239,7 +257,10 @@ fn render(run: &Run) -> String {
         figures::rollout(run),
         figures::evaluation(run),
         figures::log(run),
-    ];
+    ]
+    .into_iter()
+    .filter(|s| paper || !PAPER_ONLY.contains(&s.id.as_str()))
+    .collect();
     let mut o = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",

@@ -15,10 +15,14 @@
 //! continues from its last epoch checkpoint, any other interrupted stage starts over.
 //! `reproduce.json` holds the preset, data, device and every setting; `run.log` the events.
 
+mod calibrate;
 pub mod plan;
 mod stages;
+mod summary;
 
-pub use plan::{Plan, ReproPreset};
+pub use plan::{FidelityPlan, Plan, ReproPreset};
+pub use stages::FIDELITY;
+pub use summary::SUMMARY_FILE;
 
 use crate::data::Dataset;
 use anyhow::{Context, Result, bail};
@@ -65,9 +69,14 @@ pub struct ReproOptions {
     pub quiet: bool,
 }
 
-/// The stages of a reproduction, in order.
+/// The stages of the paper's reproduction (presets smoke, tiny, short, paper), in order.
 pub fn stage_list() -> Vec<Stage> {
     stages::all()
+}
+
+/// The stages `plan` runs, in order (the fidelity experiment for `cpu` and `demo`).
+pub fn stages_of(plan: &Plan) -> Vec<Stage> {
+    stages::for_plan(plan)
 }
 
 /// UTC "YYYY-MM-DD HH:MM:SS" of `t` (no time-zone database needed).
@@ -135,6 +144,17 @@ impl Run {
     }
 }
 
+/// Seconds of stages the `demo` preset is sized for (the demo must end within 10 minutes,
+/// build excluded, on the machine it runs on).
+pub const DEMO_SECONDS: f64 = 420.0;
+
+/// The plan saved in `dir`'s `reproduce.json`, if it has a readable one.
+fn saved_plan(dir: &Path) -> Option<Plan> {
+    let text = std::fs::read_to_string(dir.join(RUN_FILE)).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    serde_json::from_value(v["settings"]["plan"].clone()).ok()
+}
+
 /// Reads `reproduce.json` of `dir`, if any, and refuses a run of another preset or data.
 fn check_previous(dir: &Path, plan: &Plan, data: &str) -> Result<Option<Value>> {
     let path = dir.join(RUN_FILE);
@@ -165,6 +185,17 @@ pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Re
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     // Absolute, so checkpoints record paths that work from any directory.
     let dir = std::fs::canonicalize(dir).with_context(|| format!("{}", dir.display()))?;
+    let plan = &match plan.preset {
+        // Sized to this adapter once; a resumed demo keeps the budgets it started with.
+        ReproPreset::Demo => match saved_plan(&dir) {
+            Some(p) if p.preset == ReproPreset::Demo => p,
+            _ => {
+                println!("measuring this adapter to size the demo's budgets…");
+                calibrate::size_demo(plan, DEMO_SECONDS)?
+            }
+        },
+        _ => plan.clone(),
+    };
     let prev = check_previous(&dir, plan, data)?;
     // Bad data fails before anything is written, so a corrected rerun is not refused.
     let (train, test) = crate::cli::load_data(data)?;
@@ -175,7 +206,7 @@ pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Re
         "device_type": format!("{:?}", ctx.info.device_type),
         "kernels": format!("{:?}", ctx.kernel_class()),
     });
-    let list = stage_list();
+    let list = stages_of(plan);
     let now = format!("{} UTC", utc(SystemTime::now()));
     let info = match prev {
         Some(mut prev) => {
@@ -253,7 +284,8 @@ pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Re
             t0.elapsed().as_secs_f64()
         ))?;
     }
-    // Always rewritten: cheap, and it should show the latest state of every stage.
+    // Always rewritten: cheap, and they should show the latest state of every stage.
+    summary::write_summary(&dir, &info, &list).context("writing summary.json")?;
     let report = crate::report::write_report(&dir).context("writing the report")?;
     log.line(&format!(
         "all {n} stages done in {:.1} s this session; report: {}",

@@ -4,6 +4,7 @@
 
 use crate::fastshap::explainer::ExplainerConfig;
 use crate::fastshap::surrogate::{SurrogateArch, SurrogateConfig};
+use crate::models::VitConfig;
 use crate::train::config::{Arch, ModelConfig, Preset, TrainConfig};
 use crate::train::schedule::Schedule;
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,61 @@ pub enum ReproPreset {
     Short,
     /// The paper's models and schedules (hours on one GPU).
     Paper,
+    /// The fidelity experiment sized for a 2-core CPU adapter (about 45 minutes on the full
+    /// CIFAR-10): P = 16 players, so the explainer is judged against exact Shapley values.
+    Cpu,
+    /// The fidelity experiment sized at start to finish in about 8 minutes on the adapter at
+    /// hand (`fastshap demo`); the measured speeds and the budgets they gave are saved.
+    Demo,
+}
+
+/// The fidelity experiment of the `cpu` and `demo` presets: one original, one surrogate with
+/// P = 16 players (superpixel 8) and its explainer, evaluated against exact Shapley values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FidelityPlan {
+    /// The surrogate: a ViT whose 8×8 patches are the players (cheap enough for the 2^16
+    /// evaluations per image that exact values take).
+    pub surrogate: VitConfig,
+    /// Stop the surrogate after this many epochs without a better validation loss.
+    pub surrogate_early_stop: usize,
+    /// The explainer UNet's base width.
+    pub unet_base: usize,
+    pub explainer_lr: f64,
+    pub explainer_early_stop: usize,
+    /// Masks per image (paired): with a surrogate this cheap, many masks per explainer step
+    /// cut the variance of the loss for little time.
+    pub explainer_samples: usize,
+    /// Images that also get a full KernelSHAP run (AUCs and timing).
+    pub kernelshap_images: usize,
+    /// Budgets of the error-vs-evaluations curves.
+    pub budgets: Vec<usize>,
+    /// What the sizing measured (demo only): img/s of each training and evaluations/s.
+    pub measured: Option<serde_json::Value>,
+}
+
+impl FidelityPlan {
+    fn new() -> FidelityPlan {
+        FidelityPlan {
+            surrogate: VitConfig {
+                in_channels: 4,
+                classes: 10,
+                image: 32,
+                patch: 8,
+                dim: 32,
+                mlp: 64,
+                heads: 2,
+                depth: 1,
+            },
+            surrogate_early_stop: 2,
+            unet_base: 8,
+            explainer_lr: 1e-3,
+            explainer_early_stop: 3,
+            explainer_samples: 16,
+            kernelshap_images: 10,
+            budgets: crate::fastshap::evaluate::default_budgets(),
+            measured: None,
+        }
+    }
 }
 
 /// How long one kind of training runs and on how much data.
@@ -77,6 +133,9 @@ pub struct Plan {
     pub kernelshap_threshold: f64,
     pub bootstrap: usize,
     pub seed: u64,
+    /// The fidelity experiment (`cpu`, `demo`): its stages replace the paper's.
+    #[serde(default)]
+    pub fidelity: Option<FidelityPlan>,
 }
 
 impl Plan {
@@ -101,6 +160,7 @@ impl Plan {
                 kernelshap_threshold: 0.05,
                 bootstrap: 20,
                 seed: 0,
+                fidelity: None,
             },
             ReproPreset::Tiny => Plan {
                 preset,
@@ -120,6 +180,7 @@ impl Plan {
                 kernelshap_threshold: 0.05,
                 bootstrap: 100,
                 seed: 0,
+                fidelity: None,
             },
             ReproPreset::Short => Plan {
                 preset,
@@ -139,6 +200,7 @@ impl Plan {
                 kernelshap_threshold: 0.02,
                 bootstrap: 200,
                 seed: 0,
+                fidelity: None,
             },
             ReproPreset::Paper => Plan {
                 preset,
@@ -158,6 +220,54 @@ impl Plan {
                 kernelshap_threshold: 0.01,
                 bootstrap: 200,
                 seed: 0,
+                fidelity: None,
+            },
+            // Budgets on the BENCHMARKS.md machine (lavapipe, 2 cores): original ~9 min,
+            // surrogate ≤ ~8, explainer ~10, exact values for 100 images ~15.
+            ReproPreset::Cpu => Plan {
+                preset,
+                size: Preset::Tiny,
+                superpixel: 8,
+                original: Some(b(3, 64, Some(20_000), Some(2_000))),
+                mae_pretrain: None,
+                surrogate: b(12, 64, Some(8_000), Some(1_000)),
+                explainer: b(12, 32, Some(6_400), Some(500)),
+                mae_patch: 4,
+                mae_pretrain_lr: None,
+                test_limit: Some(2_000),
+                task1_images: 0,
+                per_subset: 0,
+                eval_images: 100,
+                kernelshap_max_evals: 1 << 17,
+                kernelshap_threshold: 0.01,
+                bootstrap: 1000,
+                seed: 0,
+                fidelity: Some(FidelityPlan::new()),
+            },
+            // Sized by `reproduce::calibrate` before it runs; these are the budgets of a
+            // machine like the BENCHMARKS.md one.
+            ReproPreset::Demo => Plan {
+                preset,
+                size: Preset::Tiny,
+                superpixel: 8,
+                original: Some(b(2, 64, None, Some(500))),
+                mae_pretrain: None,
+                surrogate: b(6, 64, Some(2_000), Some(250)),
+                explainer: b(6, 32, Some(2_000), Some(128)),
+                mae_patch: 4,
+                mae_pretrain_lr: None,
+                test_limit: Some(500),
+                task1_images: 0,
+                per_subset: 0,
+                eval_images: 12,
+                kernelshap_max_evals: 1 << 16,
+                kernelshap_threshold: 0.02,
+                bootstrap: 1000,
+                seed: 0,
+                fidelity: Some(FidelityPlan {
+                    kernelshap_images: 3,
+                    ..FidelityPlan::new()
+                }),
             },
         }
     }
@@ -209,6 +319,10 @@ impl Plan {
         c.train_limit = bud.train_limit;
         c.val_limit = bud.val_limit;
         c.seed = self.seed;
+        if let Some(f) = &self.fidelity {
+            c.model = ModelConfig::Vit(f.surrogate.clone());
+            c.early_stop = f.surrogate_early_stop;
+        }
         c
     }
 
@@ -220,6 +334,13 @@ impl Plan {
         c.train_limit = bud.train_limit;
         c.val_limit = bud.val_limit;
         c.seed = self.seed;
+        if let Some(f) = &self.fidelity {
+            c.unet.base = f.unet_base;
+            c.lr = f.explainer_lr;
+            c.early_stop = f.explainer_early_stop;
+            c.samples = f.explainer_samples;
+            c.val_samples = f.explainer_samples;
+        }
         c
     }
 }

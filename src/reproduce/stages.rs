@@ -106,12 +106,17 @@ const EVALUATED: [&str; 3] = ["resnet-by-resnet", "vit-by-vit", "mae-by-resnet"]
 const TASK2: (&str, &str) = ("resnet-by-resnet", "vit-by-vit");
 const TASK3: (&str, &str) = ("vit-by-vit", "vit-by-resnet");
 
+/// The fidelity experiment's pairing (presets `cpu`, `demo`): the ResNet original through a
+/// ViT surrogate whose 8×8 patches are the 16 players.
+pub const FIDELITY: &str = "resnet-by-vit8";
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(super) enum Job {
     #[default]
     Tables,
     Original(usize),
     Surrogate(usize),
+    FidelitySurrogate,
     Explainer(&'static str),
     Figures,
     Evaluation(&'static str),
@@ -155,6 +160,35 @@ pub(super) fn all() -> Vec<Stage> {
     v
 }
 
+/// The stages `plan` runs: the paper's experiment, or the fidelity experiment.
+pub(super) fn for_plan(plan: &Plan) -> Vec<Stage> {
+    if plan.fidelity.is_none() {
+        return all();
+    }
+    let f = FIDELITY;
+    vec![
+        stage("original resnet", "originals/resnet", "original", Job::Original(0)),
+        stage(
+            &format!("surrogate {f}"),
+            &format!("surrogates/{f}"),
+            "surrogate",
+            Job::FidelitySurrogate,
+        ),
+        stage(
+            &format!("explainer {f}"),
+            &format!("explainers/{f}"),
+            "explainer",
+            Job::Explainer(f),
+        ),
+        stage(
+            &format!("evaluation {f}"),
+            &format!("evaluation/{f}"),
+            "evaluation",
+            Job::Evaluation(f),
+        ),
+    ]
+}
+
 /// The row of [`PAIRS`] named `slug` (one of the constants above).
 fn pair(slug: &str) -> &'static (&'static str, &'static str, SurrogateArch, &'static str) {
     PAIRS.iter().find(|p| p.0 == slug).expect("a pairing")
@@ -187,6 +221,17 @@ fn best(dir: &Path) -> PathBuf {
 /// Every derived training config, for `reproduce.json` and the report.
 pub(super) fn settings(plan: &Plan, data: &str, dir: &Path) -> Value {
     let orig = |s: &str| dir.join("originals").join(s).join(BEST);
+    if plan.fidelity.is_some() {
+        let sur = dir.join("surrogates").join(FIDELITY).join(BEST);
+        return json!({
+            "plan": plan,
+            "originals": {"resnet": plan.original_config(Arch::Resnet18, data, None)},
+            "surrogates": {FIDELITY: plan.surrogate_config(SurrogateArch::Vit, &orig("resnet"), data)},
+            "explainer": plan.explainer_config(&sur, data),
+            "explained": [FIDELITY],
+            "evaluated": [FIDELITY],
+        });
+    }
     let originals: serde_json::Map<String, Value> = ORIGINALS
         .iter()
         .map(|o| {
@@ -233,7 +278,18 @@ pub(super) fn run(run: &Run, stage: &Stage, log: &mut Log) -> Result<Value> {
     let out = run.path(&stage.dir);
     match &stage.job {
         Job::Original(i) => original(run, &ORIGINALS[*i], &out, log),
-        Job::Surrogate(i) => surrogate(run, *i, &out),
+        Job::Surrogate(i) => {
+            let (slug, orig, arch, name) = PAIRS[*i];
+            surrogate(run, slug, orig, arch, name, &out)
+        }
+        Job::FidelitySurrogate => surrogate(
+            run,
+            FIDELITY,
+            "resnet",
+            SurrogateArch::Vit,
+            "ResNet by ViT (8×8 patches, P = 16)",
+            &out,
+        ),
         Job::Explainer(slug) => explainer(run, slug, &out),
         Job::Tables => tables(run, &out),
         Job::Figures => figures(run, &out),
@@ -285,8 +341,14 @@ fn lowest(v: impl Iterator<Item = f64>) -> f64 {
     v.fold(f64::INFINITY, f64::min)
 }
 
-fn surrogate(run: &Run, i: usize, out: &Path) -> Result<Value> {
-    let (slug, orig, arch, name) = PAIRS[i];
+fn surrogate(
+    run: &Run,
+    slug: &str,
+    orig: &str,
+    arch: SurrogateArch,
+    name: &str,
+    out: &Path,
+) -> Result<Value> {
     let cfg = run
         .plan
         .surrogate_config(arch, &best(&original_dir(run, orig)), &run.data);
@@ -413,8 +475,9 @@ impl Loaded<'_> {
 }
 
 /// The original a pairing explains (`vit` for `vit-by-resnet`).
-fn original_of(slug: &str) -> &'static str {
-    pair(slug).1
+/// `resnet` of `resnet-by-vit`: the original's slug.
+fn original_of(slug: &str) -> &str {
+    slug.split("-by-").next().unwrap_or(slug)
 }
 
 fn figures(run: &Run, out: &Path) -> Result<Value> {
@@ -520,16 +583,20 @@ fn evaluation(run: &Run, slug: &str, out: &Path) -> Result<Value> {
         model: &model,
     };
     let p = &run.plan;
+    let f = p.fidelity.as_ref();
     let cfg = EvaluateConfig {
         images: p.eval_images,
         ground_truth: GroundTruth::Auto,
         kernelshap_threshold: p.kernelshap_threshold,
         kernelshap_max_evals: p.kernelshap_max_evals,
         bootstrap: p.bootstrap,
-        batch: 256,
+        // Exact values take 2^16 evaluations per image: large calls amortise the launches.
+        batch: if f.is_some() { 4096 } else { 256 },
         top_k: 0,
         seed: p.seed,
         progress: !run.opts.quiet,
+        budgets: f.map_or_else(crate::fastshap::evaluate::default_budgets, |f| f.budgets.clone()),
+        kernelshap_images: f.map(|f| f.kernelshap_images),
     };
     clear(out)?;
     let s = evaluate(
@@ -553,5 +620,6 @@ fn evaluation(run: &Run, slug: &str, out: &Path) -> Result<Value> {
         "seconds_per_image": s.timing.iter().map(|t| (t.method.clone(), json!(t.seconds_per_image)))
             .collect::<serde_json::Map<_, _>>(),
         "rollout": s.rollout_skipped.is_none(),
+        "fidelity": s.fidelity,
     }))
 }

@@ -1,5 +1,5 @@
 //! Shapley machinery: cooperative games over superpixel players, the Shapley-kernel sampler,
-//! exact Shapley values, KernelSHAP, inclusion/exclusion curves, explainer-error metrics and
+//! exact Shapley values, KernelSHAP, permutation sampling, inclusion/exclusion curves, explainer-error metrics and
 //! attention rollout. All Shapley arithmetic runs on the host in f64; only the model
 //! evaluations (through [`game::SurrogateGame`]) touch the GPU.
 
@@ -9,6 +9,7 @@ pub mod game;
 pub mod kernelshap;
 pub mod linalg;
 pub mod metrics;
+pub mod permutation;
 pub mod rollout;
 pub mod sampler;
 

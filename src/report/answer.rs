@@ -1,0 +1,130 @@
+//! The report's first section: how good the explanations are at this budget, in numbers —
+//! the originals' accuracy, the surrogates' KL, each evaluated explainer against its ground
+//! truth with 95% intervals (beside its untrained self) and its speed against KernelSHAP —
+//! read from `DIR/summary.json`, before any configuration or timing.
+
+use super::text::note;
+use super::{Run, Section};
+use crate::viz::svg::escape;
+use serde_json::Value;
+use std::fmt::Write;
+
+fn num(v: &Value, digits: usize) -> String {
+    v.as_f64()
+        .filter(|x| x.is_finite())
+        .map_or("–".into(), |x| format!("{x:.digits$}"))
+}
+
+/// "0.812 [0.780, 0.840]" from a {mean, lo, hi} object.
+fn stat(v: &Value) -> String {
+    if v.get("mean").is_none() {
+        return "–".into();
+    }
+    format!("{} [{}, {}]", num(&v["mean"], 3), num(&v["lo"], 3), num(&v["hi"], 3))
+}
+
+fn auc(e: &Value, method: &str, mode: &str) -> String {
+    e["auc"]
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["method"] == method && r["mode"] == mode))
+        .map_or("–".into(), |r| stat(&r["top1"]))
+}
+
+pub fn answer(run: &Run) -> Section {
+    let path = run.dir.join("summary.json");
+    let s: Option<Value> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let mut o = String::new();
+    let Some(s) = s else {
+        o += &note("summary.json has not been written yet (it is written at the end of a run).");
+        return section(o);
+    };
+    if let Some(m) = s["sizing"].as_object() {
+        let _ = writeln!(
+            o,
+            "<p class=\"meta\">Budgets sized for {} s of stages on this adapter ({}): measured \
+             {} original training img/s, {} explainer training img/s, {} game evaluations/s.</p>",
+            num(&m["target_seconds"], 0),
+            escape(m["device"].as_str().unwrap_or("?")),
+            num(&m["original_train_img_per_s"], 0),
+            num(&m["explainer_train_img_per_s"], 0),
+            num(&m["game_evaluations_per_s"], 0),
+        );
+    }
+    let mut models = Vec::new();
+    if let Some(orig) = s["originals"].as_object() {
+        for (k, v) in orig {
+            models.push(format!("original {k}: test accuracy {}", num(&v["test_accuracy"], 3)));
+        }
+    }
+    if let Some(sur) = s["surrogates"].as_object() {
+        for (k, v) in sur {
+            models.push(format!(
+                "surrogate {k}: validation KL {} (accuracy {})",
+                num(&v["val_kl"], 3),
+                num(&v["val_accuracy"], 3)
+            ));
+        }
+    }
+    if !models.is_empty() {
+        o += "<ul>\n";
+        for m in models {
+            let _ = writeln!(o, "<li>{}</li>", escape(&m));
+        }
+        o += "</ul>\n";
+    }
+    let Some(ex) = s["explainers"].as_object().filter(|e| !e.is_empty()) else {
+        o += &note("No explainer has been evaluated yet.");
+        return section(o);
+    };
+    o += "<div class=\"scroll\"><table><thead><tr><th>explainer</th><th>ground truth</th>\
+          <th>images</th><th>Pearson, explained class (trained)</th><th>Pearson, explained \
+          class (untrained)</th><th>Pearson, all classes</th><th>L2, explained class</th>\
+          <th>exclusion AUC (fastshap / random)</th><th>ms / image</th><th>KernelSHAP \
+          evaluations for equal error</th><th>speed-up at equal error</th></tr></thead><tbody>\n";
+    for (k, e) in ex {
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{} / {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td></tr>",
+            escape(k),
+            escape(e["ground_truth"].as_str().unwrap_or("?")),
+            num(&e["images"], 0),
+            stat(&e["pearson_explained_class"]),
+            stat(&e["untrained_pearson_explained_class"]),
+            stat(&e["pearson_all_classes"]),
+            stat(&e["l2_explained_class"]),
+            auc(e, "fastshap", "exclusion"),
+            auc(e, "random", "exclusion"),
+            num(&e["ms_per_image"], 3),
+            e["kernelshap_evaluations_to_match"]
+                .as_f64()
+                .map_or("> largest budget".into(), |v| format!("{v:.0}")),
+            e["speedup_at_equal_error"]
+                .as_f64()
+                .map_or("–".into(), |v| format!("{v:.0}×")),
+        );
+    }
+    o += "</tbody></table></div>\n";
+    o.push_str(
+        "<p>Pearson and L2 compare the explainer's φ with the ground truth per image on the class \
+         the original predicts (mean over images, 95% bootstrap interval); the untrained row is \
+         the same network at its initial weights. Exclusion AUC: lower is better. Speed-up: \
+         KernelSHAP's time at the evaluations it needs to match FastSHAP's L2 (evaluations × \
+         the measured time of one) over FastSHAP's time per image. Details in the evaluation \
+         section.</p>",
+    );
+    section(o)
+}
+
+fn section(body: String) -> Section {
+    Section {
+        id: "answer".into(),
+        title: "The answer: how right are the explanations?".into(),
+        body,
+        sub: Vec::new(),
+    }
+}
