@@ -78,35 +78,59 @@ pub fn answer(run: &Run) -> Section {
         o += &note("No explainer has been evaluated yet.");
         return section(o);
     };
-    o += "<div class=\"scroll\"><table><thead><tr><th>explainer</th><th>ground truth</th>\
-          <th>images</th><th>Pearson, explained class (trained)</th><th>Pearson, explained \
-          class (untrained)</th><th>Pearson, all classes</th><th>L2, explained class</th>\
-          <th>exclusion AUC (fastshap / random)</th><th>ms / image</th><th>KernelSHAP \
-          evaluations for equal error</th><th>speed-up at equal error</th></tr></thead><tbody>\n";
-    for (k, e) in ex {
-        let _ = writeln!(
-            o,
-            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{} / {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td></tr>",
-            escape(k),
-            escape(e["ground_truth"].as_str().unwrap_or("?")),
-            num(&e["images"], 0),
-            stat(&e["pearson_explained_class"]),
-            stat(&e["untrained_pearson_explained_class"]),
-            stat(&e["pearson_all_classes"]),
-            stat(&e["l2_explained_class"]),
-            auc(e, "fastshap", "exclusion"),
-            auc(e, "random", "exclusion"),
-            num(&e["ms_per_image"], 3),
+    // One column per explainer, one row per measure: reads top to bottom on any screen.
+    let rows: [(&str, &dyn Fn(&Value) -> String); 12] = [
+        ("ground truth", &|e| escape(e["ground_truth"].as_str().unwrap_or("?"))),
+        ("test images", &|e| num(&e["images"], 0)),
+        ("Pearson, explained class: trained", &|e| stat(&e["pearson_explained_class"])),
+        ("Pearson, explained class: untrained", &|e| {
+            stat(&e["untrained_pearson_explained_class"])
+        }),
+        ("Pearson, all classes", &|e| stat(&e["pearson_all_classes"])),
+        ("L2, explained class: trained / untrained", &|e| {
+            format!(
+                "{} / {}",
+                stat(&e["l2_explained_class"]),
+                num(&e["untrained_l2_explained_class"]["mean"], 3)
+            )
+        }),
+        ("sign agreement (top players), explained class", &|e| {
+            stat(&e["sign_agreement_explained_class"])
+        }),
+        ("exclusion AUC: fastshap / exact / random", &|e| {
+            format!(
+                "{} / {} / {}",
+                auc(e, "fastshap", "exclusion"),
+                auc(e, "exact", "exclusion"),
+                auc(e, "random", "exclusion")
+            )
+        }),
+        ("KernelSHAP L2 at 1,000 evaluations", &|e| {
+            num(&e["kernelshap_l2_at_1000_evaluations"], 3)
+        }),
+        ("KernelSHAP evaluations for equal error", &|e| {
             e["kernelshap_evaluations_to_match"]
                 .as_f64()
-                .map_or("> largest budget".into(), |v| format!("{v:.0}")),
+                .map_or("more than the largest budget".into(), |v| format!("{v:.0}"))
+        }),
+        ("FastSHAP ms / image", &|e| num(&e["ms_per_image"], 3)),
+        ("speed-up over KernelSHAP at equal error", &|e| {
             e["speedup_at_equal_error"]
                 .as_f64()
-                .map_or("–".into(), |v| format!("{v:.0}×")),
-        );
+                .map_or("–".into(), |v| format!("{v:.0}×"))
+        }),
+    ];
+    o += "<div class=\"scroll\"><table><thead><tr><th>measure</th>";
+    for k in ex.keys() {
+        let _ = write!(o, "<th>{}</th>", escape(k));
+    }
+    o += "</tr></thead><tbody>\n";
+    for (label, f) in rows {
+        let _ = write!(o, "<tr><th>{}</th>", escape(label));
+        for e in ex.values() {
+            let _ = write!(o, "<td class=\"num\">{}</td>", f(e));
+        }
+        o += "</tr>\n";
     }
     o += "</tbody></table></div>\n";
     o.push_str(
