@@ -4,7 +4,10 @@
 mod common;
 use common::fastshap_cli as fastshap;
 use fastshap::fastshap::explainer::ExplainerConfig;
-use fastshap::reproduce::{Plan, ReproPreset, STAGE_DONE, stage_list, utc};
+use fastshap::reproduce::{
+    FidelityPlan, Plan, ReproOptions, ReproPreset, STAGE_DONE, reproduce, stage_list, stages_of,
+    utc,
+};
 use fastshap::train::config::Arch;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -183,6 +186,8 @@ fn every_preset_builds_valid_training_configs() {
         ReproPreset::Tiny,
         ReproPreset::Short,
         ReproPreset::Paper,
+        ReproPreset::Cpu,
+        ReproPreset::Demo,
     ] {
         let plan = Plan::new(preset);
         let p = Path::new("x.safetensors");
@@ -244,4 +249,64 @@ fn bad_data_fails_before_anything_is_written() {
     // Nothing recorded, so the corrected command is not refused as "other settings".
     assert!(!out.join("reproduce.json").exists());
     assert!(!out.join("run.log").exists());
+}
+
+/// The fidelity experiment (presets `cpu` and `demo`) at the smallest budgets: its four stages
+/// run, `summary.json` holds the answer (originals' accuracy, the surrogate's KL, the explainer
+/// against exact values beside its untrained self), and the report leads with it and leaves out
+/// the paper-only sections.
+#[test]
+fn fidelity_experiment_writes_its_answer_first() {
+    let mut plan = Plan::new(ReproPreset::Smoke);
+    plan.preset = ReproPreset::Cpu;
+    // P = 4 (superpixel 16): the same stages and files as P = 16, with 16 coalitions per image
+    // for the exact values instead of 65,536 (tests/evaluate.rs covers P = 16).
+    plan.superpixel = 16;
+    plan.eval_images = 2;
+    plan.bootstrap = 50;
+    let mut f = FidelityPlan::new();
+    f.surrogate.dim = 16;
+    f.surrogate.mlp = 32;
+    f.unet_base = 4;
+    f.explainer_samples = 4;
+    f.kernelshap_images = 1;
+    f.budgets = vec![16, 64];
+    plan.fidelity = Some(f);
+    let stages = stages_of(&plan);
+    let kinds: Vec<&str> = stages.iter().map(|s| s.kind.as_str()).collect();
+    assert_eq!(kinds, ["original", "surrogate", "explainer", "evaluation"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let t0 = Instant::now();
+    let opts = ReproOptions { quiet: true };
+    let report = reproduce(&plan, "embedded", tmp.path(), &opts).unwrap();
+    eprintln!("fidelity smoke run: {:.1} s", t0.elapsed().as_secs_f64());
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(summary["originals"]["resnet"]["test_accuracy"].is_number(), "{summary}");
+    let sur = &summary["surrogates"]["resnet-by-vit8"];
+    assert!(sur["val_kl"].as_f64().unwrap() >= 0.0, "{summary}");
+    let e = &summary["explainers"]["resnet-by-vit8"];
+    assert_eq!(e["ground_truth"], "exact");
+    assert_eq!(e["players"], 4);
+    for key in [
+        "pearson_explained_class",
+        "untrained_pearson_explained_class",
+        "l2_explained_class",
+    ] {
+        let s = &e[key];
+        assert!(s["lo"].as_f64().unwrap() <= s["mean"].as_f64().unwrap() + 1e-12, "{key}: {s}");
+    }
+    assert!(e["ms_per_image"].as_f64().unwrap() > 0.0);
+    assert!(e["auc"].as_array().unwrap().len() >= 6, "{e}");
+    let html = std::fs::read_to_string(&report).unwrap();
+    let answer = html.find("id=\"answer\"").expect("an answer section");
+    let config = html.find("id=\"configuration\"").expect("a configuration section");
+    assert!(answer < config, "the answer comes first");
+    assert!(!html.contains("id=\"table1\"") && !html.contains("id=\"task2\""));
+    for id in fastshap::report::expected_ids(tmp.path()).unwrap() {
+        assert!(html.contains(&format!("id=\"{id}\"")), "missing id {id}");
+    }
+    assert!(html.contains("error vs game evaluations"), "the budget plot");
 }

@@ -158,9 +158,10 @@ fn mae_pretraining_loss_falls() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = tiny(Arch::MaePretrain);
     c.epochs = 3;
+    c.batch_size = 32;
     c.lr = 1e-3;
-    c.train_limit = Some(256);
-    c.val_limit = Some(64);
+    c.train_limit = Some(128);
+    c.val_limit = Some(32);
     let t0 = Instant::now();
     let s = train::train(&c, &tr, &te, dir.path(), None, &quiet()).unwrap();
     report("tiny MAE", t0, &s.metrics);

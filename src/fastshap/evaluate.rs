@@ -187,7 +187,11 @@ pub struct Fidelity {
     pub fastshap_ms_single_image: f64,
     /// KernelSHAP at FastSHAP's error, per image: the evaluations × the measured time of one.
     pub kernelshap_ms_at_equal_error: Option<f64>,
+    pub permutation_ms_at_equal_error: Option<f64>,
+    /// KernelSHAP's time at equal error over FastSHAP's time per image (batch of N).
     pub speedup_at_equal_error: Option<f64>,
+    /// Exact values' time per image (2^P evaluations).
+    pub exact_ms_per_image: Option<f64>,
     /// (method, mode, top-1 AUC) with its interval.
     pub auc: Vec<AucEntry>,
 }
@@ -544,7 +548,36 @@ pub fn evaluate(
     let random: Vec<Vec<f64>> = (0..n)
         .map(|_| (0..p * k).map(|_| rng.random_range(0.0..1.0)).collect())
         .collect();
+    // Attention rollout of a ViT/MAE original ([N, g, g]), and as a ranking of the players
+    // (its mean over each superpixel, the same for every class).
+    let rollout: std::result::Result<(Vec<f64>, usize), String> = match original {
+        None => {
+            Err("no original checkpoint is reachable from the surrogate's metadata".to_string())
+        }
+        Some(o) => match o.model {
+            Model::Vit(v) => Ok(v.attention_maps(&x)?),
+            Model::MaeClassifier(m, _) => Ok(m.attention_maps(&x)?),
+            other => Err(format!(
+                "the original is a {} (attention rollout needs a ViT or MAE classifier)",
+                other.arch()
+            )),
+        }
+        .and_then(|maps| {
+            let r = attention_rollout(&maps).map_err(|e| e.to_string())?;
+            let g = r.dim(1);
+            let v = r.to_vec().map_err(|e| e.to_string())?;
+            Ok((v.iter().map(|&v| v as f64).collect(), g))
+        }),
+    };
+    let rollout_phi: Option<Vec<Vec<f64>>> = rollout.as_ref().ok().map(|(r, g)| {
+        (0..n)
+            .map(|j| rollout_players(&r[j * g * g..(j + 1) * g * g], *g, SIDE / s, k))
+            .collect()
+    });
     let mut methods: Vec<(&str, &Vec<Vec<f64>>)> = vec![("fastshap", &fs_phi)];
+    if let Some(r) = &rollout_phi {
+        methods.push(("rollout", r));
+    }
     if use_exact {
         methods.push(("exact", &exact_phi));
     }
@@ -699,25 +732,9 @@ pub fn evaluate(
         save_png(&heatmap_grid(&rows, &opts)?, &path)?;
         files.push(path);
     }
-    let maps = match original {
-        None => {
-            Err("no original checkpoint is reachable from the surrogate's metadata".to_string())
-        }
-        Some(o) => match o.model {
-            Model::Vit(v) => Ok(v.attention_maps(&x)?),
-            Model::MaeClassifier(m, _) => Ok(m.attention_maps(&x)?),
-            other => Err(format!(
-                "the original is a {} (attention rollout needs a ViT or MAE classifier)",
-                other.arch()
-            )),
-        },
-    };
-    let rollout_skipped = match maps {
+    let rollout_skipped = match rollout {
         Err(why) => Some(why),
-        Ok(maps) => {
-            let r = attention_rollout(&maps)?;
-            let g = r.dim(1);
-            let r: Vec<f64> = r.to_vec()?.iter().map(|&v| v as f64).collect();
+        Ok((r, g)) => {
             let mut parts = Vec::new();
             for j in 0..n {
                 let row = RolloutRow {
@@ -789,7 +806,9 @@ pub fn evaluate(
         fastshap_ms_per_image: fs_batch * 1e3,
         fastshap_ms_single_image: fs_single * 1e3,
         kernelshap_ms_at_equal_error: ks_ms_equal,
+        permutation_ms_at_equal_error: perm_match.zip(per_eval).map(|(e, t)| e * t * 1e3),
         speedup_at_equal_error: ks_ms_equal.map(|ms| ms / (fs_batch * 1e3)),
+        exact_ms_per_image: use_exact.then(|| exact_secs / n as f64 * 1e3),
         auc: auc
             .iter()
             .map(|a| AucEntry {
@@ -1097,6 +1116,12 @@ pub fn fidelity_md(f: &Fidelity) -> String {
             t * 1e3
         );
     }
+    if let Some(ms) = f.permutation_ms_at_equal_error {
+        let _ = write!(o, " Permutation sampling at equal error: {ms:.0} ms per image.");
+    }
+    if let Some(ms) = f.exact_ms_per_image {
+        let _ = write!(o, " Exact values: {ms:.0} ms per image.");
+    }
     o.push('\n');
     o
 }
@@ -1136,4 +1161,32 @@ fn budget_plot(f: &Fidelity) -> String {
             ..PlotOptions::default()
         },
     )
+}
+
+/// A g×g rollout map as a P×K player ranking on a `side`×`side` superpixel grid: each
+/// superpixel gets the mean of the rollout cells it covers (or of the cell covering it, when the
+/// grid is finer than the patches), the same for every class.
+fn rollout_players(map: &[f64], g: usize, side: usize, k: usize) -> Vec<f64> {
+    let mut out = vec![0.0; side * side * k];
+    for py in 0..side {
+        for px in 0..side {
+            // Cells [y0, y1) × [x0, x1) of the rollout grid under this superpixel.
+            let span = |p: usize| {
+                let a = p * g / side;
+                (a, ((p + 1) * g).div_ceil(side).max(a + 1))
+            };
+            let ((y0, y1), (x0, x1)) = (span(py), span(px));
+            let mut sum = 0.0;
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    sum += map[y * g + x];
+                }
+            }
+            let v = sum / ((y1 - y0) * (x1 - x0)) as f64;
+            for c in 0..k {
+                out[(py * side + px) * k + c] = v;
+            }
+        }
+    }
+    out
 }

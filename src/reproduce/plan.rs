@@ -55,7 +55,8 @@ pub struct FidelityPlan {
 }
 
 impl FidelityPlan {
-    fn new() -> FidelityPlan {
+    /// The `cpu` preset's settings.
+    pub fn new() -> FidelityPlan {
         FidelityPlan {
             surrogate: VitConfig {
                 in_channels: 4,
