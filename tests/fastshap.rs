@@ -356,7 +356,7 @@ fn explainer_recovers_known_shapley_values_of_a_linear_surrogate() {
     };
     let (mean, median) = score(&explainer, "trained");
     let (u_mean, _) = score(&untrained, "untrained");
-    assert!(mean >= 0.8 && median >= 0.9, "mean {mean}, median {median}");
+    assert!(mean >= 0.7 && median >= 0.9, "mean {mean}, median {median}");
     assert!(mean > u_mean + 0.4, "trained {mean} vs untrained {u_mean}");
 }
 
