@@ -253,21 +253,21 @@ pub fn start_metrics<T: Serialize + DeserializeOwned>(
 ) -> Result<Vec<T>> {
     let path = dir.join(METRICS);
     let mut kept = Vec::new();
+    // Kept lines are copied as they are, so the file of a resumed run is byte for byte the
+    // file of an uninterrupted one (apart from timings).
+    let mut text = String::new();
     if let Some(epoch) = epoch
-        && let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(old) = std::fs::read_to_string(&path)
     {
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        for line in old.lines().filter(|l| !l.trim().is_empty()) {
             let m: T = serde_json::from_str(line)
                 .with_context(|| format!("bad line in {}", path.display()))?;
             if epoch_of(&m) <= epoch {
                 kept.push(m);
+                text += line;
+                text.push('\n');
             }
         }
-    }
-    let mut text = String::new();
-    for m in &kept {
-        text += &serde_json::to_string(m)?;
-        text.push('\n');
     }
     crate::io::write_atomic(&path, text.as_bytes())?;
     Ok(kept)
