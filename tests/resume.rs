@@ -411,7 +411,7 @@ fn nan_stops_naming_the_step_op_and_layer() {
         explainer_args(&tmp_root().join("exp-nan"), "3", &extra),
         "explainer",
         &[
-            "explainer training gradients are not finite at epoch 2 step 2 (global step 3",
+            "explainer training weights are not finite after epoch 2 step 2 (global step 3; every loss was finite)",
             "NaN first produced by the gradient of op conv2d in layer down1.conv.0",
             "(epoch 1) is kept",
         ],

@@ -148,53 +148,53 @@ pub(crate) fn run<T: Task, C: Serialize>(
         let start = (st.step, st.loader);
         let lr_of = |step: u64| lr_at(c.schedule, c.lr, &st.plateau, step, per_epoch, c.epochs);
         let mut sampler = task.sampler(epoch);
-        // Per step: the batch's loss sum and its finite flag.
-        let mut pending: Vec<(Tensor, Tensor)> = Vec::new();
+        // Per step: the batch's loss sum.
+        let mut pending: Vec<Tensor> = Vec::new();
         let mut sum = 0.0f64;
         let mut images = 0usize;
         let mut lr = c.lr;
         // Reads the pending per-batch loss sums back; a non-finite one is replayed to name the
         // op that produced it, then stops the run.
-        let mut check =
-            |pending: &mut Vec<(Tensor, Tensor)>, step: u64, opt: &mut Optimizer| -> Result<()> {
-                if pending.is_empty() {
-                    return Ok(());
-                }
-                let k = pending.len();
-                let parts: Vec<&Tensor> = (pending.iter().map(|p| &p.0))
-                    .chain(pending.iter().map(|p| &p.1))
-                    .collect();
-                let v = ops::plumbing::concat(&parts, 0)?.to_vec()?;
-                let first = step - k as u64;
-                if let Some(i) = (0..k).find(|&i| v[k + i] != 0.0) {
-                    let bad = first + i as u64;
-                    let what = format!("{} training", T::WHAT);
-                    let e = NonFiniteLoss::at(bad, &what, v[i], epoch, (bad - start.0) as usize);
-                    let mut replay_sampler = task.sampler(epoch);
-                    let located = nonfinite::locate(
-                        model,
-                        opt,
-                        &snapshot,
-                        opts,
-                        Loader::resume(train.clone(), c.loader, start.1)?,
-                        (start.0, bad),
-                        &lr_of,
-                        None,
-                        &mut |b, _| task.loss(&mut replay_sampler, b),
-                    )?;
-                    bail!(
-                        "{e}: {}; stopping — {}",
-                        located.describe(bad),
-                        kept_checkpoint(dir)
-                    );
-                }
-                // In batch order, so the epoch's mean is the same however often this runs.
-                for &x in &v[..k] {
-                    sum += x as f64;
-                }
-                pending.clear();
-                Ok(())
-            };
+        let mut check = |pending: &mut Vec<Tensor>, step: u64, opt: &mut Optimizer| -> Result<()> {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let k = pending.len();
+            let flag = nonfinite::weights_flag(model)?;
+            let parts: Vec<&Tensor> = pending.iter().chain([&flag]).collect();
+            let v = ops::plumbing::concat(&parts, 0)?.to_vec()?;
+            let first = step - k as u64;
+            // The first non-finite loss, else (the model is not finite) the last step.
+            let bad_loss = (0..k).find(|&i| !v[i].is_finite());
+            if let Some(i) = bad_loss.or((v[k] != 0.0).then_some(k - 1)) {
+                let bad = first + i as u64;
+                let what = format!("{} training", T::WHAT);
+                let e = NonFiniteLoss::at(bad, &what, v[i], epoch, (bad - start.0) as usize);
+                let mut replay_sampler = task.sampler(epoch);
+                let located = nonfinite::locate(
+                    model,
+                    opt,
+                    &snapshot,
+                    opts,
+                    Loader::resume(train.clone(), c.loader, start.1)?,
+                    (start.0, bad),
+                    &lr_of,
+                    None,
+                    &mut |b, _| task.loss(&mut replay_sampler, b),
+                )?;
+                bail!(
+                    "{e}: {}; stopping — {}",
+                    located.describe(bad),
+                    kept_checkpoint(dir)
+                );
+            }
+            // In batch order, so the epoch's mean is the same however often this runs.
+            for &x in &v[..k] {
+                sum += x as f64;
+            }
+            pending.clear();
+            Ok(())
+        };
         for batch in loader.epoch() {
             lr = lr_of(st.step);
             opt.set_lr(lr as f32);
@@ -203,10 +203,9 @@ pub(crate) fn run<T: Task, C: Serialize>(
                 task.loss(&mut sampler, &batch)
             })
             .0?;
-            let flag = nonfinite::finite_flag(&l, opt.params())?;
             opt.step()?;
             let b = batch.len();
-            pending.push((l.detach().mul_scalar(b as f32)?.reshape(&[1])?, flag));
+            pending.push(l.detach().mul_scalar(b as f32)?.reshape(&[1])?);
             images += b;
             st.step += 1;
             if pending.len() >= CHECK_EVERY {

@@ -173,9 +173,8 @@ fn mae_val_loss(mae: &Mae, data: &Dataset, batch: usize, seed: u64) -> Result<f6
 
 /// Device-side values of steps not yet read back.
 struct Pending {
-    /// Per step: the batch-mean loss [1], the correct count [1] (classifiers), the batch size,
-    /// and [`nonfinite::finite_flag`] [1].
-    steps: Vec<(Tensor, Option<Tensor>, usize, Tensor)>,
+    /// Per step: the batch-mean loss [1], the correct count [1] (classifiers), the batch size.
+    steps: Vec<(Tensor, Option<Tensor>, usize)>,
     /// Global step of the first pending entry.
     first_step: u64,
 }
@@ -198,20 +197,21 @@ pub(crate) struct NonFiniteLoss {
 
 impl NonFiniteLoss {
     /// Step `step` (the `in_epoch`-th, 0-based, of 0-based `epoch`) of a `what` ("training")
-    /// run, whose loss is `loss`: "training loss is NaN at epoch 2 step 2 (global step 3)", or,
-    /// when the loss is finite, "training gradients are not finite at …".
+    /// run: "training loss is NaN at epoch 2 step 2 (global step 3)" when its `loss` is not
+    /// finite, else (the model's weights or buffers are) "training weights are not finite
+    /// after epoch 2 step 2 (global step 3; every loss was finite)".
     pub fn at(step: u64, what: &str, loss: f32, epoch: usize, in_epoch: usize) -> NonFiniteLoss {
         let at = format!(
-            "at epoch {} step {} (global step {step}",
+            "epoch {} step {} (global step {step}",
             epoch + 1,
             in_epoch + 1
         );
         NonFiniteLoss {
             step,
             what: if loss.is_finite() {
-                format!("{what} gradients are not finite {at}; the loss is {loss})")
+                format!("{what} weights are not finite after {at}; every loss was finite)")
             } else {
-                format!("{what} loss is {loss} {at})")
+                format!("{what} loss is {loss} at {at})")
             },
         }
     }
@@ -238,34 +238,42 @@ pub(crate) fn kept_checkpoint(dir: &Path) -> String {
     }
 }
 
-/// Reads the pending steps back in one transfer; a non-finite loss is a [`NonFiniteLoss`].
-fn flush(p: &mut Pending, t: &mut Totals, epoch: usize, per_epoch: usize) -> Result<()> {
+/// Reads the pending steps back in one transfer, with [`nonfinite::weights_flag`] of `model`;
+/// a non-finite loss or model is a [`NonFiniteLoss`].
+fn flush(
+    p: &mut Pending,
+    t: &mut Totals,
+    epoch: usize,
+    per_epoch: usize,
+    model: &Model,
+) -> Result<()> {
     if p.steps.is_empty() {
         return Ok(());
     }
+    let flag = nonfinite::weights_flag(model)?;
     let mut parts: Vec<&Tensor> = p.steps.iter().map(|s| &s.0).collect();
-    parts.extend(p.steps.iter().map(|s| &s.3));
+    parts.push(&flag);
     parts.extend(p.steps.iter().filter_map(|s| s.1.as_ref()));
     let v = ops::plumbing::concat(&parts, 0)?.to_vec()?;
     let k = p.steps.len();
-    for (i, (_, c, n, _)) in p.steps.iter().enumerate() {
-        let (loss, flag) = (v[i], v[k + i]);
-        if flag != 0.0 {
-            let step = p.first_step + i as u64;
-            return Err(NonFiniteLoss::at(
-                step,
-                "training",
-                loss,
-                epoch,
-                step as usize % per_epoch,
-            )
-            .into());
+    let bad = |i: usize| {
+        let step = p.first_step + i as u64;
+        NonFiniteLoss::at(step, "training", v[i], epoch, step as usize % per_epoch)
+    };
+    for (i, (_, c, n)) in p.steps.iter().enumerate() {
+        let loss = v[i];
+        if !loss.is_finite() {
+            return Err(bad(i).into());
         }
         t.loss += loss as f64 * *n as f64;
         if c.is_some() {
-            t.correct += v[2 * k + i] as f64;
+            t.correct += v[k + 1 + i] as f64;
         }
         t.images += n;
+    }
+    // Every loss finite, but the weights are not: the replay finds the step.
+    if v[k] != 0.0 {
+        return Err(bad(k - 1).into());
     }
     p.first_step += k as u64;
     p.steps.clear();
@@ -528,15 +536,17 @@ fn run(
             if let Some(c) = cfg.clip_grad {
                 optim::clip_grad_norm(opt.params(), c as f32)?;
             }
-            let flag = nonfinite::finite_flag(&loss, opt.params())?;
             opt.step()?;
             pending
                 .steps
-                .push((loss.detach().reshape(&[1])?, correct, b, flag));
+                .push((loss.detach().reshape(&[1])?, correct, b));
             st.step += 1;
             pb.inc(1);
             if pending.steps.len() >= cfg.log_every {
-                stop(flush(&mut pending, &mut totals, epoch, per_epoch), &mut opt)?;
+                stop(
+                    flush(&mut pending, &mut totals, epoch, per_epoch, &model),
+                    &mut opt,
+                )?;
                 let secs = t0.elapsed().as_secs_f64();
                 let mut msg = format!("loss {:.4}", totals.loss / totals.images as f64);
                 if model.is_classifier() {
@@ -546,7 +556,10 @@ fn run(
                 pb.set_message(msg);
             }
         }
-        stop(flush(&mut pending, &mut totals, epoch, per_epoch), &mut opt)?;
+        stop(
+            flush(&mut pending, &mut totals, epoch, per_epoch, &model),
+            &mut opt,
+        )?;
         let train_secs = t0.elapsed().as_secs_f64();
         pb.finish_and_clear();
 
