@@ -295,3 +295,26 @@ pub(crate) fn on_gradients(op: &'static str, inputs: &[Tensor], grads: &[Option<
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_parse() {
+        let f: Fault = "grad:conv2d@layer1.0.conv1".parse().unwrap();
+        assert_eq!(
+            f,
+            Fault {
+                op: "conv2d".into(),
+                layer: Some("layer1.0.conv1".into()),
+                backward: true
+            }
+        );
+        let f: Fault = "matmul".parse().unwrap();
+        assert!(!f.backward && f.layer.is_none() && f.op == "matmul");
+        for bad in ["", "grad:", "@head", "matmul@"] {
+            assert!(bad.parse::<Fault>().is_err(), "{bad:?}");
+        }
+    }
+}
