@@ -3,6 +3,8 @@
 //! [`backward`] orders the recorded graph topologically and walks it in reverse — the tape
 //! played backwards — accumulating gradients; leaves that require grad keep theirs in `.grad`.
 
+pub mod trace;
+
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
 use std::cell::Cell;
@@ -103,7 +105,10 @@ pub fn backward(root: &Tensor) -> Result<()> {
                 t.set_grad(Some(acc));
             }
             Some(node) => {
+                // Per-op checks and faults attribute what happens here to this node.
+                let _scope = trace::enter_backward(node.name, &node.inputs);
                 let input_grads = (node.backward)(t, &g)?;
+                trace::on_gradients(node.name, &node.inputs, &input_grads);
                 if input_grads.len() != node.inputs.len() {
                     bail!(
                         "backward of {} returned {} grads for {} inputs",

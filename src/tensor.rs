@@ -73,15 +73,18 @@ impl Tensor {
         backward: impl Fn(&Tensor, &Tensor) -> Result<Vec<Option<Tensor>>> + 'static,
     ) -> Tensor {
         let needs = autograd::is_enabled() && inputs.iter().any(|t| t.requires_grad());
-        if !needs {
-            return out;
-        }
-        let node = Node {
-            name,
-            inputs: inputs.iter().map(|t| (*t).clone()).collect(),
-            backward: Box::new(backward),
+        let t = if needs {
+            let node = Node {
+                name,
+                inputs: inputs.iter().map(|t| (*t).clone()).collect(),
+                backward: Box::new(backward),
+            };
+            Tensor::wrap(out.0.buf.clone(), out.0.shape.clone(), true, Some(node))
+        } else {
+            out
         };
-        Tensor::wrap(out.0.buf.clone(), out.0.shape.clone(), true, Some(node))
+        autograd::trace::on_output(name, inputs, &t);
+        t
     }
 
     pub fn from_slice(data: &[f32], shape: &[usize]) -> Result<Tensor> {
@@ -202,7 +205,7 @@ impl Tensor {
         let mut shape = shape.to_vec();
         if let Some(pos) = shape.iter().position(|&d| d == usize::MAX) {
             let rest: usize = shape.iter().filter(|&&d| d != usize::MAX).product();
-            if rest == 0 || self.numel() % rest != 0 {
+            if rest == 0 || !self.numel().is_multiple_of(rest) {
                 bail!("cannot reshape {:?} to {:?}", self.shape(), shape);
             }
             shape[pos] = self.numel() / rest;

@@ -64,7 +64,7 @@ fn pipeline(dir: &Path) -> (PathBuf, PathBuf) {
     sc.train_limit = Some(128);
     sc.val_limit = Some(32);
     let sdir = dir.join("surrogate");
-    train_surrogate(&sc, &tr, &te, &sdir, &quiet()).unwrap();
+    train_surrogate(&sc, &tr, &te, &sdir, None, &quiet()).unwrap();
     let spath = sdir.join(state::BEST);
     let sur = Surrogate::load(&spath).unwrap();
     let mut ec = tiny_config(&sur);
@@ -77,7 +77,7 @@ fn pipeline(dir: &Path) -> (PathBuf, PathBuf) {
     ec.train_limit = Some(128);
     ec.val_limit = Some(32);
     let edir = dir.join("explainer");
-    train_explainer(&ec, &sur, &tr, &te, &edir, &quiet()).unwrap();
+    train_explainer(&ec, &sur, &tr, &te, &edir, None, &quiet()).unwrap();
     (spath, edir.join(state::BEST))
 }
 

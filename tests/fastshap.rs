@@ -77,7 +77,7 @@ fn surrogate_and_explainer_learn_and_efficiency_holds() {
     let t0 = Instant::now();
     let sc = tiny_surrogate_config(&orig);
     let sdir = dir.path().join("surrogate");
-    let s = train_surrogate(&sc, &tr, &te, &sdir, &quiet()).unwrap();
+    let s = train_surrogate(&sc, &tr, &te, &sdir, None, &quiet()).unwrap();
     eprintln!(
         "surrogate: {} epochs in {:.1} s; first {:?}; last {:?}",
         s.metrics.len(),
@@ -119,7 +119,7 @@ fn surrogate_and_explainer_learn_and_efficiency_holds() {
     ec.train_limit = Some(384);
     ec.val_limit = Some(128);
     let edir = dir.path().join("explainer");
-    let e = train_explainer(&ec, &sur, &tr, &te, &edir, &quiet()).unwrap();
+    let e = train_explainer(&ec, &sur, &tr, &te, &edir, None, &quiet()).unwrap();
     eprintln!(
         "explainer: {} epochs in {:.1} s; untrained val loss {}; {:?}",
         e.metrics.len(),
@@ -310,7 +310,7 @@ fn explainer_recovers_known_shapley_values_of_a_linear_surrogate() {
     c.train_limit = Some(512);
     c.val_limit = Some(64);
     let t0 = Instant::now();
-    let s = train_explainer(&c, &sur, &tr, &te, dir.path(), &quiet()).unwrap();
+    let s = train_explainer(&c, &sur, &tr, &te, dir.path(), None, &quiet()).unwrap();
     eprintln!(
         "linear known answer: {} epochs in {:.1} s; {:?}",
         s.metrics.len(),

@@ -253,6 +253,12 @@ fn nan_loss_stops_and_keeps_the_last_checkpoint() {
         e.contains("NaN") && e.contains("epoch 2 step 2") && e.contains("(epoch 1)"),
         "{e}"
     );
+    // Replayed with per-op checks, the stop names the op that made the NaN: here the fault's
+    // scaling of the loss, after the classifier head.
+    assert!(
+        e.contains("NaN first produced by op affine (after layer head)"),
+        "{e}"
+    );
     let last = dir.path().join(state::LAST);
     let meta = checkpoint::read_metadata(&last).unwrap();
     assert_eq!(meta["fastshap.epoch"], "1");
@@ -265,6 +271,28 @@ fn nan_loss_stops_and_keeps_the_last_checkpoint() {
     let r = state::read_resume(dir.path()).unwrap();
     assert_eq!(r.state.epoch, 1);
     assert_eq!(r.state.step, 2);
+
+    // A NaN gradient at global step 2 (the loss stays finite there) stops the run too: the
+    // weights it makes NaN are seen at the next read-back, after step 3, and replaying the
+    // epoch finds the step and names the backward op and its layer.
+    let dir = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        nan_at_step: Some(2),
+        nan_op: Some("grad:matmul@blocks.0.mlp.fc1".parse().unwrap()),
+        ..opts
+    };
+    let e = train::train(&c, &tr, &te, dir.path(), None, &opts)
+        .err()
+        .expect("a NaN gradient must stop the run")
+        .to_string();
+    assert!(
+        e.contains("(global step 3")
+            && e.contains(
+                "replayed, it starts at global step 2: NaN first produced by the gradient of op \
+                 matmul in layer blocks.0.mlp.fc1"
+            ),
+        "{e}"
+    );
 }
 
 fn logits(m: &Model, x: &Tensor) -> Vec<f32> {

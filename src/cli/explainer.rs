@@ -1,25 +1,31 @@
 //! `fastshap explainer`: trains the FastSHAP UNet explainer of a surrogate (see
-//! `fastshap::explainer`).
+//! `fastshap::explainer`); `--resume DIR` continues a stopped run.
 
-use crate::fastshap::explainer::{ExplainerConfig, LinkKind, NormKind, train_explainer};
+use crate::fastshap::explainer::{
+    ExplainerConfig, LinkKind, NormKind, read_resume, train_explainer,
+};
 use crate::fastshap::surrogate::Surrogate;
-use crate::train::RunOptions;
 use crate::train::config::{AugmentKind, Preset};
 use crate::train::schedule::Schedule;
-use anyhow::Result;
+use anyhow::{Result, bail};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The surrogate's checkpoint (from `fastshap surrogate`); sets players and classes.
+    /// The surrogate's checkpoint (from `fastshap surrogate`); sets players and classes
+    /// (required unless --resume).
     #[arg(long)]
-    surrogate: PathBuf,
+    surrogate: Option<PathBuf>,
+    /// Continue the run in DIR from its last checkpoint (all settings come from DIR).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["surrogate", "out"])]
+    resume: Option<PathBuf>,
     /// CIFAR-10 source (directory, archive, compact file) or `embedded`.
     #[arg(long, default_value = "embedded")]
     data: String,
-    /// Run directory (metrics.jsonl, best/last checkpoints, config.json).
+    /// Run directory (metrics.jsonl, best/last checkpoints, config.json; required unless
+    /// --resume).
     #[arg(long)]
-    out: PathBuf,
+    out: Option<PathBuf>,
     /// UNet size: tiny (CPU-friendly) or full (the paper's, base 64).
     #[arg(long, value_enum, default_value = "full")]
     preset: Preset,
@@ -58,13 +64,21 @@ pub struct Args {
     train_limit: Option<usize>,
     #[arg(long)]
     val_limit: Option<usize>,
+    /// Stop cleanly after this many finished epochs (continue later with --resume).
+    #[arg(long)]
+    stop_after_epoch: Option<usize>,
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    faults: super::Faults,
 }
 
-pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
+fn build_config(a: &Args) -> Result<ExplainerConfig> {
+    let Some(surrogate) = &a.surrogate else {
+        bail!("--surrogate CHECKPOINT is required (or --resume DIR)");
+    };
     // Recorded absolute, so `explain` finds the surrogate from any working directory.
-    let sur_path = std::fs::canonicalize(&a.surrogate).unwrap_or_else(|_| a.surrogate.clone());
+    let sur_path = std::fs::canonicalize(surrogate).unwrap_or_else(|_| surrogate.clone());
     let mut c = ExplainerConfig::recipe(a.preset, &sur_path, &a.data);
     c.link = a.link;
     c.normalization = a.normalization;
@@ -80,15 +94,36 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     c.seed = a.seed;
     c.train_limit = a.train_limit;
     c.val_limit = a.val_limit;
-    // Bad settings fail before the GPU and the data are touched.
     c.validate()?;
-    crate::gpu::init(gpu)?;
-    let surrogate = Surrogate::load(&a.surrogate)?;
-    let (train, test) = super::load_data(&a.data)?;
-    let opts = RunOptions {
-        quiet: a.quiet,
-        ..Default::default()
+    Ok(c)
+}
+
+pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
+    // Bad settings fail before the GPU and the data are touched.
+    let (cfg, dir, resumed) = match &a.resume {
+        Some(dir) => {
+            let r = read_resume(dir)?;
+            (r.config.clone(), dir.clone(), Some(r))
+        }
+        None => {
+            let Some(out) = a.out.clone() else {
+                bail!("--out DIR is required (where checkpoints and metrics go)");
+            };
+            (build_config(a)?, out, None)
+        }
     };
-    train_explainer(&c, &surrogate, &train, &test, &a.out, &opts)?;
+    crate::gpu::init(gpu)?;
+    let surrogate = Surrogate::load(&cfg.surrogate)?;
+    let (train, test) = super::load_data(&cfg.data)?;
+    let opts = a.faults.run_options(a.quiet, a.stop_after_epoch);
+    train_explainer(
+        &cfg,
+        &surrogate,
+        &train,
+        &test,
+        &dir,
+        resumed.as_ref(),
+        &opts,
+    )?;
     Ok(())
 }

@@ -76,6 +76,33 @@ enum Command {
     Evaluate(Box<evaluate::Args>),
 }
 
+/// Fault injection for tests (hidden flags of the training commands).
+#[derive(clap::Args, Debug, Default)]
+pub(crate) struct Faults {
+    /// Make the loss NaN at this global step (with --fault-nan-op: that op's output).
+    #[arg(long, hide = true)]
+    fault_nan_at_step: Option<u64>,
+    /// The op --fault-nan-at-step poisons: OP, OP@LAYER or grad:OP[@LAYER].
+    #[arg(long, hide = true, requires = "fault_nan_at_step")]
+    fault_nan_op: Option<crate::autograd::trace::Fault>,
+}
+
+impl Faults {
+    /// Run options with these faults.
+    pub(crate) fn run_options(
+        &self,
+        quiet: bool,
+        stop_after_epoch: Option<usize>,
+    ) -> crate::train::RunOptions {
+        crate::train::RunOptions {
+            quiet,
+            stop_after_epoch,
+            nan_at_step: self.fault_nan_at_step,
+            nan_op: self.fault_nan_op.clone(),
+        }
+    }
+}
+
 /// The CIFAR-10 (train, test) splits of `--data`: `embedded` or a path.
 pub(crate) fn load_data(
     data: &str,

@@ -1,26 +1,33 @@
 //! `fastshap surrogate`: trains a surrogate of an original classifier on masked inputs (the
-//! FastSHAP reference's recipe; see `fastshap::surrogate`).
+//! FastSHAP reference's recipe; see `fastshap::surrogate`); `--resume DIR` continues a stopped
+//! run.
 
-use crate::fastshap::surrogate::{SurrogateArch, SurrogateConfig, SurrogateLoss, train_surrogate};
-use crate::train::RunOptions;
+use crate::fastshap::surrogate::{
+    SurrogateArch, SurrogateConfig, SurrogateLoss, read_resume, train_surrogate,
+};
 use crate::train::config::{AugmentKind, Preset};
 use crate::train::schedule::Schedule;
-use anyhow::Result;
+use anyhow::{Result, bail};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The original classifier's checkpoint (from `fastshap train`).
+    /// The original classifier's checkpoint (from `fastshap train`; required unless --resume).
     #[arg(long)]
-    original: PathBuf,
+    original: Option<PathBuf>,
+    /// Required unless --resume.
     #[arg(long, value_enum)]
-    arch: SurrogateArch,
+    arch: Option<SurrogateArch>,
+    /// Continue the run in DIR from its last checkpoint (all settings come from DIR).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["original", "arch", "out"])]
+    resume: Option<PathBuf>,
     /// CIFAR-10 source (directory, archive, compact file) or `embedded`.
     #[arg(long, default_value = "embedded")]
     data: String,
-    /// Run directory (metrics.jsonl, best/last checkpoints, config.json).
+    /// Run directory (metrics.jsonl, best/last checkpoints, config.json; required unless
+    /// --resume).
     #[arg(long)]
-    out: PathBuf,
+    out: Option<PathBuf>,
     /// Superpixel side in pixels: 2, 4, 8 or 16 (256, 64, 16 or 4 players).
     #[arg(long, default_value_t = 2)]
     superpixel: usize,
@@ -54,15 +61,23 @@ pub struct Args {
     /// Validate on N images spread over the test set.
     #[arg(long)]
     val_limit: Option<usize>,
+    /// Stop cleanly after this many finished epochs (continue later with --resume).
+    #[arg(long)]
+    stop_after_epoch: Option<usize>,
     /// Print only errors.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    faults: super::Faults,
 }
 
-pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
+fn build_config(a: &Args) -> Result<SurrogateConfig> {
+    let (Some(original), Some(arch)) = (&a.original, a.arch) else {
+        bail!("--original CHECKPOINT and --arch are required (or --resume DIR)");
+    };
     // Recorded absolute, so `explain` finds the original from any working directory.
-    let original = std::fs::canonicalize(&a.original).unwrap_or_else(|_| a.original.clone());
-    let mut c = SurrogateConfig::recipe(a.arch, a.preset, &original, &a.data);
+    let original = std::fs::canonicalize(original).unwrap_or_else(|_| original.clone());
+    let mut c = SurrogateConfig::recipe(arch, a.preset, &original, &a.data);
     c.superpixel = a.superpixel;
     c.loss = a.loss;
     c.epochs = a.epochs;
@@ -75,14 +90,27 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     c.seed = a.seed;
     c.train_limit = a.train_limit;
     c.val_limit = a.val_limit;
-    // Bad settings fail before the GPU and the data are touched.
     c.validate()?;
-    crate::gpu::init(gpu)?;
-    let (train, test) = super::load_data(&a.data)?;
-    let opts = RunOptions {
-        quiet: a.quiet,
-        ..Default::default()
+    Ok(c)
+}
+
+pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
+    // Bad settings fail before the GPU and the data are touched.
+    let (cfg, dir, resumed) = match &a.resume {
+        Some(dir) => {
+            let r = read_resume(dir)?;
+            (r.config.clone(), dir.clone(), Some(r))
+        }
+        None => {
+            let Some(out) = a.out.clone() else {
+                bail!("--out DIR is required (where checkpoints and metrics go)");
+            };
+            (build_config(a)?, out, None)
+        }
     };
-    train_surrogate(&c, &train, &test, &a.out, &opts)?;
+    crate::gpu::init(gpu)?;
+    let (train, test) = super::load_data(&cfg.data)?;
+    let opts = a.faults.run_options(a.quiet, a.stop_after_epoch);
+    train_surrogate(&cfg, &train, &test, &dir, resumed.as_ref(), &opts)?;
     Ok(())
 }

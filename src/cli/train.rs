@@ -3,7 +3,7 @@
 
 use crate::train::config::{Arch, AugmentKind, ModelConfig, OptimKind, Preset, TrainConfig};
 use crate::train::schedule::Schedule;
-use crate::train::{RunOptions, state};
+use crate::train::state;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
 
@@ -103,9 +103,8 @@ pub struct Args {
     /// Print only errors.
     #[arg(long)]
     quiet: bool,
-    /// Fault injection for tests (hidden): make the loss NaN at this global step.
-    #[arg(long, hide = true)]
-    fault_nan_at_step: Option<u64>,
+    #[command(flatten)]
+    faults: super::Faults,
 }
 
 fn build_config(a: &Args, arch: Arch) -> Result<TrainConfig> {
@@ -165,11 +164,7 @@ fn build_config(a: &Args, arch: Arch) -> Result<TrainConfig> {
 }
 
 pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
-    let opts = RunOptions {
-        quiet: a.quiet,
-        stop_after_epoch: a.stop_after_epoch,
-        nan_at_step: a.fault_nan_at_step,
-    };
+    let opts = a.faults.run_options(a.quiet, a.stop_after_epoch);
     let (cfg, dir, resumed) = match &a.resume {
         Some(dir) => {
             let r = state::read_resume(dir)?;

@@ -9,7 +9,7 @@
 
 use super::{META_CLASSES, META_ROLE, META_SUPERPIXEL, SurrogateModel, link_values, mix, players};
 use crate::checkpoint;
-use crate::data::{Dataset, Loader, LoaderConfig};
+use crate::data::{Batch, Dataset, LoaderConfig};
 use crate::models::{UNet, UNetConfig};
 use crate::nn::{Module, init_rng};
 use crate::ops::loss::{Normalization, fastshap_loss};
@@ -19,15 +19,14 @@ use crate::shap::sampler::ShapleySampler;
 use crate::train::RunOptions;
 use crate::train::config::{AugmentKind, Preset};
 use crate::train::model::{META_ARCH, META_CONFIG};
-use crate::train::schedule::{PlateauState, Schedule, lr_at, plateau_step};
-use crate::train::state::{BEST, CONFIG, LAST, METRICS};
+use crate::train::schedule::Schedule;
+use crate::train::state::{self, Resumed};
 use crate::{Tensor, no_grad};
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Checkpoint metadata: the [`ExplainerConfig`] as JSON.
 pub const META_EXPLAINER: &str = "fastshap.explainer";
@@ -131,6 +130,13 @@ impl ExplainerConfig {
             train_limit: None,
             val_limit: None,
         }
+    }
+
+    /// The config with the surrogate's classes and superpixel, as trained and recorded.
+    pub fn for_surrogate(mut self, surrogate: &dyn SurrogateModel) -> Self {
+        self.unet.classes = surrogate.classes();
+        self.unet.superpixel = surrogate.superpixel();
+        self
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -445,30 +451,116 @@ pub struct ExplainerSummary {
     pub metrics: Vec<ExplainerMetrics>,
     pub best_epoch: usize,
     pub early_stopped: bool,
+    /// True when `stop_after_epoch` ended the run (continue it with `resume`).
+    pub stopped: bool,
+}
+
+/// The explainer's side of the shared epoch loop.
+struct ExplainerTask<'a> {
+    cfg: &'a ExplainerConfig,
+    explainer: Explainer,
+    surrogate: &'a dyn SurrogateModel,
+    /// v(0) [K].
+    null: Tensor,
+    val: Vec<ValBatch>,
+}
+
+impl super::training::Task for ExplainerTask<'_> {
+    type Sampler = ShapleySampler;
+    type Val = f64;
+    type Metrics = ExplainerMetrics;
+    const WHAT: &'static str = "explainer";
+
+    fn module(&self) -> &dyn Module {
+        &self.explainer.unet
+    }
+
+    fn sampler(&self, epoch: usize) -> ShapleySampler {
+        let p = players(self.cfg.unet.superpixel);
+        ShapleySampler::new(p, mix(&[self.cfg.seed, epoch as u64, 11]))
+    }
+
+    fn loss(&self, sampler: &mut ShapleySampler, batch: &Batch) -> Result<Tensor> {
+        let cfg = self.cfg;
+        let link = cfg.link.link();
+        let (b, p, m) = (batch.len(), players(cfg.unet.superpixel), cfg.samples);
+        let x = Tensor::from_slice(&batch.images, &[b, 3, 32, 32])?;
+        let masks = Tensor::from_slice(&sampler.sample_paired(b * m / 2), &[b * m, p])?;
+        let values = masked_values(self.surrogate, link, &x, &masks)?;
+        // v(1) of this very (possibly augmented) image, not a precomputed one.
+        let (grand, _) = grand_value(self.surrogate, link, &x)?;
+        let phi = self.explainer.raw_phi(&x, true)?;
+        fastshap_loss(
+            &phi,
+            &masks,
+            &self.null,
+            &grand,
+            &values,
+            cfg.normalization.normalization(),
+            cfg.eff_lambda as f32,
+        )
+    }
+
+    fn validate(&self) -> Result<(f64, f64)> {
+        let vl = val_loss(&self.explainer, self.cfg, &self.null, &self.val)?;
+        Ok((vl, vl))
+    }
+
+    fn metrics(&self, b: super::training::EpochBase, val_loss: f64) -> ExplainerMetrics {
+        ExplainerMetrics {
+            epoch: b.epoch,
+            step: b.step,
+            train_loss: b.train_loss,
+            val_loss,
+            lr: b.lr,
+            images_per_s: b.images_per_s,
+            seconds: b.seconds,
+        }
+    }
+
+    fn epoch_of(m: &ExplainerMetrics) -> usize {
+        m.epoch
+    }
+
+    fn checkpoint_meta(&self, epoch: usize) -> Result<HashMap<String, String>> {
+        self.explainer.metadata(&self.cfg.surrogate, epoch)
+    }
+
+    fn print_epoch(&self, m: &ExplainerMetrics, epochs: usize, is_best: bool) {
+        println!(
+            "epoch {}/{}: train loss {:.5} | val loss {:.5} | lr {:.2e} | {:.0} img/s | {:.1} s{}",
+            m.epoch,
+            epochs,
+            m.train_loss,
+            m.val_loss,
+            m.lr,
+            m.images_per_s,
+            m.seconds,
+            if is_best { " (best)" } else { "" }
+        );
+    }
+}
+
+/// An explainer run's config and state from its `last.safetensors`, for `resume`.
+pub fn read_resume(dir: &Path) -> Result<Resumed<ExplainerConfig>> {
+    state::read_resume_as(dir, META_EXPLAINER)
 }
 
 /// Trains an explainer of `surrogate` on `train` (validation on `val`) into `dir`. `cfg.unet`'s
-/// classes and superpixel are taken from the surrogate.
+/// classes and superpixel are taken from the surrogate. With `resume` (from [`read_resume`] on
+/// `dir`), continues that run exactly where its last checkpoint left it.
 pub fn train_explainer(
     cfg: &ExplainerConfig,
     surrogate: &dyn SurrogateModel,
     train: &Dataset,
     val: &Dataset,
     dir: &Path,
+    resume: Option<&Resumed<ExplainerConfig>>,
     opts: &RunOptions,
 ) -> Result<ExplainerSummary> {
-    let mut cfg = cfg.clone();
-    cfg.unet.classes = surrogate.classes();
-    cfg.unet.superpixel = surrogate.superpixel();
+    let cfg = &cfg.clone().for_surrogate(surrogate);
     cfg.validate()?;
-    let cfg = &cfg;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    if dir.join(LAST).exists() {
-        bail!(
-            "{} already holds a run ({LAST}); choose another --out",
-            dir.display()
-        );
-    }
+    super::training::prepare_dir(dir, resume.is_some())?;
     let train_set = Arc::new(super::spread_subset(train, cfg.train_limit));
     let val_set = super::spread_subset(val, cfg.val_limit);
     ensure!(!train_set.is_empty(), "the training set is empty");
@@ -480,21 +572,16 @@ pub fn train_explainer(
         surrogate.classes()
     );
     let explainer = Explainer::new(cfg.clone(), train_set.classes.clone())?;
-    crate::io::write_atomic(
-        &dir.join(CONFIG),
-        serde_json::to_string_pretty(cfg)?.as_bytes(),
-    )?;
-    crate::io::write_atomic(&dir.join(METRICS), b"")?;
     let mut opt = optim::Optimizer::adam(
         explainer.unet.parameters(),
         cfg.lr as f32,
         optim::Adam::default(),
     )?;
     let link = cfg.link.link();
-    let norm = cfg.normalization.normalization();
     let p = players(cfg.unet.superpixel);
     let null = null_value(surrogate, link)?;
     let val_batches = prepare_val(cfg, surrogate, &val_set)?;
+    // Of the untrained explainer (rebuilt from the seed when resuming).
     let initial_val_loss = val_loss(&explainer, cfg, &null, &val_batches)?;
     if !opts.quiet {
         println!(
@@ -516,98 +603,32 @@ pub fn train_explainer(
             initial_val_loss
         );
     }
-    let lcfg = LoaderConfig {
-        augment: cfg.augment.augment(),
-        ..LoaderConfig::new(cfg.batch_size, cfg.seed)
+    let task = ExplainerTask {
+        cfg,
+        explainer,
+        surrogate,
+        null,
+        val: val_batches,
     };
-    let mut loader = Loader::new(train_set.clone(), lcfg)?;
-    let per_epoch = loader.batches_per_epoch();
-    let mut plateau = PlateauState::new(cfg.lr);
-    let mut best: Option<(f64, usize)> = None;
-    let mut metrics = Vec::new();
-    let mut step = 0u64;
-    let mut early_stopped = false;
-    for epoch in 0..cfg.epochs {
-        let t0 = Instant::now();
-        let mut sampler = ShapleySampler::new(p, mix(&[cfg.seed, epoch as u64, 11]));
-        let mut losses = Vec::with_capacity(per_epoch);
-        let mut lr = cfg.lr;
-        let mut images = 0usize;
-        for batch in loader.epoch() {
-            lr = lr_at(&cfg.schedule, cfg.lr, &plateau, step, per_epoch, cfg.epochs);
-            opt.set_lr(lr as f32);
-            let b = batch.len();
-            let x = Tensor::from_slice(&batch.images, &[b, 3, 32, 32])?;
-            let m = cfg.samples;
-            let masks = Tensor::from_slice(&sampler.sample_paired(b * m / 2), &[b * m, p])?;
-            let values = masked_values(surrogate, link, &x, &masks)?;
-            // v(1) of this very (possibly augmented) image, not a precomputed one.
-            let (grand, _) = grand_value(surrogate, link, &x)?;
-            let phi = explainer.raw_phi(&x, true)?;
-            let l = fastshap_loss(
-                &phi,
-                &masks,
-                &null,
-                &grand,
-                &values,
-                norm,
-                cfg.eff_lambda as f32,
-            )?;
-            opt.zero_grad();
-            l.backward()?;
-            opt.step()?;
-            losses.push(l.detach().mul_scalar(b as f32)?.reshape(&[1])?);
-            images += b;
-            step += 1;
-        }
-        let train_loss = super::epoch_mean_loss(&losses, images, "explainer", epoch + 1)?;
-        let train_secs = t0.elapsed().as_secs_f64();
-        let vl = val_loss(&explainer, cfg, &null, &val_batches)?;
-        plateau_step(&cfg.schedule, &mut plateau, vl);
-        let m = ExplainerMetrics {
-            epoch: epoch + 1,
-            step,
-            train_loss,
-            val_loss: vl,
-            lr,
-            images_per_s: images as f64 / train_secs,
-            seconds: t0.elapsed().as_secs_f64(),
-        };
-        let meta = explainer.metadata(&cfg.surrogate, epoch + 1)?;
-        let is_best = super::save_epoch(&explainer.unet, meta, dir, &m, vl, epoch + 1, &mut best)?;
-        if !opts.quiet {
-            println!(
-                "epoch {}/{}: train loss {:.5} | val loss {:.5} | lr {:.2e} | {:.0} img/s | {:.1} s{}",
-                m.epoch,
-                cfg.epochs,
-                m.train_loss,
-                m.val_loss,
-                m.lr,
-                m.images_per_s,
-                m.seconds,
-                if is_best { " (best)" } else { "" }
-            );
-        }
-        metrics.push(m);
-        if super::early_stop(
-            epoch,
-            best.map_or(0, |b| b.1),
-            cfg.early_stop,
-            cfg.epochs,
-            opts.quiet,
-        ) {
-            early_stopped = true;
-            break;
-        }
-    }
-    if !opts.quiet {
-        println!("done in {}: {LAST}, {BEST}, {METRICS}", dir.display());
-    }
+    let lc = super::training::LoopConfig {
+        config: cfg,
+        epochs: cfg.epochs,
+        lr: cfg.lr,
+        schedule: &cfg.schedule,
+        early_stop: cfg.early_stop,
+        seed: cfg.seed,
+        loader: LoaderConfig {
+            augment: cfg.augment.augment(),
+            ..LoaderConfig::new(cfg.batch_size, cfg.seed)
+        },
+    };
+    let s = super::training::run(&task, &mut opt, &lc, train_set, dir, resume, opts)?;
     Ok(ExplainerSummary {
         initial_val_loss,
-        metrics,
-        best_epoch: best.map_or(0, |b| b.1),
-        early_stopped,
+        metrics: s.metrics,
+        best_epoch: s.best_epoch,
+        early_stopped: s.early_stopped,
+        stopped: s.stopped,
     })
 }
 

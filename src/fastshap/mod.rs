@@ -8,10 +8,11 @@
 //! - [`explainer`]: the UNet that maps an image to φ [P, K], trained against the surrogate's
 //!   values v(S) with the FastSHAP loss, and [`explainer::explain_batch`] for inference.
 //!
-//! Both training loops reuse the classifier trainer's pieces (reduce-on-plateau from
-//! [`crate::train::schedule`], [`crate::train::Model`], the data [`crate::data::Loader`],
-//! [`crate::checkpoint`]) and write the same run-directory layout: `metrics.jsonl`,
-//! `best.safetensors`, `last.safetensors`, `config.json`.
+//! Both are trained by one epoch loop (`training`) on the classifier trainer's pieces
+//! (reduce-on-plateau from [`crate::train::schedule`], run files and resuming from
+//! [`crate::train::state`], NaN location from [`crate::train::nonfinite`], the data
+//! [`crate::data::Loader`]) and write the same run-directory layout: `metrics.jsonl`,
+//! `best.safetensors`, `last.safetensors` + `optim-N.safetensors`, `config.json`.
 
 pub mod compare;
 pub mod evaluate;
@@ -19,6 +20,7 @@ pub mod explainer;
 pub mod fidelity;
 pub mod surrogate;
 pub mod tables;
+mod training;
 
 pub use explainer::{Explainer, ExplainerConfig, Explanation, explain_batch, train_explainer};
 pub use surrogate::{Surrogate, SurrogateConfig, SurrogateLoss, train_surrogate};
@@ -111,46 +113,6 @@ pub(crate) fn append_jsonl(path: &std::path::Path, value: &impl serde::Serialize
     writeln!(f, "{}", serde_json::to_string(value)?)?;
     f.sync_all()?;
     Ok(())
-}
-
-/// The epoch's mean training loss from the per-batch loss sums (read back in one transfer);
-/// an error naming `what` and the epoch when it is not finite.
-pub(crate) fn epoch_mean_loss(
-    sums: &[Tensor],
-    images: usize,
-    what: &str,
-    epoch: usize,
-) -> Result<f64> {
-    let sums = crate::ops::plumbing::concat(&sums.iter().collect::<Vec<_>>(), 0)?.to_vec()?;
-    let loss = sums.iter().map(|&v| v as f64).sum::<f64>() / images as f64;
-    ensure!(
-        loss.is_finite(),
-        "{what} training loss is {loss} in epoch {epoch}; stopping"
-    );
-    Ok(loss)
-}
-
-/// The end of an epoch in a run directory: `best.safetensors` when `score` (lower is better)
-/// beats `best`, which it then becomes, `last.safetensors` always, and a `metrics.jsonl` line.
-/// Returns whether this epoch is the best so far.
-pub(crate) fn save_epoch(
-    model: &dyn crate::nn::Module,
-    meta: std::collections::HashMap<String, String>,
-    dir: &std::path::Path,
-    metrics: &impl serde::Serialize,
-    score: f64,
-    epoch: usize,
-    best: &mut Option<(f64, usize)>,
-) -> Result<bool> {
-    use crate::train::state::{BEST, LAST, METRICS};
-    let is_best = best.is_none_or(|(b, _)| score < b);
-    if is_best {
-        *best = Some((score, epoch));
-        crate::checkpoint::save(model, meta.clone(), &dir.join(BEST))?;
-    }
-    crate::checkpoint::save(model, meta, &dir.join(LAST))?;
-    append_jsonl(&dir.join(METRICS), metrics)?;
-    Ok(is_best)
 }
 
 /// Early stopping as in the FastSHAP reference: true after `patience` epochs (counting from

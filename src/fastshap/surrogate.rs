@@ -7,14 +7,14 @@
 
 use super::{META_CLASSES, META_ROLE, META_SUPERPIXEL, SurrogateModel, mix, players};
 use crate::checkpoint;
-use crate::data::{Dataset, Loader, LoaderConfig};
+use crate::data::{Batch, Dataset, LoaderConfig};
 use crate::models::{ResNet, Vit, VitConfig};
 use crate::nn::{Module, init_rng};
 use crate::ops::{self, loss, masking::apply_player_mask, optim};
 use crate::shap::sampler::UniformSizeSampler;
 use crate::train::config::{AugmentKind, ModelConfig, Preset};
-use crate::train::schedule::{PlateauState, Schedule, lr_at, plateau_step};
-use crate::train::state::{BEST, CONFIG, LAST, METRICS};
+use crate::train::schedule::Schedule;
+use crate::train::state::{self, Resumed};
 use crate::train::{Model, RunOptions};
 use crate::{Tensor, no_grad};
 use anyhow::{Context, Result, bail, ensure};
@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Checkpoint metadata: the original model's checkpoint path.
 pub const META_ORIGINAL: &str = "fastshap.original";
@@ -115,6 +114,17 @@ impl SurrogateConfig {
             train_limit: None,
             val_limit: None,
         }
+    }
+
+    /// The config as trained on data with `k` classes (the model's output size), as its
+    /// checkpoints record it.
+    pub fn with_classes(mut self, k: usize) -> Self {
+        match &mut self.model {
+            ModelConfig::ResNet(c) => c.classes = k,
+            ModelConfig::Vit(c) => c.classes = k,
+            ModelConfig::Mae(_) => {}
+        }
+        self
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -243,6 +253,8 @@ pub struct SurrogateSummary {
     pub best_epoch: usize,
     /// True when early stopping ended the run before `epochs`.
     pub early_stopped: bool,
+    /// True when `stop_after_epoch` ended the run (continue it with `resume`).
+    pub stopped: bool,
 }
 
 /// The validation set, prepared once: unmasked images, original probabilities, fixed masks.
@@ -360,22 +372,109 @@ fn checkpoint_meta(
     Ok(meta)
 }
 
-/// Trains a surrogate of `cfg.original` on `train`, validating on `val`, into `dir`.
+/// The surrogate's side of the shared epoch loop.
+struct SurrogateTask<'a> {
+    cfg: &'a SurrogateConfig,
+    model: Model,
+    original: Model,
+    classes: Vec<String>,
+    val: Vec<ValBatch>,
+}
+
+impl super::training::Task for SurrogateTask<'_> {
+    type Sampler = UniformSizeSampler;
+    type Val = (f64, f64, f64, f64);
+    type Metrics = SurrogateMetrics;
+    const WHAT: &'static str = "surrogate";
+
+    fn module(&self) -> &dyn Module {
+        &self.model
+    }
+
+    fn sampler(&self, epoch: usize) -> UniformSizeSampler {
+        let p = players(self.cfg.superpixel);
+        UniformSizeSampler::new(p, mix(&[self.cfg.seed, epoch as u64, 7]))
+    }
+
+    fn loss(&self, sampler: &mut UniformSizeSampler, batch: &Batch) -> Result<Tensor> {
+        let (b, p) = (batch.len(), players(self.cfg.superpixel));
+        let x = Tensor::from_slice(&batch.images, &[b, 3, 32, 32])?;
+        // The original sees the same augmented image as the surrogate.
+        let p_orig = {
+            let _g = no_grad();
+            self.original.logits(&x, false)?.softmax()?
+        };
+        let masks = Tensor::from_slice(&sampler.sample(b), &[b, p])?;
+        let masked = apply_player_mask(&x, &masks, self.cfg.superpixel)?;
+        surrogate_loss(self.cfg.loss, &p_orig, &self.model.logits(&masked, true)?)
+    }
+
+    fn validate(&self) -> Result<(f64, Self::Val)> {
+        let v = validate(self.cfg, &self.model, &self.val)?;
+        Ok((v.0, v))
+    }
+
+    fn metrics(&self, b: super::training::EpochBase, v: Self::Val) -> SurrogateMetrics {
+        let (val_masked_loss, val_ce, val_acc, val_kl) = v;
+        SurrogateMetrics {
+            epoch: b.epoch,
+            step: b.step,
+            train_loss: b.train_loss,
+            val_masked_loss,
+            val_ce,
+            val_acc,
+            val_kl,
+            lr: b.lr,
+            images_per_s: b.images_per_s,
+            seconds: b.seconds,
+        }
+    }
+
+    fn epoch_of(m: &SurrogateMetrics) -> usize {
+        m.epoch
+    }
+
+    fn checkpoint_meta(&self, epoch: usize) -> Result<HashMap<String, String>> {
+        checkpoint_meta(&self.model, self.cfg, &self.classes, epoch)
+    }
+
+    fn print_epoch(&self, m: &SurrogateMetrics, epochs: usize, is_best: bool) {
+        println!(
+            "epoch {}/{}: train {:?} {:.4} | val masked {:.4} | unmasked val CE {:.4} acc {:.3} KL {:.4} | lr {:.2e} | {:.0} img/s | {:.1} s{}",
+            m.epoch,
+            epochs,
+            self.cfg.loss,
+            m.train_loss,
+            m.val_masked_loss,
+            m.val_ce,
+            m.val_acc,
+            m.val_kl,
+            m.lr,
+            m.images_per_s,
+            m.seconds,
+            if is_best { " (best)" } else { "" }
+        );
+    }
+}
+
+/// A surrogate run's config and state from its `last.safetensors`, for `resume`.
+pub fn read_resume(dir: &Path) -> Result<Resumed<SurrogateConfig>> {
+    state::read_resume_as(dir, META_SURROGATE)
+}
+
+/// Trains a surrogate of `cfg.original` on `train`, validating on `val`, into `dir`. With
+/// `resume` (from [`read_resume`] on `dir`; its config is `cfg`), continues that run exactly
+/// where its last checkpoint left it.
 pub fn train_surrogate(
     cfg: &SurrogateConfig,
     train: &Dataset,
     val: &Dataset,
     dir: &Path,
+    resume: Option<&Resumed<SurrogateConfig>>,
     opts: &RunOptions,
 ) -> Result<SurrogateSummary> {
     cfg.validate()?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    if dir.join(LAST).exists() {
-        bail!(
-            "{} already holds a run ({LAST}); choose another --out",
-            dir.display()
-        );
-    }
+    super::training::prepare_dir(dir, resume.is_some())?;
     let original = load_original(&cfg.original)?;
     let train_set = Arc::new(super::spread_subset(train, cfg.train_limit));
     let val_set = super::spread_subset(val, cfg.val_limit);
@@ -384,25 +483,13 @@ pub fn train_surrogate(
     let k = train_set.num_classes();
     let classes = train_set.classes.clone();
 
-    let mut cfg = cfg.clone();
+    let cfg = &cfg.clone().with_classes(k);
     let mut rng = init_rng(cfg.seed);
-    let model = match &mut cfg.model {
-        ModelConfig::ResNet(c) => {
-            c.classes = k;
-            Model::ResNet(ResNet::new(c.clone(), &mut rng)?)
-        }
-        ModelConfig::Vit(c) => {
-            c.classes = k;
-            Model::Vit(Vit::new(c.clone(), &mut rng)?)
-        }
+    let model = match &cfg.model {
+        ModelConfig::ResNet(c) => Model::ResNet(ResNet::new(c.clone(), &mut rng)?),
+        ModelConfig::Vit(c) => Model::Vit(Vit::new(c.clone(), &mut rng)?),
         ModelConfig::Mae(_) => bail!("a surrogate is a ResNet or a ViT"),
     };
-    let cfg = &cfg;
-    crate::io::write_atomic(
-        &dir.join(CONFIG),
-        serde_json::to_string_pretty(cfg)?.as_bytes(),
-    )?;
-    crate::io::write_atomic(&dir.join(METRICS), b"")?;
     let mut opt =
         optim::Optimizer::adam(model.parameters(), cfg.lr as f32, optim::Adam::default())?;
     let p = players(cfg.superpixel);
@@ -424,97 +511,30 @@ pub fn train_surrogate(
             val_set.len()
         );
     }
-    let lcfg = LoaderConfig {
-        augment: cfg.augment.augment(),
-        ..LoaderConfig::new(cfg.batch_size, cfg.seed)
+    let task = SurrogateTask {
+        cfg,
+        model,
+        original,
+        classes,
+        val: val_batches,
     };
-    let mut loader = Loader::new(train_set.clone(), lcfg)?;
-    let per_epoch = loader.batches_per_epoch();
-    let mut plateau = PlateauState::new(cfg.lr);
-    let mut best: Option<(f64, usize)> = None;
-    let mut metrics = Vec::new();
-    let mut step = 0u64;
-    let mut early_stopped = false;
-    for epoch in 0..cfg.epochs {
-        let t0 = Instant::now();
-        let mut sampler = UniformSizeSampler::new(p, mix(&[cfg.seed, epoch as u64, 7]));
-        let mut losses = Vec::with_capacity(per_epoch);
-        let mut lr = cfg.lr;
-        let mut images = 0usize;
-        for batch in loader.epoch() {
-            lr = lr_at(&cfg.schedule, cfg.lr, &plateau, step, per_epoch, cfg.epochs);
-            opt.set_lr(lr as f32);
-            let b = batch.len();
-            let x = Tensor::from_slice(&batch.images, &[b, 3, 32, 32])?;
-            // The original sees the same augmented image as the surrogate.
-            let p_orig = {
-                let _g = no_grad();
-                original.logits(&x, false)?.softmax()?
-            };
-            let masks = Tensor::from_slice(&sampler.sample(b), &[b, p])?;
-            let masked = apply_player_mask(&x, &masks, cfg.superpixel)?;
-            let l = surrogate_loss(cfg.loss, &p_orig, &model.logits(&masked, true)?)?;
-            opt.zero_grad();
-            l.backward()?;
-            opt.step()?;
-            losses.push(l.detach().mul_scalar(b as f32)?.reshape(&[1])?);
-            images += b;
-            step += 1;
-        }
-        let train_loss = super::epoch_mean_loss(&losses, images, "surrogate", epoch + 1)?;
-        let train_secs = t0.elapsed().as_secs_f64();
-        let (val_masked_loss, val_ce, val_acc, val_kl) = validate(cfg, &model, &val_batches)?;
-        plateau_step(&cfg.schedule, &mut plateau, val_masked_loss);
-        let m = SurrogateMetrics {
-            epoch: epoch + 1,
-            step,
-            train_loss,
-            val_masked_loss,
-            val_ce,
-            val_acc,
-            val_kl,
-            lr,
-            images_per_s: images as f64 / train_secs,
-            seconds: t0.elapsed().as_secs_f64(),
-        };
-        let meta = checkpoint_meta(&model, cfg, &classes, epoch + 1)?;
-        let is_best =
-            super::save_epoch(&model, meta, dir, &m, val_masked_loss, epoch + 1, &mut best)?;
-        if !opts.quiet {
-            println!(
-                "epoch {}/{}: train {:?} {:.4} | val masked {:.4} | unmasked val CE {:.4} acc {:.3} KL {:.4} | lr {:.2e} | {:.0} img/s | {:.1} s{}",
-                m.epoch,
-                cfg.epochs,
-                cfg.loss,
-                m.train_loss,
-                m.val_masked_loss,
-                m.val_ce,
-                m.val_acc,
-                m.val_kl,
-                m.lr,
-                m.images_per_s,
-                m.seconds,
-                if is_best { " (best)" } else { "" }
-            );
-        }
-        metrics.push(m);
-        if super::early_stop(
-            epoch,
-            best.map_or(0, |b| b.1),
-            cfg.early_stop,
-            cfg.epochs,
-            opts.quiet,
-        ) {
-            early_stopped = true;
-            break;
-        }
-    }
-    if !opts.quiet {
-        println!("done in {}: {LAST}, {BEST}, {METRICS}", dir.display());
-    }
+    let lc = super::training::LoopConfig {
+        config: cfg,
+        epochs: cfg.epochs,
+        lr: cfg.lr,
+        schedule: &cfg.schedule,
+        early_stop: cfg.early_stop,
+        seed: cfg.seed,
+        loader: LoaderConfig {
+            augment: cfg.augment.augment(),
+            ..LoaderConfig::new(cfg.batch_size, cfg.seed)
+        },
+    };
+    let s = super::training::run(&task, &mut opt, &lc, train_set, dir, resume, opts)?;
     Ok(SurrogateSummary {
-        metrics,
-        best_epoch: best.map_or(0, |b| b.1),
-        early_stopped,
+        metrics: s.metrics,
+        best_epoch: s.best_epoch,
+        early_stopped: s.early_stopped,
+        stopped: s.stopped,
     })
 }

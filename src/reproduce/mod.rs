@@ -11,8 +11,9 @@
 //!
 //! Every stage writes into its own directory under `--out` and, last, a `stage.json` (name,
 //! seconds, summary). A stage whose `stage.json` exists is skipped, so killing the run at any
-//! point and starting it again redoes only the unfinished stage: an interrupted original
-//! continues from its last epoch checkpoint, any other interrupted stage starts over.
+//! point and starting it again redoes only the unfinished stage: an interrupted original,
+//! surrogate or explainer continues from its last epoch checkpoint (said in `run.log`), any
+//! other interrupted stage starts over.
 //! `reproduce.json` holds the preset, data, device and every setting; `run.log` the events.
 
 mod calibrate;

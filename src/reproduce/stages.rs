@@ -7,8 +7,8 @@ use crate::fastshap::compare::{
     table3,
 };
 use crate::fastshap::evaluate::{EvaluateConfig, GroundTruth, Original, choose_images, evaluate};
-use crate::fastshap::explainer::{Explainer, train_explainer};
-use crate::fastshap::surrogate::{Surrogate, SurrogateArch, load_original, train_surrogate};
+use crate::fastshap::explainer::{self, Explainer, train_explainer};
+use crate::fastshap::surrogate::{self, Surrogate, SurrogateArch, load_original, train_surrogate};
 use crate::fastshap::tables::{TABLE1_NOTES, best_surrogate_epoch, table1, table2};
 use crate::train::config::Arch;
 use crate::train::state::{self, BEST, LAST};
@@ -280,7 +280,7 @@ pub(super) fn run(run: &Run, stage: &Stage, log: &mut Log) -> Result<Value> {
         Job::Original(i) => original(run, &ORIGINALS[*i], &out, log),
         Job::Surrogate(i) => {
             let (slug, orig, arch, name) = PAIRS[*i];
-            surrogate(run, slug, orig, arch, name, &out)
+            surrogate(run, slug, orig, arch, name, &out, log)
         }
         Job::FidelitySurrogate => surrogate(
             run,
@@ -289,25 +289,30 @@ pub(super) fn run(run: &Run, stage: &Stage, log: &mut Log) -> Result<Value> {
             SurrogateArch::Vit,
             "ResNet by ViT (8×8 patches, P = 16)",
             &out,
+            log,
         ),
-        Job::Explainer(slug) => explainer(run, slug, &out),
+        Job::Explainer(slug) => explainer(run, slug, &out, log),
         Job::Tables => tables(run, &out),
         Job::Figures => figures(run, &out),
         Job::Evaluation(slug) => evaluation(run, slug, &out),
     }
 }
 
-fn original(run: &Run, o: &OriginalSpec, out: &Path, log: &mut Log) -> Result<Value> {
-    let init = (o.arch == Arch::MaeClassifier).then(|| best(&original_dir(run, "mae-pretrain")));
-    let cfg = run.plan.original_config(o.arch, &run.data, init.as_deref());
-    cfg.validate()?;
-    // An interrupted training continues from its last epoch; anything less is started over.
+/// An interrupted training in `out` continues from its last checkpoint (said in `run.log`)
+/// when that holds this very config; anything less is cleared and started over.
+fn resume_or_clear<C: PartialEq>(
+    out: &Path,
+    name: &str,
+    cfg: &C,
+    read: impl FnOnce(&Path) -> Result<state::Resumed<C>>,
+    log: &mut Log,
+) -> Result<Option<state::Resumed<C>>> {
     let resumed = match out.join(LAST).exists() {
-        true => match state::read_resume(out) {
-            Ok(r) if r.config == cfg => {
+        true => match read(out) {
+            Ok(r) if r.config == *cfg => {
                 log.line(&format!(
-                    "  continuing {} from its last checkpoint (epoch {})",
-                    o.slug, r.state.epoch
+                    "  continuing {name} from its last checkpoint (epoch {})",
+                    r.state.epoch
                 ))?;
                 Some(r)
             }
@@ -318,6 +323,14 @@ fn original(run: &Run, o: &OriginalSpec, out: &Path, log: &mut Log) -> Result<Va
     if resumed.is_none() {
         clear(out)?;
     }
+    Ok(resumed)
+}
+
+fn original(run: &Run, o: &OriginalSpec, out: &Path, log: &mut Log) -> Result<Value> {
+    let init = (o.arch == Arch::MaeClassifier).then(|| best(&original_dir(run, "mae-pretrain")));
+    let cfg = run.plan.original_config(o.arch, &run.data, init.as_deref());
+    cfg.validate()?;
+    let resumed = resume_or_clear(out, o.slug, &cfg, state::read_resume, log)?;
     let s = crate::train::train(
         &cfg,
         &run.train,
@@ -348,12 +361,21 @@ fn surrogate(
     arch: SurrogateArch,
     name: &str,
     out: &Path,
+    log: &mut Log,
 ) -> Result<Value> {
     let cfg = run
         .plan
-        .surrogate_config(arch, &best(&original_dir(run, orig)), &run.data);
-    clear(out)?;
-    let s = train_surrogate(&cfg, &run.train, &run.test, out, &run_options(run))?;
+        .surrogate_config(arch, &best(&original_dir(run, orig)), &run.data)
+        .with_classes(run.train.num_classes());
+    let resumed = resume_or_clear(out, slug, &cfg, surrogate::read_resume, log)?;
+    let s = train_surrogate(
+        &cfg,
+        &run.train,
+        &run.test,
+        out,
+        resumed.as_ref(),
+        &run_options(run),
+    )?;
     let b = s
         .metrics
         .iter()
@@ -374,12 +396,23 @@ fn surrogate_path(run: &Run, slug: &str) -> PathBuf {
     best(&run.path(&format!("surrogates/{slug}")))
 }
 
-fn explainer(run: &Run, slug: &str, out: &Path) -> Result<Value> {
+fn explainer(run: &Run, slug: &str, out: &Path, log: &mut Log) -> Result<Value> {
     let sur_path = surrogate_path(run, slug);
-    let cfg = run.plan.explainer_config(&sur_path, &run.data);
     let sur = Surrogate::load(&sur_path)?;
-    clear(out)?;
-    let s = train_explainer(&cfg, &sur, &run.train, &run.test, out, &run_options(run))?;
+    let cfg = run
+        .plan
+        .explainer_config(&sur_path, &run.data)
+        .for_surrogate(&sur);
+    let resumed = resume_or_clear(out, slug, &cfg, explainer::read_resume, log)?;
+    let s = train_explainer(
+        &cfg,
+        &sur,
+        &run.train,
+        &run.test,
+        out,
+        resumed.as_ref(),
+        &run_options(run),
+    )?;
     let best_val = lowest(s.metrics.iter().map(|m| m.val_loss));
     Ok(json!({
         "pair": slug,
@@ -622,4 +655,102 @@ fn evaluation(run: &Run, slug: &str, out: &Path) -> Result<Value> {
         "rollout": s.rollout_skipped.is_none(),
         "fidelity": s.fidelity,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reproduce::{Plan, ReproOptions, ReproPreset};
+
+    /// The epoch-1 line of a run's metrics, timings included (a redone epoch differs in them).
+    fn first_line(dir: &Path) -> String {
+        let text = std::fs::read_to_string(dir.join(state::METRICS)).unwrap();
+        text.lines().next().unwrap().to_string()
+    }
+
+    fn epochs(dir: &Path) -> Vec<u64> {
+        let text = std::fs::read_to_string(dir.join(state::METRICS)).unwrap();
+        text.lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["epoch"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    /// A surrogate and an explainer stage interrupted after their first epoch continue from
+    /// their last checkpoints (the epoch-1 line is not redone) and say so in `run.log`.
+    #[test]
+    fn interrupted_surrogate_and_explainer_stages_continue() {
+        crate::gpu::init(&crate::gpu::Options::from_env()).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let (train, test) = crate::data::embedded().unwrap();
+        let mut plan = Plan::new(ReproPreset::Smoke);
+        plan.surrogate.epochs = 2;
+        plan.surrogate.train_limit = Some(16);
+        plan.surrogate.val_limit = Some(8);
+        plan.explainer.epochs = 2;
+        plan.explainer.train_limit = Some(16);
+        plan.explainer.val_limit = Some(8);
+        let run = Run {
+            dir: tmp.path().to_path_buf(),
+            data: "embedded".into(),
+            plan,
+            train,
+            test,
+            opts: ReproOptions { quiet: true },
+        };
+        // The original the first pairing (resnet-by-resnet) explains: an untrained tiny ResNet.
+        let orig = best(&original_dir(&run, "resnet"));
+        std::fs::create_dir_all(orig.parent().unwrap()).unwrap();
+        let cfg = run.plan.size.resnet(3);
+        let model =
+            Model::ResNet(crate::models::ResNet::new(cfg, &mut crate::nn::init_rng(1)).unwrap());
+        crate::checkpoint::save(&model, model.metadata(), &orig).unwrap();
+
+        let mut log = Log::open(&tmp.path().join(super::super::LOG_FILE)).unwrap();
+        let stop = RunOptions {
+            quiet: true,
+            stop_after_epoch: Some(1),
+            ..Default::default()
+        };
+        let find = |name: &str| all().into_iter().find(|s| s.name == name).unwrap();
+
+        // The surrogate stage, stopped after epoch 1 (as a kill after its checkpoint would).
+        let stage = find("surrogate resnet-by-resnet");
+        let out = run.path(&stage.dir);
+        let (_, o, arch, _) = PAIRS[0];
+        let cfg = run
+            .plan
+            .surrogate_config(arch, &best(&original_dir(&run, o)), &run.data)
+            .with_classes(10);
+        let s = train_surrogate(&cfg, &run.train, &run.test, &out, None, &stop).unwrap();
+        assert!(s.stopped);
+        let line = first_line(&out);
+        super::run(&run, &stage, &mut log).unwrap();
+        assert_eq!(epochs(&out), [1, 2]);
+        assert_eq!(first_line(&out), line, "epoch 1 was redone");
+
+        // The explainer stage of that pairing, likewise.
+        let stage = find("explainer resnet-by-resnet");
+        let out = run.path(&stage.dir);
+        let sur_path = surrogate_path(&run, "resnet-by-resnet");
+        let sur = Surrogate::load(&sur_path).unwrap();
+        let cfg = run.plan.explainer_config(&sur_path, &run.data);
+        let e = train_explainer(&cfg, &sur, &run.train, &run.test, &out, None, &stop).unwrap();
+        assert!(e.stopped);
+        let line = first_line(&out);
+        super::run(&run, &stage, &mut log).unwrap();
+        assert_eq!(epochs(&out), [1, 2]);
+        assert_eq!(first_line(&out), line, "epoch 1 was redone");
+
+        let text = std::fs::read_to_string(tmp.path().join(super::super::LOG_FILE)).unwrap();
+        assert_eq!(
+            text.matches("continuing resnet-by-resnet from its last checkpoint (epoch 1)")
+                .count(),
+            2,
+            "{text}"
+        );
+    }
 }

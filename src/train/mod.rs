@@ -7,10 +7,12 @@
 //! - [`state`]: checkpoint + optimizer-state files and what resuming reads back.
 //! - [`eval`]: loss, accuracy and confusion matrix of a classifier on a dataset.
 //! - [`schedule`]: learning-rate schedules.
+//! - [`nonfinite`]: what a non-finite loss triggers: a replay that names the op behind it.
 
 pub mod config;
 pub mod eval;
 pub mod model;
+pub mod nonfinite;
 pub mod schedule;
 pub mod state;
 pub mod trainer;

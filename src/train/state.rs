@@ -9,6 +9,10 @@
 //!   kill at any moment leaves `last.safetensors` naming a complete optimizer file.
 //! - `best.safetensors`: the model with the best validation score so far.
 //! - `metrics.jsonl`, `config.json`.
+//!
+//! The same files serve every trainer (classifiers, surrogates, explainers): [`save_last_with`]
+//! takes the model as a [`Module`] and the metadata that rebuilds it, [`read_resume_as`] reads
+//! back the config stored under the trainer's own key.
 
 use super::config::TrainConfig;
 use super::model::Model;
@@ -16,9 +20,11 @@ use super::schedule::PlateauState;
 use crate::Tensor;
 use crate::checkpoint;
 use crate::data::LoaderState;
+use crate::nn::Module;
 use crate::ops::optim::Optimizer;
 use anyhow::{Context, Result, bail, ensure};
 use safetensors::{Dtype, SafeTensors};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,7 +34,7 @@ pub const BEST: &str = "best.safetensors";
 pub const METRICS: &str = "metrics.jsonl";
 pub const CONFIG: &str = "config.json";
 
-const META_EPOCH: &str = "fastshap.epoch";
+pub const META_EPOCH: &str = "fastshap.epoch";
 const META_TRAIN: &str = "fastshap.train";
 const META_STATE: &str = "fastshap.state";
 const META_OPTIM: &str = "fastshap.optim";
@@ -46,9 +52,30 @@ pub struct TrainerState {
     pub best_score: Option<f64>,
     /// The training loader's position and seed.
     pub loader: LoaderState,
+    /// The epoch (1-based) of the best validation score (early stopping counts from it).
+    #[serde(default)]
+    pub best_epoch: Option<usize>,
 }
 
-/// Writes the optimizer file, then `last.safetensors`, then drops older optimizer files.
+impl TrainerState {
+    /// A run before its first step.
+    pub fn start(lr: f64, seed: u64) -> TrainerState {
+        TrainerState {
+            epoch: 0,
+            step: 0,
+            plateau: PlateauState::new(lr),
+            best_score: None,
+            loader: LoaderState {
+                seed,
+                epoch: 0,
+                batch: 0,
+            },
+            best_epoch: None,
+        }
+    }
+}
+
+/// [`save_last_with`] for a classifier or MAE run: the model's own metadata plus its config.
 pub fn save_last(
     dir: &Path,
     model: &Model,
@@ -56,11 +83,23 @@ pub fn save_last(
     cfg: &TrainConfig,
     st: &TrainerState,
 ) -> Result<()> {
+    let mut meta = model.metadata();
+    meta.insert(META_TRAIN.into(), serde_json::to_string(cfg)?);
+    save_last_with(dir, model, meta, optim, st)
+}
+
+/// Writes the optimizer file, then `last.safetensors` (the model, `meta` and the trainer state),
+/// then drops older optimizer files.
+pub fn save_last_with(
+    dir: &Path,
+    model: &dyn Module,
+    mut meta: HashMap<String, String>,
+    optim: &Optimizer,
+    st: &TrainerState,
+) -> Result<()> {
     let optim_name = format!("optim-{}.safetensors", st.epoch);
     save_optimizer(optim, st.epoch, &dir.join(&optim_name))?;
-    let mut meta = model.metadata();
     meta.insert(META_EPOCH.into(), st.epoch.to_string());
-    meta.insert(META_TRAIN.into(), serde_json::to_string(cfg)?);
     meta.insert(META_STATE.into(), serde_json::to_string(st)?);
     meta.insert(META_OPTIM.into(), optim_name.clone());
     checkpoint::save(model, meta, &dir.join(LAST))?;
@@ -157,16 +196,23 @@ fn load_optimizer(optim: &mut Optimizer, epoch: usize, path: &Path) -> Result<()
     Ok(())
 }
 
-/// What resuming needs from a run directory.
-pub struct Resumed {
-    pub config: TrainConfig,
+/// What resuming needs from a run directory: the run's config (`C`), its state and the
+/// checkpoint the tensors come from.
+pub struct Resumed<C = TrainConfig> {
+    pub config: C,
     pub state: TrainerState,
     pub last: PathBuf,
 }
 
-/// Reads the run's config and state from `dir/last.safetensors` (tensors are loaded later, into
-/// the rebuilt model and optimizer, by [`restore`]).
+/// Reads a classifier/MAE run's config and state from `dir/last.safetensors`.
 pub fn read_resume(dir: &Path) -> Result<Resumed> {
+    read_resume_as(dir, META_TRAIN)
+}
+
+/// Reads the run's config (stored as JSON under `config_key`) and state from
+/// `dir/last.safetensors` (tensors are loaded later, into the rebuilt model and optimizer, by
+/// [`restore`]).
+pub fn read_resume_as<C: DeserializeOwned>(dir: &Path, config_key: &str) -> Result<Resumed<C>> {
     let last = dir.join(LAST);
     ensure!(
         last.exists(),
@@ -179,8 +225,8 @@ pub fn read_resume(dir: &Path) -> Result<Resumed> {
             .with_context(|| format!("{}: not a training checkpoint (no {k})", last.display()))
     };
     Ok(Resumed {
-        config: serde_json::from_str(get(META_TRAIN)?)
-            .with_context(|| format!("{}: bad {META_TRAIN}", last.display()))?,
+        config: serde_json::from_str(get(config_key)?)
+            .with_context(|| format!("{}: bad {config_key}", last.display()))?,
         state: serde_json::from_str(get(META_STATE)?)
             .with_context(|| format!("{}: bad {META_STATE}", last.display()))?,
         last,
@@ -188,11 +234,52 @@ pub fn read_resume(dir: &Path) -> Result<Resumed> {
 }
 
 /// Loads the model tensors and the optimizer state of a resumed run.
-pub fn restore(r: &Resumed, model: &Model, optim: &mut Optimizer) -> Result<()> {
+pub fn restore<C>(r: &Resumed<C>, model: &dyn Module, optim: &mut Optimizer) -> Result<()> {
     let meta = checkpoint::load(model, &r.last)?;
     let optim_name = meta
         .get(META_OPTIM)
         .with_context(|| format!("{}: no {META_OPTIM}", r.last.display()))?;
     let dir = r.last.parent().unwrap_or(Path::new("."));
     load_optimizer(optim, r.state.epoch, &dir.join(optim_name))
+}
+
+/// The run's `metrics.jsonl` made to match its checkpoint: on resume (`epoch` = epochs the
+/// checkpoint holds) the lines of those epochs are kept and later ones (written before a kill
+/// that came before the checkpoint) dropped; a fresh run (`None`) starts an empty file.
+pub fn start_metrics<T: Serialize + DeserializeOwned>(
+    dir: &Path,
+    epoch: Option<usize>,
+    epoch_of: impl Fn(&T) -> usize,
+) -> Result<Vec<T>> {
+    let path = dir.join(METRICS);
+    let mut kept = Vec::new();
+    // Kept lines are copied as they are, so the file of a resumed run is byte for byte the
+    // file of an uninterrupted one (apart from timings).
+    let mut text = String::new();
+    if let Some(epoch) = epoch
+        && let Ok(old) = std::fs::read_to_string(&path)
+    {
+        for line in old.lines().filter(|l| !l.trim().is_empty()) {
+            let m: T = serde_json::from_str(line)
+                .with_context(|| format!("bad line in {}", path.display()))?;
+            if epoch_of(&m) <= epoch {
+                kept.push(m);
+                text += line;
+                text.push('\n');
+            }
+        }
+    }
+    crate::io::write_atomic(&path, text.as_bytes())?;
+    Ok(kept)
+}
+
+/// Removes the temp files of atomic writes a killed run left in `dir` (`.NAME.PID.tmp`).
+pub fn remove_stale_temps(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+    }
+    Ok(())
 }

@@ -7,11 +7,12 @@
 use super::config::{Arch, ModelConfig, OptimKind, TrainConfig};
 use super::eval::{correct_count, evaluate};
 use super::model::Model;
-use super::schedule::{PlateauState, lr_at, plateau_step};
+use super::nonfinite;
+use super::schedule::{lr_at, plateau_step};
 use super::state::{self, BEST, CONFIG, LAST, METRICS, Resumed, TrainerState};
 use crate::Tensor;
 use crate::checkpoint;
-use crate::data::{Dataset, Loader, LoaderConfig, LoaderState};
+use crate::data::{Batch, Dataset, Loader, LoaderConfig};
 use crate::models::{Mae, MaeClassifier, ResNet, Vit, mae::random_shuffles};
 use crate::nn::{InitRng, Module, init_rng};
 use crate::ops::{self, optim};
@@ -30,8 +31,11 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Stop cleanly after this many finished epochs (as if killed there; `--resume` continues).
     pub stop_after_epoch: Option<usize>,
-    /// Fault injection for tests: multiply the loss at this global step by NaN.
+    /// Fault injection for tests: at this global step, multiply the loss by NaN (or, with
+    /// `nan_op`, make that op produce NaN).
     pub nan_at_step: Option<u64>,
+    /// The op `nan_at_step` poisons, instead of the loss.
+    pub nan_op: Option<crate::autograd::trace::Fault>,
 }
 
 /// One line of `metrics.jsonl`.
@@ -183,45 +187,93 @@ struct Totals {
     images: usize,
 }
 
-/// Reads the pending steps back in one transfer; a non-finite loss stops the run.
+/// A training loss that is not finite, with the step it belongs to.
+#[derive(Debug)]
+pub(crate) struct NonFiniteLoss {
+    pub step: u64,
+    /// "training loss is NaN at epoch 2 step 2 (global step 3)".
+    pub what: String,
+}
+
+impl NonFiniteLoss {
+    /// Step `step` (the `in_epoch`-th, 0-based, of 0-based `epoch`) of a `what` ("training")
+    /// run: "training loss is NaN at epoch 2 step 2 (global step 3)" when its `loss` is not
+    /// finite, else (the model's weights or buffers are) "training weights are not finite
+    /// after epoch 2 step 2 (global step 3; every loss was finite)".
+    pub fn at(step: u64, what: &str, loss: f32, epoch: usize, in_epoch: usize) -> NonFiniteLoss {
+        let at = format!(
+            "epoch {} step {} (global step {step}",
+            epoch + 1,
+            in_epoch + 1
+        );
+        NonFiniteLoss {
+            step,
+            what: if loss.is_finite() {
+                format!("{what} weights are not finite after {at}; every loss was finite)")
+            } else {
+                format!("{what} loss is {loss} at {at})")
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for NonFiniteLoss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+impl std::error::Error for NonFiniteLoss {}
+
+/// "the last good checkpoint DIR/last.safetensors (epoch 1) is kept".
+pub(crate) fn kept_checkpoint(dir: &Path) -> String {
+    let last = dir.join(LAST);
+    match checkpoint::read_metadata(&last) {
+        Ok(m) => format!(
+            "the last good checkpoint {} (epoch {}) is kept",
+            last.display(),
+            m.get(state::META_EPOCH).map(String::as_str).unwrap_or("?")
+        ),
+        Err(_) => "no checkpoint was written yet".to_string(),
+    }
+}
+
+/// Reads the pending steps back in one transfer, with [`nonfinite::weights_flag`] of `model`;
+/// a non-finite loss or model is a [`NonFiniteLoss`].
 fn flush(
     p: &mut Pending,
     t: &mut Totals,
     epoch: usize,
     per_epoch: usize,
-    dir: &Path,
+    model: &Model,
 ) -> Result<()> {
     if p.steps.is_empty() {
         return Ok(());
     }
+    let flag = nonfinite::weights_flag(model)?;
     let mut parts: Vec<&Tensor> = p.steps.iter().map(|s| &s.0).collect();
+    parts.push(&flag);
     parts.extend(p.steps.iter().filter_map(|s| s.1.as_ref()));
     let v = ops::plumbing::concat(&parts, 0)?.to_vec()?;
     let k = p.steps.len();
+    let bad = |i: usize| {
+        let step = p.first_step + i as u64;
+        NonFiniteLoss::at(step, "training", v[i], epoch, step as usize % per_epoch)
+    };
     for (i, (_, c, n)) in p.steps.iter().enumerate() {
         let loss = v[i];
         if !loss.is_finite() {
-            let step = p.first_step + i as u64;
-            let last = dir.join(LAST);
-            let keep = match checkpoint::read_metadata(&last) {
-                Ok(m) => format!(
-                    "the last good checkpoint {} (epoch {}) is kept",
-                    last.display(),
-                    m.get("fastshap.epoch").map(String::as_str).unwrap_or("?")
-                ),
-                Err(_) => "no checkpoint was written yet".to_string(),
-            };
-            bail!(
-                "training loss is {loss} at epoch {} step {} (global step {step}); stopping — {keep}",
-                epoch + 1,
-                (step as usize % per_epoch) + 1,
-            );
+            return Err(bad(i).into());
         }
         t.loss += loss as f64 * *n as f64;
         if c.is_some() {
-            t.correct += v[k + i] as f64;
+            t.correct += v[k + 1 + i] as f64;
         }
         t.images += n;
+    }
+    // Every loss finite, but the weights are not: the replay finds the step.
+    if v[k] != 0.0 {
+        return Err(bad(k - 1).into());
     }
     p.first_step += k as u64;
     p.steps.clear();
@@ -363,6 +415,7 @@ fn run(
     let mut opt = make_optimizer(cfg, model.parameters())?;
     let mut st = match resume {
         Some(r) => {
+            state::remove_stale_temps(dir)?;
             state::restore(r, &model, &mut opt)?;
             r.state.clone()
         }
@@ -371,40 +424,12 @@ fn run(
                 &dir.join(CONFIG),
                 serde_json::to_string_pretty(cfg)?.as_bytes(),
             )?;
-            TrainerState {
-                epoch: 0,
-                step: 0,
-                plateau: PlateauState::new(cfg.lr),
-                best_score: None,
-                loader: LoaderState {
-                    seed: cfg.seed,
-                    epoch: 0,
-                    batch: 0,
-                },
-            }
+            TrainerState::start(cfg.lr, cfg.seed)
         }
     };
     // Metrics up to the checkpoint's epoch stay; lines of epochs it does not hold are redone.
-    let mut metrics: Vec<EpochMetrics> = Vec::new();
-    if resume.is_some()
-        && let Ok(text) = std::fs::read_to_string(dir.join(METRICS))
-    {
-        {
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                let m: EpochMetrics = serde_json::from_str(line)
-                    .with_context(|| format!("bad line in {}", dir.join(METRICS).display()))?;
-                if m.epoch <= st.epoch {
-                    metrics.push(m);
-                }
-            }
-        }
-    }
-    let mut text = String::new();
-    for m in &metrics {
-        text += &serde_json::to_string(m)?;
-        text.push('\n');
-    }
-    crate::io::write_atomic(&dir.join(METRICS), text.as_bytes())?;
+    let mut metrics: Vec<EpochMetrics> =
+        state::start_metrics(dir, resume.map(|_| st.epoch), |m: &EpochMetrics| m.epoch)?;
 
     if !opts.quiet {
         println!("{}", cfg.describe());
@@ -428,6 +453,27 @@ fn run(
     let mut loader = Loader::resume(train_set.clone(), lcfg, st.loader)?;
     let per_epoch = loader.batches_per_epoch();
     let mut stopped = false;
+    let params = nonfinite::named_params(&model);
+    // The loss of one batch (recording) and, for classifiers, its correct count.
+    let batch_loss = |batch: &Batch| -> Result<(Tensor, Option<Tensor>)> {
+        let b = batch.len();
+        let x = Tensor::from_slice(&batch.images, &[b, 3, 32, 32])?;
+        Ok(match &model {
+            Model::Mae(mae) => {
+                let seed = mix(&[cfg.seed, batch.epoch, batch.batch as u64, 2]);
+                let shuffles =
+                    random_shuffles(b, mae.encoder.config.patches(), &mut init_rng(seed));
+                (mae.forward(&x, &shuffles)?.loss, None)
+            }
+            m => {
+                let labels: Vec<f32> = batch.labels.iter().map(|&l| l as f32).collect();
+                let labels = Tensor::from_slice(&labels, &[b])?;
+                let logits = m.logits(&x, true)?;
+                let loss = ops::loss::cross_entropy(&logits, &labels, cfg.label_smoothing as f32)?;
+                (loss, Some(correct_count(&logits, &labels)?.reshape(&[1])?))
+            }
+        })
+    };
 
     for epoch in st.epoch..cfg.epochs {
         let t0 = Instant::now();
@@ -438,39 +484,55 @@ fn run(
         };
         let mut totals = Totals::default();
         let mut lr = cfg.lr;
-        for batch in loader.epoch() {
-            lr = lr_at(
+        let snapshot = nonfinite::Snapshot::take(&model, &opt)?;
+        let epoch_start = (st.step, st.loader);
+        let lr_of = |step: u64| {
+            lr_at(
                 &cfg.schedule,
                 cfg.lr,
                 &st.plateau,
-                st.step,
+                step,
                 per_epoch,
                 cfg.epochs,
-            );
+            )
+        };
+        // A non-finite loss: replay the epoch to name the op, then stop (nothing is written).
+        let stop = |bad: Result<()>, opt: &mut optim::Optimizer| -> Result<()> {
+            let Err(e) = bad else { return Ok(()) };
+            let Some(nf) = e.downcast_ref::<NonFiniteLoss>() else {
+                return Err(e);
+            };
+            let batches = Loader::resume(train_set.clone(), lcfg, epoch_start.1)?;
+            let located = nonfinite::locate(
+                &model,
+                opt,
+                &snapshot,
+                opts,
+                batches,
+                (epoch_start.0, nf.step),
+                &lr_of,
+                cfg.clip_grad.map(|c| c as f32),
+                &mut |b, _| Ok(batch_loss(b)?.0),
+            )?;
+            bail!(
+                "{}: {}; stopping — {}",
+                nf.what,
+                located.describe(nf.step),
+                kept_checkpoint(dir)
+            )
+        };
+        for batch in loader.epoch() {
+            lr = lr_of(st.step);
             opt.set_lr(lr as f32);
             let b = batch.len();
-            let x = Tensor::from_slice(&batch.images, &[b, 3, 32, 32])?;
-            let (mut loss, correct) = match &model {
-                Model::Mae(mae) => {
-                    let seed = mix(&[cfg.seed, batch.epoch, batch.batch as u64, 2]);
-                    let shuffles =
-                        random_shuffles(b, mae.encoder.config.patches(), &mut init_rng(seed));
-                    (mae.forward(&x, &shuffles)?.loss, None)
-                }
-                m => {
-                    let labels: Vec<f32> = batch.labels.iter().map(|&l| l as f32).collect();
-                    let labels = Tensor::from_slice(&labels, &[b])?;
-                    let logits = m.logits(&x, true)?;
-                    let loss =
-                        ops::loss::cross_entropy(&logits, &labels, cfg.label_smoothing as f32)?;
-                    (loss, Some(correct_count(&logits, &labels)?.reshape(&[1])?))
-                }
-            };
-            if opts.nan_at_step == Some(st.step) {
-                loss = loss.mul_scalar(f32::NAN)?;
-            }
             opt.zero_grad();
-            loss.backward()?;
+            let mut correct = None;
+            let loss = nonfinite::forward_backward(opts, st.step, &params, false, || {
+                let (l, c) = batch_loss(&batch)?;
+                correct = c;
+                Ok(l)
+            })
+            .0?;
             if let Some(c) = cfg.clip_grad {
                 optim::clip_grad_norm(opt.params(), c as f32)?;
             }
@@ -481,7 +543,10 @@ fn run(
             st.step += 1;
             pb.inc(1);
             if pending.steps.len() >= cfg.log_every {
-                flush(&mut pending, &mut totals, epoch, per_epoch, dir)?;
+                stop(
+                    flush(&mut pending, &mut totals, epoch, per_epoch, &model),
+                    &mut opt,
+                )?;
                 let secs = t0.elapsed().as_secs_f64();
                 let mut msg = format!("loss {:.4}", totals.loss / totals.images as f64);
                 if model.is_classifier() {
@@ -491,7 +556,10 @@ fn run(
                 pb.set_message(msg);
             }
         }
-        flush(&mut pending, &mut totals, epoch, per_epoch, dir)?;
+        stop(
+            flush(&mut pending, &mut totals, epoch, per_epoch, &model),
+            &mut opt,
+        )?;
         let train_secs = t0.elapsed().as_secs_f64();
         pb.finish_and_clear();
 
@@ -519,6 +587,7 @@ fn run(
         let is_best = st.best_score.is_none_or(|b| score > b);
         if is_best {
             st.best_score = Some(score);
+            st.best_epoch = Some(epoch + 1);
             state::save_best(dir, &model, epoch + 1, score)?;
         }
         // The metrics line first: a kill before the checkpoint redoes this epoch on resume and
