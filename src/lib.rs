@@ -19,6 +19,7 @@ pub mod report;
 pub mod reproduce;
 pub mod shap;
 pub mod tensor;
+pub mod time;
 pub mod train;
 pub mod viz;
 

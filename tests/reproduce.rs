@@ -4,7 +4,8 @@
 mod common;
 use common::fastshap_cli as fastshap;
 use fastshap::fastshap::explainer::ExplainerConfig;
-use fastshap::reproduce::{Plan, ReproPreset, STAGE_DONE, stage_list, utc};
+use fastshap::reproduce::{Plan, ReproPreset, STAGE_DONE, stage_list};
+use fastshap::time::utc;
 use fastshap::train::config::Arch;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -151,7 +151,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         path_a.display(),
         path_b.display()
     );
-    let (_, full) = super::load_data(&a.data)?;
+    let (_, full) = crate::data::load_source(&a.data)?;
     ensure!(
         full.num_classes() == ka,
         "the models predict {ka} classes but the data has {}",

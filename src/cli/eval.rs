@@ -33,7 +33,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         );
     }
     checkpoint::load(&model, &a.model)?;
-    let (_, test) = super::load_data(&a.data)?;
+    let (_, test) = crate::data::load_source(&a.data)?;
     let e = eval::evaluate(&model, &test, a.batch_size)?;
     println!(
         "{}: {} test images, loss {:.4}, accuracy {:.4}",

@@ -77,7 +77,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         path: path.clone(),
         model,
     });
-    let (_, test) = super::load_data(&a.data)?;
+    let (_, test) = crate::data::load_source(&a.data)?;
     let cfg = EvaluateConfig {
         images: a.images,
         ground_truth: a.ground_truth,

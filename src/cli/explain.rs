@@ -81,7 +81,7 @@ fn items(a: &Args) -> Result<(Vec<Item>, Option<Dataset>)> {
         }
         (Some(d), true) => {
             ensure!(!a.indices.is_empty(), "--data needs --indices (e.g. 0,5,7)");
-            let (_, test) = super::load_data(d)?;
+            let (_, test) = crate::data::load_source(d)?;
             let mut out = Vec::new();
             for &i in &a.indices {
                 ensure!(

@@ -84,7 +84,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     c.validate()?;
     crate::gpu::init(gpu)?;
     let surrogate = Surrogate::load(&a.surrogate)?;
-    let (train, test) = super::load_data(&a.data)?;
+    let (train, test) = crate::data::load_source(&a.data)?;
     let opts = RunOptions {
         quiet: a.quiet,
         ..Default::default()

@@ -76,17 +76,6 @@ enum Command {
     Evaluate(Box<evaluate::Args>),
 }
 
-/// The CIFAR-10 (train, test) splits of `--data`: `embedded` or a path.
-pub(crate) fn load_data(
-    data: &str,
-) -> anyhow::Result<(crate::data::Dataset, crate::data::Dataset)> {
-    if data == "embedded" {
-        crate::data::embedded()
-    } else {
-        crate::data::load(std::path::Path::new(data))
-    }
-}
-
 impl Cli {
     fn gpu_options(&self) -> crate::gpu::Options {
         let env = crate::gpu::Options::from_env();

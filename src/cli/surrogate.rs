@@ -78,7 +78,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     // Bad settings fail before the GPU and the data are touched.
     c.validate()?;
     crate::gpu::init(gpu)?;
-    let (train, test) = super::load_data(&a.data)?;
+    let (train, test) = crate::data::load_source(&a.data)?;
     let opts = RunOptions {
         quiet: a.quiet,
         ..Default::default()

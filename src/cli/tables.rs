@@ -66,7 +66,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
 
     if !originals.is_empty() {
         crate::gpu::init(gpu)?;
-        let (_, full) = super::load_data(&a.data)?;
+        let (_, full) = crate::data::load_source(&a.data)?;
         let test = TestSet::new(&full, a.limit);
         let mut rows = Vec::new();
         for (name, path) in &originals {

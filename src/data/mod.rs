@@ -192,6 +192,15 @@ pub fn load(path: &Path) -> Result<(Dataset, Dataset)> {
     cache::load_cached(path, &cache::default_dir())
 }
 
+/// The CIFAR-10 (train, test) splits of a `--data` value: `embedded` or a path.
+pub fn load_source(data: &str) -> Result<(Dataset, Dataset)> {
+    if data == "embedded" {
+        embedded()
+    } else {
+        load(Path::new(data))
+    }
+}
+
 /// Loads (train, test) from `path` without touching the cache. The format is detected:
 /// - a directory holding `data_batch_*.bin` + `test_batch.bin` (or a `cifar-10-batches-bin/`
 ///   subdirectory that does): the official binary release;
