@@ -15,6 +15,7 @@ pub mod io;
 pub mod models;
 pub mod nn;
 pub mod ops;
+pub mod progress;
 pub mod report;
 pub mod reproduce;
 pub mod shap;

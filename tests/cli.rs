@@ -55,7 +55,7 @@ const LAYERS: &[&[&str]] = &[
     &["tensor", "autograd", "ops"],
     &["nn"],
     &["models"],
-    &["io", "time"],
+    &["io", "time", "progress"],
     &["viz"],
     &["checkpoint"],
     &["data"],
@@ -120,5 +120,9 @@ fn every_layer_imports_only_from_below() {
             }
         }
     }
-    assert!(upward.is_empty(), "imports from a higher layer:\n{}", upward.join("\n"));
+    assert!(
+        upward.is_empty(),
+        "imports from a higher layer:\n{}",
+        upward.join("\n")
+    );
 }

@@ -9,8 +9,9 @@ use crate::fastshap::compare::{
     side_by_side, table3,
 };
 use crate::fastshap::explainer::Explainer;
-use crate::fastshap::surrogate::{Surrogate, load_original};
+use crate::fastshap::surrogate::{Surrogate, load_original_as};
 use crate::fastshap::tables::resolve_checkpoint;
+use crate::train::arch::{ArchFlags, ArchHint, ClassifierArch, resolve};
 use crate::viz::{HeatmapOptions, save_png};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::json;
@@ -25,6 +26,24 @@ pub struct Args {
     /// Original B, the same way.
     #[arg(long)]
     b: PathBuf,
+    /// A's architecture when it is a plain PyTorch state dict (see `eval --arch`).
+    #[arg(long, value_enum)]
+    arch_a: Option<ClassifierArch>,
+    /// Attention heads of A (a vit / mae-classifier state dict).
+    #[arg(long)]
+    heads_a: Option<usize>,
+    /// A JSON object of config fields for A, replacing inferred ones.
+    #[arg(long)]
+    arch_config_a: Option<PathBuf>,
+    /// B's architecture when it is a plain PyTorch state dict.
+    #[arg(long, value_enum)]
+    arch_b: Option<ClassifierArch>,
+    /// Attention heads of B.
+    #[arg(long)]
+    heads_b: Option<usize>,
+    /// A JSON object of config fields for B.
+    #[arg(long)]
+    arch_config_b: Option<PathBuf>,
     /// Names in tables and captions (default: the run directory's or file's name).
     #[arg(long)]
     name_a: Option<String>,
@@ -141,9 +160,29 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     let name_a = a.name_a.clone().unwrap_or_else(|| run_name(&a.a));
     let name_b = a.name_b.clone().unwrap_or_else(|| run_name(&a.b));
 
+    let flags = |arch, heads, config| ArchFlags {
+        arch,
+        heads,
+        config,
+    };
+    let hint_a = ArchHint::new(
+        a.arch_a,
+        a.heads_a,
+        a.arch_config_a.as_deref(),
+        flags("--arch-a", "--heads-a", "--arch-config-a"),
+    )?;
+    let hint_b = ArchHint::new(
+        a.arch_b,
+        a.heads_b,
+        a.arch_config_b.as_deref(),
+        flags("--arch-b", "--heads-b", "--arch-config-b"),
+    )?;
+    // Both networks are known (or the error names the file and the flag) before the GPU starts.
+    resolve(&path_a, &hint_a).context("--a")?;
+    resolve(&path_b, &hint_b).context("--b")?;
     crate::gpu::init(gpu)?;
-    let model_a = load_original(&path_a).context("--a")?;
-    let model_b = load_original(&path_b).context("--b")?;
+    let model_a = load_original_as(&path_a, &hint_a).context("--a")?;
+    let model_b = load_original_as(&path_b, &hint_b).context("--b")?;
     let (ka, kb) = (classes_of(&model_a)?, classes_of(&model_b)?);
     ensure!(
         ka == kb,

@@ -4,7 +4,7 @@
 
 use crate::fastshap::evaluate::{EvaluateConfig, GroundTruth, Original, evaluate};
 use crate::fastshap::explainer::Explainer;
-use crate::fastshap::surrogate::{Surrogate, load_original};
+use crate::fastshap::surrogate::Surrogate;
 use anyhow::{Result, ensure};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -69,10 +69,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     );
     let surrogate = Surrogate::load(&sur_path)?;
     crate::fastshap::evaluate::check_models(&explainer, &surrogate)?;
-    let original_model = match &surrogate.original {
-        Some(p) if p.exists() => Some((p.clone(), load_original(p)?)),
-        _ => None,
-    };
+    let original_model = surrogate.load_original()?;
     let original = original_model.as_ref().map(|(path, model)| Original {
         path: path.clone(),
         model,

@@ -5,7 +5,7 @@
 
 use crate::data::{self, CIFAR10_CLASSES, Dataset, IMAGE_BYTES, SIDE};
 use crate::fastshap::explainer::{Explainer, explain_batch};
-use crate::fastshap::surrogate::{Surrogate, load_original};
+use crate::fastshap::surrogate::Surrogate;
 use crate::viz::{HeatmapOptions, HeatmapRow, heatmap_grid, save_png};
 use crate::{Tensor, no_grad};
 use anyhow::{Context, Result, bail, ensure};
@@ -161,10 +161,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         sur_path.display()
     );
     let surrogate = Surrogate::load(&sur_path)?;
-    let original = match &surrogate.original {
-        Some(p) if p.exists() => Some((p.clone(), load_original(p)?)),
-        _ => None,
-    };
+    let original = surrogate.load_original()?;
     let (items, _) = items(a)?;
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;

@@ -76,6 +76,33 @@ enum Command {
     Evaluate(Box<evaluate::Args>),
 }
 
+/// How to build a classifier checkpoint that has no fastshap metadata (a plain PyTorch
+/// `state_dict` saved with safetensors): everything else is read from its tensors.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct ArchArgs {
+    /// The architecture of a checkpoint without fastshap metadata (a plain PyTorch state dict);
+    /// widths, depth, blocks, patch size, classes and input channels come from its tensors.
+    #[arg(long, value_enum)]
+    arch: Option<crate::train::ClassifierArch>,
+    /// Attention heads of a vit / mae-classifier state dict (the weights cannot tell).
+    #[arg(long)]
+    heads: Option<usize>,
+    /// A JSON object of config fields that replace the inferred ones, e.g. {"heads": 12}.
+    #[arg(long)]
+    arch_config: Option<std::path::PathBuf>,
+}
+
+impl ArchArgs {
+    pub(crate) fn hint(&self) -> anyhow::Result<crate::train::ArchHint> {
+        crate::train::ArchHint::new(
+            self.arch,
+            self.heads,
+            self.arch_config.as_deref(),
+            Default::default(),
+        )
+    }
+}
+
 impl Cli {
     fn gpu_options(&self) -> crate::gpu::Options {
         let env = crate::gpu::Options::from_env();

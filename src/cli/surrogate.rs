@@ -3,6 +3,7 @@
 
 use crate::fastshap::surrogate::{SurrogateArch, SurrogateConfig, SurrogateLoss, train_surrogate};
 use crate::train::RunOptions;
+use crate::train::arch::{ArchFlags, ArchHint, ClassifierArch, resolve};
 use crate::train::config::{AugmentKind, Preset};
 use crate::train::schedule::Schedule;
 use anyhow::Result;
@@ -10,9 +11,20 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The original classifier's checkpoint (from `fastshap train`).
+    /// The original classifier's checkpoint (from `fastshap train`, or a PyTorch state dict
+    /// with --original-arch).
     #[arg(long)]
     original: PathBuf,
+    /// The original's architecture when it is a plain PyTorch state dict (see `eval --arch`);
+    /// recorded in the surrogate, so `explain` and `evaluate` need no flag.
+    #[arg(long, value_enum)]
+    original_arch: Option<ClassifierArch>,
+    /// Attention heads of a vit / mae-classifier original state dict.
+    #[arg(long)]
+    original_heads: Option<usize>,
+    /// A JSON object of config fields for the original, replacing inferred ones.
+    #[arg(long)]
+    original_arch_config: Option<PathBuf>,
     #[arg(long, value_enum)]
     arch: SurrogateArch,
     /// CIFAR-10 source (directory, archive, compact file) or `embedded`.
@@ -77,6 +89,19 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     c.val_limit = a.val_limit;
     // Bad settings fail before the GPU and the data are touched.
     c.validate()?;
+    let hint = ArchHint::new(
+        a.original_arch,
+        a.original_heads,
+        a.original_arch_config.as_deref(),
+        ArchFlags {
+            arch: "--original-arch",
+            heads: "--original-heads",
+            config: "--original-arch-config",
+        },
+    )?;
+    // The original is known (or the error names the file and the flag) before any work.
+    let resolved = resolve(&original, &hint)?;
+    c.original_arch = resolved.inferred.then_some(resolved.spec);
     crate::gpu::init(gpu)?;
     let (train, test) = crate::data::load_source(&a.data)?;
     let opts = RunOptions {

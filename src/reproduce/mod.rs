@@ -25,12 +25,12 @@ pub use stages::FIDELITY;
 pub use summary::SUMMARY_FILE;
 
 use crate::data::Dataset;
+use crate::time::utc;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use crate::time::utc;
 use std::time::{Instant, SystemTime};
 
 /// The file each finished stage leaves in its directory.

@@ -2,12 +2,15 @@
 //! the paper's recipes as per-architecture defaults, per-epoch validation, a JSONL metrics file,
 //! best/last checkpoints and exact resumption (model, optimizer state, schedule, loader RNG).
 //!
+//! - [`arch`]: the network of a classifier checkpoint, from its metadata or (a plain PyTorch
+//!   state dict) from `--arch` and its tensors' names and shapes.
 //! - [`config`]: what a run is ([`TrainConfig`]), presets and recipes, validation of values.
 //! - [`trainer`]: the loop ([`train`]).
 //! - [`state`]: checkpoint + optimizer-state files and what resuming reads back.
 //! - [`eval`]: loss, accuracy and confusion matrix of a classifier on a dataset.
 //! - [`schedule`]: learning-rate schedules.
 
+pub mod arch;
 pub mod config;
 pub mod eval;
 pub mod model;
@@ -15,6 +18,7 @@ pub mod schedule;
 pub mod state;
 pub mod trainer;
 
+pub use arch::{ArchHint, ClassifierArch, ModelSpec, load_classifier};
 pub use config::{Arch, AugmentKind, OptimKind, Preset, TrainConfig};
 pub use eval::{Evaluation, evaluate};
 pub use model::Model;
