@@ -175,3 +175,185 @@ fn wrong_or_missing_architecture_fails_clearly() {
         "nothing written on a bad original"
     );
 }
+
+/// Writes the image folder of the end-to-end test: a 32×32 PNG, a 120×90 JPEG and a 64×64
+/// grayscale PNG in a subfolder, a 50×40 RGBA PNG with an upper-case extension, a broken JPEG,
+/// a text file (ignored) and a hidden file (ignored).
+fn image_folder(root: &std::path::Path) {
+    use image::{GrayImage, RgbImage, RgbaImage};
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    let px = |x: u32, y: u32, c: u32| ((x * 37 + y * 11 + c * 85) % 256) as u8;
+    RgbImage::from_fn(32, 32, |x, y| {
+        image::Rgb([px(x, y, 0), px(x, y, 1), px(x, y, 2)])
+    })
+    .save(root.join("a.png"))
+    .unwrap();
+    RgbImage::from_fn(120, 90, |x, y| {
+        image::Rgb([px(x, y, 2), px(y, x, 1), px(x, x, 0)])
+    })
+    .save(root.join("sub/b.jpg"))
+    .unwrap();
+    GrayImage::from_fn(64, 64, |x, y| image::Luma([px(x, y, 1)]))
+        .save(root.join("sub/gray.png"))
+        .unwrap();
+    RgbaImage::from_fn(50, 40, |x, y| {
+        image::Rgba([px(x, y, 0), 9, px(y, x, 2), 128])
+    })
+    .save_with_format(root.join("rgba.PNG"), image::ImageFormat::Png)
+    .unwrap();
+    std::fs::write(root.join("broken.jpg"), b"not a jpeg").unwrap();
+    std::fs::write(root.join("notes.txt"), b"not an image").unwrap();
+    std::fs::write(root.join(".hidden.png"), b"skipped: hidden").unwrap();
+}
+
+/// The README's path: a PyTorch state dict → surrogate (`--original-arch`) → explainer →
+/// `explain FOLDER`: every readable image explained (the original's predictions through the
+/// architecture the surrogate recorded), the broken file listed, summary.csv, index.html and
+/// full-resolution overlays for images larger than 32×32.
+#[test]
+fn state_dict_to_explanations_of_a_folder() {
+    let t0 = std::time::Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let d = |s: &str| dir.path().join(s).to_string_lossy().into_owned();
+    image_folder(&dir.path().join("imgs"));
+    let quick = [
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--train-limit",
+        "32",
+        "--val-limit",
+        "16",
+        "--data",
+        "embedded",
+        "--quiet",
+    ];
+    let original = fixture("plain_resnet18.safetensors");
+    let (sur, exp) = (d("sur"), d("exp"));
+    let mut args = vec![
+        "surrogate",
+        "--original",
+        &original,
+        "--original-arch",
+        "resnet18",
+    ];
+    args.extend(["--arch", "resnet18", "--superpixel", "8", "--out", &sur]);
+    args.extend(quick);
+    let (code, _, err) = fastshap(&args);
+    assert_eq!(code, 0, "surrogate failed: {err}");
+    let sur_best = d("sur/best.safetensors");
+    let mut args = vec!["explainer", "--surrogate", &sur_best, "--out", &exp];
+    args.extend(quick);
+    let (code, _, err) = fastshap(&args);
+    assert_eq!(code, 0, "explainer failed: {err}");
+    let (exp_best, imgs, out) = (d("exp/best.safetensors"), d("imgs"), d("out"));
+    let (code, stdout, err) = fastshap(&[
+        "explain",
+        "--explainer",
+        &exp_best,
+        &imgs,
+        "--out",
+        &out,
+        "--batch-size",
+        "3",
+    ]);
+    assert_eq!(code, 0, "explain failed: {err}");
+    eprintln!(
+        "state dict → explanations: {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(stdout.contains("explained 4 images"), "{stdout}");
+    assert!(
+        stdout.contains("explain: 5 images in"),
+        "throughput line: {stdout}"
+    );
+    assert!(
+        err.contains("skipped 1 of 5") && err.contains("broken.jpg"),
+        "the broken file is listed: {err}"
+    );
+    let out = dir.path().join("out");
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = summary.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 5, "header + 4 images: {summary}");
+    assert_eq!(
+        rows[0][..5],
+        [
+            "image",
+            "source",
+            "predicted",
+            "probability",
+            "predicted_by"
+        ]
+    );
+    let names: Vec<&str> = rows[1..].iter().map(|r| r[0]).collect();
+    // Sorted by path; broken.jpg (index 1) is skipped; numbering stays that of the list.
+    assert_eq!(names, ["0-a", "2-rgba", "3-b", "4-gray"], "{summary}");
+    for r in &rows[1..] {
+        // The original's predictions: the surrogate recorded its architecture.
+        assert_eq!(r[4], "original", "{summary}");
+        let prob: f64 = r[3].parse().unwrap();
+        assert!((0.0..=1.0).contains(&prob));
+        let (pos, neg): (f64, f64) = (r[8].parse().unwrap(), r[12].parse().unwrap());
+        assert!(pos >= neg, "{r:?}");
+        let (row, col): (usize, usize) = (r[6].parse().unwrap(), r[7].parse().unwrap());
+        assert!(row < 4 && col < 4, "superpixel 8 → a 4×4 grid: {r:?}");
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(format!("{}.json", r[0]))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["original_probs"].as_array().unwrap().len(), 10);
+        assert!(out.join(format!("{}.png", r[0])).exists());
+    }
+    // Overlays at the image's own size, only for images larger than 32×32.
+    let overlay = |n: &str| image::open(out.join(format!("{n}.overlay.png")));
+    assert_eq!(
+        image::GenericImageView::dimensions(&overlay("3-b").unwrap()),
+        (120, 90)
+    );
+    assert_eq!(
+        image::GenericImageView::dimensions(&overlay("2-rgba").unwrap()),
+        (50, 40)
+    );
+    assert!(overlay("0-a").is_err(), "a 32×32 image gets no overlay");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert_eq!(html.matches("class=\"card\"").count(), 4);
+    assert!(
+        html.contains("broken.jpg"),
+        "skipped files listed in the gallery"
+    );
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "self-contained"
+    );
+    assert!(out.join("grid.png").exists());
+}
+
+/// A folder without images, or with nothing readable, is one clear error; nothing is written.
+#[test]
+fn explain_refuses_folders_without_readable_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let (empty, broken) = (dir.path().join("empty"), dir.path().join("broken"));
+    std::fs::create_dir_all(empty.join("deeper")).unwrap();
+    std::fs::write(empty.join("deeper/readme.txt"), b"x").unwrap();
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("x.png"), b"no png").unwrap();
+    let out = dir.path().join("o");
+    let (empty_s, out_s) = (empty.to_string_lossy(), out.to_string_lossy());
+    // The folder is checked before the explainer is read: any file stands in for it.
+    let exp = fixture("plain_vit.safetensors");
+    let (code, _, err) = fastshap(&["explain", "--explainer", &exp, &empty_s, "--out", &out_s]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(&*empty_s) && err.contains("no JPEG or PNG images"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{err}"
+    );
+    assert!(!out.exists());
+}

@@ -10,6 +10,7 @@ pub mod autoaugment;
 mod binary;
 pub mod cache;
 mod folder;
+pub mod images;
 pub mod loader;
 
 pub use augment::Augment;
