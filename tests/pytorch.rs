@@ -357,3 +357,61 @@ fn explain_refuses_folders_without_readable_images() {
     );
     assert!(!out.exists());
 }
+
+/// `compare` takes state dicts through --arch-a/--arch-b; `compare` and `tables` show progress
+/// and end with a throughput line, which --quiet drops.
+#[test]
+fn compare_and_tables_take_state_dicts_and_talk() {
+    let dir = tempfile::tempdir().unwrap();
+    let (resnet, vit, exported) = (
+        fixture("plain_resnet18.safetensors"),
+        fixture("plain_vit.safetensors"),
+        fixture("exported_vit.safetensors"),
+    );
+    let out = dir.path().join("c").to_string_lossy().into_owned();
+    let args = [
+        "compare",
+        "--a",
+        &resnet,
+        "--arch-a",
+        "resnet18",
+        "--b",
+        &vit,
+        "--arch-b",
+        "vit",
+        "--heads-b",
+        "2",
+        "--limit",
+        "30",
+        "--out",
+        &out,
+    ];
+    let (code, stdout, err) = fastshap(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("compare: 60 images in"), "{stdout}");
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("c/subsets.json")).unwrap())
+            .unwrap();
+    assert_eq!(info["test_images"], 30);
+    let (code, stdout, err) = fastshap(&[&args[..], &["--quiet"]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(!stdout.contains("images in"), "{stdout}");
+
+    let out = dir.path().join("t").to_string_lossy().into_owned();
+    let originals = format!("ViT={exported}");
+    let args = [
+        "tables",
+        "--originals",
+        &originals,
+        "--limit",
+        "30",
+        "--out",
+        &out,
+    ];
+    let (code, stdout, err) = fastshap(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("tables: 30 images in"), "{stdout}");
+    let (code, stdout, err) = fastshap(&[&args[..], &["--quiet"]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(!stdout.contains("images in"), "{stdout}");
+}

@@ -5,12 +5,13 @@
 //! through a different surrogate).
 
 use crate::fastshap::compare::{
-    Explained, Predictions, SUBSET_SLUGS, SUBSETS, TestSet, classes_of, partition, pick, predict,
-    side_by_side, table3,
+    Explained, Predictions, SUBSET_SLUGS, SUBSETS, TestSet, classes_of, partition, pick,
+    predict_with, side_by_side, table3,
 };
 use crate::fastshap::explainer::Explainer;
 use crate::fastshap::surrogate::{Surrogate, load_original_as};
 use crate::fastshap::tables::resolve_checkpoint;
+use crate::progress::Progress;
 use crate::train::arch::{ArchFlags, ArchHint, ClassifierArch, resolve};
 use crate::viz::{HeatmapOptions, save_png};
 use anyhow::{Context, Result, bail, ensure};
@@ -75,6 +76,9 @@ pub struct Args {
     /// A colour scale shared by all heatmaps (default: each row's own max |φ|).
     #[arg(long)]
     vmax: Option<f64>,
+    /// No progress and no throughput line.
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// "resnet" for `runs/resnet`, `runs/resnet/best.safetensors` or `resnet.safetensors`.
@@ -215,8 +219,10 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
 
     let t0 = Instant::now();
     let test = TestSet::new(&full, a.limit);
-    let pa = predict(&model_a, &test.data, a.batch_size)?;
-    let pb = predict(&model_b, &test.data, a.batch_size)?;
+    let mut progress = Progress::new("compare", 2 * test.data.len(), "images", a.quiet);
+    let pa = predict_with(&model_a, &test.data, a.batch_size, &mut progress)?;
+    let pb = predict_with(&model_b, &test.data, a.batch_size, &mut progress)?;
+    progress.finish();
     let subsets = partition(&test.data.labels, &pa.pred, &pb.pred)?;
     let t = table3(&subsets);
     let notes = format!(

@@ -53,6 +53,9 @@ pub struct Args {
     /// Images that also get a full KernelSHAP run (default: all).
     #[arg(long)]
     kernelshap_images: Option<usize>,
+    /// No per-image progress lines and no throughput line.
+    #[arg(long)]
+    quiet: bool,
 }
 
 pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
@@ -84,7 +87,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         batch: a.batch_size,
         top_k: a.top_k.unwrap_or(0),
         seed: a.seed,
-        progress: true,
+        progress: !a.quiet,
         budgets: a
             .budgets
             .clone()
@@ -100,13 +103,20 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         &cfg,
         &a.out,
     )?;
+    let secs = t0.elapsed().as_secs_f64();
     println!(
-        "evaluated {} images (P = {}, ground truth {}) in {:.1} s",
+        "evaluated {} images (P = {}, ground truth {}) in {secs:.1} s",
         s.images.len(),
         s.players,
         s.ground_truth,
-        t0.elapsed().as_secs_f64()
     );
+    if !a.quiet {
+        println!(
+            "evaluate: {} images in {secs:.1} s ({:.2} images/s)",
+            s.images.len(),
+            s.images.len() as f64 / secs.max(1e-9)
+        );
+    }
     let e = &s.mean_fastshap;
     println!(
         "fastshap vs {}: L2 {:.4}, Pearson {:.3}, Spearman {:.3}, sign agreement {:.3}",
