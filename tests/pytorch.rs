@@ -329,17 +329,35 @@ fn state_dict_to_explanations_of_a_folder() {
         "self-contained"
     );
     assert!(out.join("grid.png").exists());
+
+    // Nothing readable: one error listing the files.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("x.png"), b"no png").unwrap();
+    std::fs::write(broken.join("y.jpg"), b"no jpeg").unwrap();
+    let (broken, out2) = (broken.to_string_lossy(), d("out2"));
+    let (code, _, err) = fastshap(&["explain", "--explainer", &exp_best, &broken, "--out", &out2]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("none of the 2 images could be read")
+            && err.contains("x.png")
+            && err.contains("y.jpg"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{err}"
+    );
 }
 
-/// A folder without images, or with nothing readable, is one clear error; nothing is written.
+/// A folder without images is one clear error, before anything is read or written.
 #[test]
 fn explain_refuses_folders_without_readable_images() {
     let dir = tempfile::tempdir().unwrap();
-    let (empty, broken) = (dir.path().join("empty"), dir.path().join("broken"));
+    let empty = dir.path().join("empty");
     std::fs::create_dir_all(empty.join("deeper")).unwrap();
     std::fs::write(empty.join("deeper/readme.txt"), b"x").unwrap();
-    std::fs::create_dir_all(&broken).unwrap();
-    std::fs::write(broken.join("x.png"), b"no png").unwrap();
     let out = dir.path().join("o");
     let (empty_s, out_s) = (empty.to_string_lossy(), out.to_string_lossy());
     // The folder is checked before the explainer is read: any file stands in for it.
