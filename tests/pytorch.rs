@@ -39,6 +39,17 @@ fn eval_takes_a_plain_state_dict_with_arch_and_talks() {
         "{quiet}"
     );
     assert!(quiet.contains("40 test images, loss"), "{quiet}");
+    // Not on a terminal (a log): one line per quarter, with a rate and an ETA.
+    let (code, out, err) = fastshap(&[&args[..], &["--batch-size", "10"]].concat());
+    assert_eq!(code, 0, "{err}");
+    for q in [
+        "10/40 images (25%)",
+        "20/40 images (50%)",
+        "30/40 images (75%)",
+    ] {
+        assert!(out.contains(&format!("eval: {q}")), "{q}: {out}");
+    }
+    assert!(out.contains("ETA"), "{out}");
 
     // A ViT needs its heads; the exported one (with metadata) needs nothing.
     let vit = fixture("plain_vit.safetensors");
@@ -65,6 +76,11 @@ fn wrong_or_missing_architecture_fails_clearly() {
         fixture("plain_vit.safetensors"),
         fixture("exported_vit.safetensors"),
     );
+    // A state dict cut short (an interrupted copy): named as truncated before any work.
+    let bytes = std::fs::read(&resnet).unwrap();
+    let cut = dir.path().join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let cut = cut.to_string_lossy().into_owned();
     let wide = dir.path().join("wide.json");
     std::fs::write(&wide, r#"{"dim": 32}"#).unwrap();
     let typo = dir.path().join("typo.json");
@@ -85,6 +101,10 @@ fn wrong_or_missing_architecture_fails_clearly() {
         (
             vec!["eval", "--model", &resnet, "--arch", "vit", "--heads", "2"],
             vec![&resnet, "no tensor emb.weight", "look like --arch resnet18"],
+        ),
+        (
+            vec!["eval", "--model", &cut, "--arch", "resnet18"],
+            vec![&cut, "truncated"],
         ),
         (
             vec!["eval", "--model", &vit, "--arch", "vit"],
