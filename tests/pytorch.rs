@@ -453,3 +453,64 @@ fn compare_and_tables_take_state_dicts_and_talk() {
     assert_eq!(code, 0, "{err}");
     assert!(!stdout.contains("images in"), "{stdout}");
 }
+
+/// Writes a safetensors file of zero tensors with these names and shapes (no metadata).
+fn state_dict(path: &std::path::Path, tensors: &[(&str, &[usize])]) {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, s)| vec![0u8; 4 * s.iter().product::<usize>()])
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((n, s), b)| {
+            let v = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.to_vec(), b);
+            (n.to_string(), v.unwrap())
+        })
+        .collect();
+    std::fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
+}
+
+/// State dicts of networks fastshap does not build are named for what they are (read from the
+/// header alone, no GPU).
+#[test]
+fn foreign_state_dicts_are_recognised() {
+    use fastshap::train::{ArchHint, ClassifierArch, arch::resolve};
+    let dir = tempfile::tempdir().unwrap();
+    let err = |tensors: &[(&str, &[usize])], arch: Option<ClassifierArch>| {
+        let p = dir.path().join("x.safetensors");
+        state_dict(&p, tensors);
+        let hint = ArchHint {
+            arch,
+            ..Default::default()
+        };
+        format!("{:#}", resolve(&p, &hint).unwrap_err())
+    };
+    let torchvision: &[(&str, &[usize])] = &[
+        ("conv1.weight", &[64, 3, 7, 7]),
+        ("layer1.0.conv1.weight", &[64, 64, 3, 3]),
+        ("fc.weight", &[1000, 512]),
+    ];
+    let e = err(torchvision, None);
+    assert!(e.contains("torchvision's ImageNet ResNet"), "{e}");
+    let e = err(torchvision, Some(ClassifierArch::Resnet18));
+    assert!(
+        e.contains("conv1.weight has shape [64, 3, 7, 7], a 7×7 stem"),
+        "{e}"
+    );
+    let e = err(&[("module.conv1.weight", &[4, 3, 3, 3])], None);
+    assert!(
+        e.contains("DataParallel") && e.contains("model.module.state_dict()"),
+        "{e}"
+    );
+    let e = err(&[("encoder.patchify.weight", &[16, 3, 2, 2])], None);
+    assert!(e.contains("MAE pre-training checkpoint"), "{e}");
+    // A ResNet whose stages skip a block number.
+    let gap: &[(&str, &[usize])] = &[
+        ("conv1.weight", &[4, 3, 3, 3]),
+        ("layer1.0.conv1.weight", &[4, 4, 3, 3]),
+        ("layer1.2.conv1.weight", &[4, 4, 3, 3]),
+    ];
+    let e = err(gap, Some(ClassifierArch::Resnet18));
+    assert!(e.contains("layer1.N groups are not numbered 0…1"), "{e}");
+}
