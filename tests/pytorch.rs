@@ -350,6 +350,31 @@ fn state_dict_to_explanations_of_a_folder() {
     );
     assert!(out.join("grid.png").exists());
 
+    // Another original (here the same state dict) through --original/--arch; --arch alone is
+    // refused, since it describes --original.
+    let (a_png, out3) = (d("imgs/a.png"), d("out3"));
+    let with_original = [
+        "explain",
+        "--explainer",
+        &exp_best,
+        &a_png,
+        "--out",
+        &out3,
+        "--original",
+        &original,
+        "--arch",
+        "resnet18",
+    ];
+    let (code, _, err) = fastshap(&with_original);
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out3/0-a.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["original"], original.as_str());
+    let (code, _, err) = fastshap(&[&with_original[..6], &["--arch", "resnet18"]].concat());
+    assert_ne!(code, 0);
+    assert!(err.contains("give --original too"), "{err}");
+
     // Nothing readable: one error listing the files.
     let broken = dir.path().join("broken");
     std::fs::create_dir_all(&broken).unwrap();

@@ -17,6 +17,12 @@ pub struct Args {
     /// The surrogate's checkpoint (default: the one the explainer was trained with).
     #[arg(long)]
     surrogate: Option<PathBuf>,
+    /// The original classifier (default: the one the surrogate was trained from, if its file
+    /// is still there); a PyTorch state dict with --arch.
+    #[arg(long)]
+    original: Option<PathBuf>,
+    #[command(flatten)]
+    arch: super::ArchArgs,
     /// CIFAR-10 source or `embedded`; images are drawn from its test split.
     #[arg(long)]
     data: String,
@@ -72,7 +78,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     );
     let surrogate = Surrogate::load(&sur_path)?;
     crate::fastshap::evaluate::check_models(&explainer, &surrogate)?;
-    let original_model = surrogate.load_original()?;
+    let original_model = super::original_of(&surrogate, a.original.as_deref(), &a.arch)?;
     let original = original_model.as_ref().map(|(path, model)| Original {
         path: path.clone(),
         model,

@@ -19,6 +19,12 @@ pub struct Args {
     /// The surrogate's checkpoint (default: the one the explainer was trained with).
     #[arg(long)]
     surrogate: Option<PathBuf>,
+    /// The original classifier (default: the one the surrogate was trained from, if its file
+    /// is still there); a PyTorch state dict with --arch.
+    #[arg(long)]
+    original: Option<PathBuf>,
+    #[command(flatten)]
+    arch: super::ArchArgs,
     /// CIFAR-10 source or `embedded`; `--indices` pick images of its test split.
     #[arg(long)]
     data: Option<String>,
@@ -71,7 +77,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         sur_path.display()
     );
     let surrogate = Surrogate::load(&sur_path)?;
-    let original = surrogate.load_original()?;
+    let original = super::original_of(&surrogate, a.original.as_deref(), &a.arch)?;
     let test = match &a.data {
         Some(d) => {
             let (_, test) = crate::data::load_source(d)?;

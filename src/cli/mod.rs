@@ -103,6 +103,30 @@ impl ArchArgs {
     }
 }
 
+/// The original an explanation is of: `--original` (with `--arch` for a state dict), else the
+/// one `surrogate` was trained from when its file is still there.
+pub(crate) fn original_of(
+    surrogate: &crate::fastshap::Surrogate,
+    original: Option<&std::path::Path>,
+    arch: &ArchArgs,
+) -> anyhow::Result<Option<(std::path::PathBuf, crate::train::Model)>> {
+    let Some(path) = original else {
+        anyhow::ensure!(
+            arch.arch.is_none() && arch.heads.is_none() && arch.arch_config.is_none(),
+            "--arch, --heads and --arch-config describe --original; give --original too"
+        );
+        return surrogate.load_original();
+    };
+    let model = crate::fastshap::surrogate::load_original_as(path, &arch.hint()?)?;
+    let (k, ks) = (model.classes().unwrap_or(0), surrogate.classes.len());
+    anyhow::ensure!(
+        k == ks,
+        "--original {} predicts {k} classes but the surrogate {ks}",
+        path.display()
+    );
+    Ok(Some((path.to_path_buf(), model)))
+}
+
 impl Cli {
     fn gpu_options(&self) -> crate::gpu::Options {
         let env = crate::gpu::Options::from_env();
