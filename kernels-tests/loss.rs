@@ -368,7 +368,9 @@ fn loss_fastshap_efficiency_penalty_acts_on_raw_phi() {
     // the loss must grow with λ by exactly λ·P·mean((Σφ − (v1 − v0))²).
     let (b, m, p, k) = (2usize, 2usize, 5usize, 3usize);
     let t = |d: &[f32], s: &[usize]| Tensor::from_slice(d, s).unwrap();
-    let phi: Vec<f32> = (0..b * p * k).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.1).collect();
+    let phi: Vec<f32> = (0..b * p * k)
+        .map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.1)
+        .collect();
     let masks: Vec<f32> = (0..b * m * p).map(|i| ((i * 3 + 1) % 2) as f32).collect();
     let v0 = [0.2f32, -0.1, 0.4];
     let v1: Vec<f32> = (0..b * k).map(|i| 1.0 + 0.3 * i as f32).collect();

@@ -65,6 +65,62 @@ pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
     Ok(meta.metadata().clone().unwrap_or_default())
 }
 
+/// A checkpoint's metadata and its tensors' (name, shape), read from the header alone (a
+/// few KB, whatever the file's size).
+pub fn read_header(path: &Path) -> Result<(Metadata, Vec<TensorShape>)> {
+    use std::io::Read;
+    let bad = |why: &str| {
+        anyhow::anyhow!(
+            "{} is not a valid safetensors checkpoint: {why}",
+            path.display()
+        )
+    };
+    let mut f = std::fs::File::open(path)
+        .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
+    let file_len = f.metadata()?.len();
+    let mut len = [0u8; 8];
+    f.read_exact(&mut len)
+        .map_err(|_| bad("shorter than its 8-byte header length"))?;
+    let n = u64::from_le_bytes(len);
+    if n > file_len.saturating_sub(8) || n > 100 << 20 {
+        return Err(bad(&format!(
+            "header length {n} does not fit the file ({file_len} bytes)"
+        )));
+    }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header)
+        .map_err(|_| bad("truncated header"))?;
+    // The header is JSON: {"__metadata__": {k: v}, name: {dtype, shape, data_offsets}, ...}.
+    let json: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&header).map_err(|e| bad(&format!("bad header: {e}")))?;
+    let mut meta = Metadata::new();
+    let mut tensors = Vec::new();
+    let mut data_end = 0u64;
+    for (name, v) in json {
+        if name == "__metadata__" {
+            meta = serde_json::from_value(v).map_err(|e| bad(&format!("bad metadata: {e}")))?;
+            continue;
+        }
+        #[derive(serde::Deserialize)]
+        struct Info {
+            shape: Vec<usize>,
+            data_offsets: (u64, u64),
+        }
+        let info: Info =
+            serde_json::from_value(v).map_err(|e| bad(&format!("bad entry for {name}: {e}")))?;
+        data_end = data_end.max(info.data_offsets.1);
+        tensors.push((name, info.shape));
+    }
+    let needed = data_end.saturating_add(8 + n);
+    if needed != file_len {
+        return Err(bad(&format!(
+            "its tensors need {needed} bytes, the file has {file_len} (truncated?)"
+        )));
+    }
+    tensors.sort();
+    Ok((meta, tensors))
+}
+
 /// Converts one stored tensor to f32 host values.
 fn to_f32(name: &str, v: &TensorView) -> Result<Vec<f32>> {
     let d = v.data();
@@ -105,6 +161,9 @@ pub fn load(model: &dyn Module, path: &Path) -> Result<HashMap<String, String>> 
 /// A checkpoint's string metadata.
 pub type Metadata = HashMap<String, String>;
 
+/// A stored tensor's name and shape.
+pub type TensorShape = (String, Vec<usize>);
+
 /// Parses checkpoint `bytes` (`name` is used in errors) against the `expected` (name, shape)
 /// list: the f32 values of each expected tensor, in order, and the metadata; or one error
 /// listing every missing, unexpected or mis-shaped tensor. Host only, so it can be fuzzed.
@@ -144,10 +203,18 @@ pub fn match_bytes(
         if let [one] = problems.as_slice() {
             bail!("checkpoint {name} does not match the model: {one}");
         }
+        // A wrong architecture mismatches nearly every tensor: the first few tell the story.
+        const SHOWN: usize = 12;
+        let more = problems.len().saturating_sub(SHOWN);
         bail!(
-            "checkpoint {name} does not match the model ({} problems):\n  {}",
+            "checkpoint {name} does not match the model ({} problems):\n  {}{}",
             problems.len(),
-            problems.join("\n  ")
+            problems[..problems.len().min(SHOWN)].join("\n  "),
+            if more > 0 {
+                format!("\n  … and {more} more")
+            } else {
+                String::new()
+            }
         );
     }
     Ok((values, meta.metadata().clone().unwrap_or_default()))

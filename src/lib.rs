@@ -15,10 +15,12 @@ pub mod io;
 pub mod models;
 pub mod nn;
 pub mod ops;
+pub mod progress;
 pub mod report;
 pub mod reproduce;
 pub mod shap;
 pub mod tensor;
+pub mod time;
 pub mod train;
 pub mod viz;
 

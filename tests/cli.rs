@@ -46,3 +46,83 @@ fn demo_runs_its_self_check() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("self-check passed"), "{out}");
 }
+
+/// The layers of ARCHITECTURE.md, bottom to top; a module may import only from its own layer
+/// or below (`crate::X` paths in src/). Tensor, tape and ops are one tier: a tensor fills
+/// itself with an op, the tape holds tensors.
+const LAYERS: &[&[&str]] = &[
+    &["gpu"],
+    &["tensor", "autograd", "ops"],
+    &["nn"],
+    &["models"],
+    &["io", "time", "progress"],
+    &["viz"],
+    &["checkpoint"],
+    &["data"],
+    &["train"],
+    &["shap"],
+    &["fastshap"],
+    &["report"],
+    &["reproduce"],
+    &["bench"],
+    &["cli"],
+];
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|l| l.contains(&module))
+}
+
+#[test]
+fn every_layer_imports_only_from_below() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![];
+    let mut stack = vec![src.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    let mut upward = vec![];
+    for f in &files {
+        let rel = f.strip_prefix(&src).unwrap();
+        let own = rel.iter().next().unwrap().to_string_lossy();
+        let own = own.trim_end_matches(".rs");
+        let Some(own_layer) = layer_of(own) else {
+            continue; // lib.rs, main.rs
+        };
+        let text = std::fs::read_to_string(f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for (at, _) in line.match_indices("crate::") {
+                let rest = &line[at + "crate::".len()..];
+                // `crate::x::…` or `crate::{x, y::…}` (one-line groups are all src/ uses).
+                let items: Vec<&str> = match rest.strip_prefix('{') {
+                    Some(g) => g.split('}').next().unwrap_or("").split(',').collect(),
+                    None => vec![rest],
+                };
+                for item in items {
+                    let name: String = item
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if layer_of(&name).is_some_and(|l| l > own_layer) {
+                        upward.push(format!("{}:{}: {own} imports {name}", rel.display(), i + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        upward.is_empty(),
+        "imports from a higher layer:\n{}",
+        upward.join("\n")
+    );
+}

@@ -202,7 +202,10 @@ fn evaluate_tiny_pipeline_end_to_end() {
     assert_eq!(json["players"], 16);
     assert!(json["scores"][0]["predicted"]["pearson"]["lo"].is_number());
     let svg = std::fs::read_to_string(out.join("budget.svg")).unwrap();
-    assert!(svg.contains("permutation") && svg.contains("fastshap"), "{svg}");
+    assert!(
+        svg.contains("permutation") && svg.contains("fastshap"),
+        "{svg}"
+    );
 
     // Bad inputs through the CLI: an explainer of another P, an unknown ground truth.
     let other = dir.path().join("other.safetensors");

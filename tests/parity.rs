@@ -31,7 +31,7 @@ fn fixture(name: &str) -> Fixture {
                 n,
                 (
                     v.shape().to_vec(),
-                    bytemuck::cast_slice::<u8, f32>(&v.data().to_vec()).to_vec(),
+                    bytemuck::pod_collect_to_vec::<u8, f32>(v.data()),
                 ),
             )
         })
@@ -213,4 +213,67 @@ fn mae_classifier_matches_pytorch() {
     check("mae_classifier", &m, &|x, train| {
         m.forward(x, train).unwrap()
     });
+}
+
+/// A bare PyTorch `state_dict` (no fastshap metadata, as a PyTorch user saves it) is built from
+/// the flags its fixture records (`--arch`, `--heads`) and the tensors' shapes, and gives
+/// PyTorch's eval-mode logits. The same ViT written by `fastshap_torch.export` needs no flags.
+#[test]
+fn plain_state_dicts_load_through_arch_and_match_pytorch() {
+    use clap::ValueEnum;
+    use fastshap::train::{ArchHint, ClassifierArch, load_classifier};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/torch");
+    let cases = [
+        ("plain_resnet18", "resnet", 10),
+        ("plain_vit", "vit", 10),
+        ("plain_mae_classifier", "mae-classifier", 5),
+        ("exported_vit", "vit", 10),
+    ];
+    for (name, arch, classes) in cases {
+        let expected = if name == "exported_vit" {
+            "plain_vit"
+        } else {
+            name
+        };
+        let bytes = std::fs::read(dir.join(format!("{expected}.expected.safetensors"))).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+        let flags: Vec<String> =
+            serde_json::from_str(&meta.metadata().as_ref().unwrap()["flags"]).unwrap();
+        let mut hint = ArchHint::default();
+        if name != "exported_vit" {
+            for pair in flags.chunks(2) {
+                match pair[0].as_str() {
+                    "--arch" => {
+                        hint.arch = Some(ClassifierArch::from_str(&pair[1], false).unwrap())
+                    }
+                    "--heads" => hint.heads = Some(pair[1].parse().unwrap()),
+                    other => panic!("unknown flag {other}"),
+                }
+            }
+        }
+        let path = dir.join(format!("{name}.safetensors"));
+        let (model, how) = load_classifier(&path, &hint).unwrap();
+        assert_eq!(how.inferred, name != "exported_vit", "{name}");
+        assert_eq!(how.spec.arch, arch, "{name}");
+        assert_eq!(model.classes(), Some(classes), "{name}");
+        let host = |n: &str| {
+            let v = st.tensor(n).unwrap();
+            (
+                v.shape().to_vec(),
+                bytemuck::pod_collect_to_vec::<u8, f32>(v.data()),
+            )
+        };
+        let (xs, x) = host("input");
+        let _g = fastshap::no_grad();
+        let logits = model
+            .logits(&Tensor::from_slice(&x, &xs).unwrap(), false)
+            .unwrap();
+        close(
+            &format!("{name} logits"),
+            &logits.to_vec().unwrap(),
+            &host("logits").1,
+            1e-4,
+        );
+    }
 }

@@ -6,8 +6,8 @@ use common::fastshap_cli as fastshap;
 use fastshap::fastshap::explainer::ExplainerConfig;
 use fastshap::reproduce::{
     FidelityPlan, Plan, ReproOptions, ReproPreset, STAGE_DONE, reproduce, stage_list, stages_of,
-    utc,
 };
+use fastshap::time::utc;
 use fastshap::train::config::Arch;
 use std::collections::BTreeMap;
 use std::path::Path;

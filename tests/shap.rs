@@ -173,7 +173,9 @@ fn kernelshap_convergence_judges_only_the_explained_output() {
     let noise = TableGame::random(p, 1, 3);
     let g = TableGame::from_fn(p, 2, |s, o| {
         if o == 0 {
-            (0..p).map(|i| ((s >> i) & 1) as f64 * (i as f64 - 4.5)).sum()
+            (0..p)
+                .map(|i| ((s >> i) & 1) as f64 * (i as f64 - 4.5))
+                .sum()
         } else {
             noise.values[s]
         }
@@ -810,16 +812,28 @@ fn fidelity_scores_judge_each_class_on_its_own() {
         .collect();
     let shifted: Vec<Vec<f64>> = truth
         .iter()
-        .map(|t| t.iter().enumerate().map(|(i, v)| v + 0.5 * (i % k) as f64 + 0.5).collect())
+        .map(|t| {
+            t.iter()
+                .enumerate()
+                .map(|(i, v)| v + 0.5 * (i % k) as f64 + 0.5)
+                .collect()
+        })
         .collect();
-    let negated: Vec<Vec<f64>> = truth.iter().map(|t| t.iter().map(|v| -v).collect()).collect();
+    let negated: Vec<Vec<f64>> = truth
+        .iter()
+        .map(|t| t.iter().map(|v| -v).collect())
+        .collect();
     let target = [0, 1, 1];
     let s = fidelity::score("shifted", &shifted, &truth, &target, p, k, 2, 200, 1);
     assert!((s.predicted.pearson.mean - 1.0).abs() < 1e-12);
     assert!((s.all_classes.pearson.mean - 1.0).abs() < 1e-12);
     // Image 0's class 0 is shifted by 0.5, the others (class 1) by 1.0: L2 = shift · √P.
     let want = (0.5 * 2.0 + 1.0 * 2.0 + 1.0 * 2.0) / 3.0;
-    assert!((s.predicted.l2.mean - want).abs() < 1e-12, "{:?}", s.predicted.l2);
+    assert!(
+        (s.predicted.l2.mean - want).abs() < 1e-12,
+        "{:?}",
+        s.predicted.l2
+    );
     assert!(s.predicted.l2.lo <= s.predicted.l2.mean && s.predicted.l2.mean <= s.predicted.l2.hi);
     let n = fidelity::score("negated", &negated, &truth, &target, p, k, 2, 200, 1);
     assert!((n.predicted.pearson.mean + 1.0).abs() < 1e-12);
@@ -847,8 +861,16 @@ fn budget_curves_fall_with_evaluations_and_find_the_matching_budget() {
     let point = |e: f64, l2: f64| BudgetPoint {
         budget: e as usize,
         evaluations: e,
-        pearson: Stat { mean: 0.0, lo: 0.0, hi: 0.0 },
-        l2: Stat { mean: l2, lo: l2, hi: l2 },
+        pearson: Stat {
+            mean: 0.0,
+            lo: 0.0,
+            hi: 0.0,
+        },
+        l2: Stat {
+            mean: l2,
+            lo: l2,
+            hi: l2,
+        },
     };
     let c = BudgetCurve {
         method: "k".into(),

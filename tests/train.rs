@@ -131,8 +131,15 @@ fn short_runs_learn_and_eval_matches_the_best_checkpoint() {
             last.train_loss < first.train_loss,
             "{arch:?}: {first:?} → {last:?}"
         );
-        let best_val = s.metrics.iter().map(|m| m.val_loss).fold(f64::INFINITY, f64::min);
-        assert!(best_val < 10f64.ln() - 0.02, "{arch:?}: best val loss {best_val}");
+        let best_val = s
+            .metrics
+            .iter()
+            .map(|m| m.val_loss)
+            .fold(f64::INFINITY, f64::min);
+        assert!(
+            best_val < 10f64.ln() - 0.02,
+            "{arch:?}: best val loss {best_val}"
+        );
         // eval from the best checkpoint agrees with the run's best score.
         let best = dir.path().join(state::BEST);
         let meta = checkpoint::read_metadata(&best).unwrap();

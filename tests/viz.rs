@@ -599,3 +599,56 @@ fn example_renders() {
     let back = image::open(dir.join("viz-example.png")).unwrap().to_rgb8();
     assert_eq!(back.dimensions(), grid.dimensions());
 }
+
+/// The full-resolution overlay keeps the image's size and puts each superpixel's colour on its
+/// share of the image: red where φ > 0, blue where φ < 0, the faded image where φ = 0.
+#[test]
+fn overlay_covers_the_image_at_its_own_resolution() {
+    use fastshap::viz::overlay::overlay_full;
+    let img = image::RgbImage::from_pixel(90, 60, image::Rgb([100, 100, 100]));
+    // 2×2 grid: + at top-left, − at bottom-right, 0 elsewhere.
+    let phi = [1.0, 0.0, 0.0, -1.0];
+    let out = overlay_full(&img, &phi, 1.0, 0.35).unwrap();
+    assert_eq!(out.dimensions(), (90, 60));
+    let [r, g, b] = out.get_pixel(10, 10).0;
+    assert!(
+        r > 200 && g < 50 && b < 120,
+        "top-left is red: {:?}",
+        (r, g, b)
+    );
+    let [r, _, b] = out.get_pixel(80, 50).0;
+    assert!(b > 200 && r < 50, "bottom-right is blue: {:?}", (r, b));
+    let [r, g, b] = out.get_pixel(80, 10).0;
+    assert!(
+        r == g && g == b,
+        "φ = 0 leaves the faded gray image: {:?}",
+        (r, g, b)
+    );
+    // Cell borders fall where the resize to 32×32 puts them: half the width, half the height.
+    assert_ne!(out.get_pixel(44, 10), out.get_pixel(45, 10));
+    assert!(overlay_full(&img, &[1.0, 2.0, 3.0], 1.0, 0.35).is_err());
+}
+
+/// The gallery page escapes names and captions and lists skipped files.
+#[test]
+fn gallery_page_is_escaped_and_lists_skipped_files() {
+    use fastshap::viz::gallery::{GalleryItem, gallery_html};
+    let items = [GalleryItem {
+        name: "0-<cat>".into(),
+        caption: vec!["a & b".into()],
+        thumbnail: vec![1, 2, 3],
+        links: vec![("overlay".into(), "0-<cat>.overlay.png".into())],
+    }];
+    let skipped = [("x/\"bad\".jpg".to_string(), "not an image".to_string())];
+    let html = gallery_html("t", "intro", &items, &skipped);
+    assert!(
+        html.contains("0-&lt;cat&gt;") && !html.contains("<cat>"),
+        "{html}"
+    );
+    assert!(html.contains("a &amp; b"));
+    assert!(html.contains("1 file could not be read") && html.contains("not an image"));
+    assert!(
+        html.contains("src=\"data:image/png;base64,AQID\""),
+        "{html}"
+    );
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch's side of `fastshap bench models`: the same full-size networks (defined in
-torch_fixtures.py with fastshap's names and layouts), forward (eval, no_grad) and one training
+fastshap_torch.py with fastshap's names and layouts), forward (eval, no_grad) and one training
 step (train mode, loss, backward, Adam) per second at the same batch, fp32 on CPU by default.
 
     python tools/torch_bench_models.py --batch 4 [--device cpu|cuda] [--json out.json]
@@ -12,7 +12,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-import torch_fixtures as t
+import fastshap_torch as t
 
 MAE = {"in_channels": 3, "image": 32, "patch": 2, "dim": 192, "heads": 3, "mlp": 768,
        "encoder_depth": 12, "decoder_depth": 4, "mask_ratio": 0.75}

@@ -5,12 +5,14 @@
 //! through a different surrogate).
 
 use crate::fastshap::compare::{
-    Explained, Predictions, SUBSET_SLUGS, SUBSETS, TestSet, classes_of, partition, pick, predict,
-    side_by_side, table3,
+    Explained, Predictions, SUBSET_SLUGS, SUBSETS, TestSet, classes_of, partition, pick,
+    predict_with, side_by_side, table3,
 };
 use crate::fastshap::explainer::Explainer;
-use crate::fastshap::surrogate::{Surrogate, load_original};
+use crate::fastshap::surrogate::{Surrogate, load_original_as};
 use crate::fastshap::tables::resolve_checkpoint;
+use crate::progress::Progress;
+use crate::train::arch::{ArchFlags, ArchHint, ClassifierArch, resolve};
 use crate::viz::{HeatmapOptions, save_png};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::json;
@@ -25,6 +27,24 @@ pub struct Args {
     /// Original B, the same way.
     #[arg(long)]
     b: PathBuf,
+    /// A's architecture when it is a plain PyTorch state dict (see `eval --arch`).
+    #[arg(long, value_enum)]
+    arch_a: Option<ClassifierArch>,
+    /// Attention heads of A (a vit / mae-classifier state dict).
+    #[arg(long)]
+    heads_a: Option<usize>,
+    /// A JSON object of config fields for A, replacing inferred ones.
+    #[arg(long)]
+    arch_config_a: Option<PathBuf>,
+    /// B's architecture when it is a plain PyTorch state dict.
+    #[arg(long, value_enum)]
+    arch_b: Option<ClassifierArch>,
+    /// Attention heads of B.
+    #[arg(long)]
+    heads_b: Option<usize>,
+    /// A JSON object of config fields for B.
+    #[arg(long)]
+    arch_config_b: Option<PathBuf>,
     /// Names in tables and captions (default: the run directory's or file's name).
     #[arg(long)]
     name_a: Option<String>,
@@ -56,6 +76,9 @@ pub struct Args {
     /// A colour scale shared by all heatmaps (default: each row's own max |φ|).
     #[arg(long)]
     vmax: Option<f64>,
+    /// No progress and no throughput line.
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// "resnet" for `runs/resnet`, `runs/resnet/best.safetensors` or `resnet.safetensors`.
@@ -141,9 +164,29 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     let name_a = a.name_a.clone().unwrap_or_else(|| run_name(&a.a));
     let name_b = a.name_b.clone().unwrap_or_else(|| run_name(&a.b));
 
+    let flags = |arch, heads, config| ArchFlags {
+        arch,
+        heads,
+        config,
+    };
+    let hint_a = ArchHint::new(
+        a.arch_a,
+        a.heads_a,
+        a.arch_config_a.as_deref(),
+        flags("--arch-a", "--heads-a", "--arch-config-a"),
+    )?;
+    let hint_b = ArchHint::new(
+        a.arch_b,
+        a.heads_b,
+        a.arch_config_b.as_deref(),
+        flags("--arch-b", "--heads-b", "--arch-config-b"),
+    )?;
+    // Both networks are known (or the error names the file and the flag) before the GPU starts.
+    resolve(&path_a, &hint_a).context("--a")?;
+    resolve(&path_b, &hint_b).context("--b")?;
     crate::gpu::init(gpu)?;
-    let model_a = load_original(&path_a).context("--a")?;
-    let model_b = load_original(&path_b).context("--b")?;
+    let model_a = load_original_as(&path_a, &hint_a).context("--a")?;
+    let model_b = load_original_as(&path_b, &hint_b).context("--b")?;
     let (ka, kb) = (classes_of(&model_a)?, classes_of(&model_b)?);
     ensure!(
         ka == kb,
@@ -151,7 +194,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         path_a.display(),
         path_b.display()
     );
-    let (_, full) = super::load_data(&a.data)?;
+    let (_, full) = crate::data::load_source(&a.data)?;
     ensure!(
         full.num_classes() == ka,
         "the models predict {ka} classes but the data has {}",
@@ -176,8 +219,10 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
 
     let t0 = Instant::now();
     let test = TestSet::new(&full, a.limit);
-    let pa = predict(&model_a, &test.data, a.batch_size)?;
-    let pb = predict(&model_b, &test.data, a.batch_size)?;
+    let mut progress = Progress::new("compare", 2 * test.data.len(), "images", a.quiet);
+    let pa = predict_with(&model_a, &test.data, a.batch_size, &mut progress)?;
+    let pb = predict_with(&model_b, &test.data, a.batch_size, &mut progress)?;
+    progress.finish();
     let subsets = partition(&test.data.labels, &pa.pred, &pb.pred)?;
     let t = table3(&subsets);
     let notes = format!(

@@ -1,40 +1,61 @@
 //! `fastshap eval`: loss, accuracy and confusion matrix of a classifier checkpoint on a test set.
-//! The model is rebuilt from the checkpoint's metadata.
+//! The model is rebuilt from the checkpoint's metadata, or for a plain PyTorch state dict from
+//! `--arch` and its tensors.
 
-use crate::checkpoint;
-use crate::nn::init_rng;
-use crate::train::{Model, eval};
-use anyhow::{Result, bail};
+use crate::fastshap::compare::TestSet;
+use crate::progress::Progress;
+use crate::train::{eval, load_classifier};
+use anyhow::{Result, ensure};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Checkpoint (e.g. RUN/best.safetensors).
+    /// Checkpoint (e.g. RUN/best.safetensors, or a PyTorch state dict with --arch).
     #[arg(long)]
     model: PathBuf,
+    #[command(flatten)]
+    arch: super::ArchArgs,
     /// CIFAR-10 source or `embedded`; its test split is evaluated.
     #[arg(long, default_value = "embedded")]
     data: String,
     #[arg(long, default_value_t = 256)]
     batch_size: usize,
+    /// Evaluate on this many test images, spread over the classes (default: all).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Print only the result (no progress, no throughput line).
+    #[arg(long)]
+    quiet: bool,
 }
 
 pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
-    if a.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
-    }
-    let meta = checkpoint::read_metadata(&a.model)?;
+    ensure!(a.batch_size >= 1, "--batch-size must be at least 1");
+    ensure!(a.limit != Some(0), "--limit must be at least 1");
+    let hint = a.arch.hint()?;
+    // The network is known (or the error names the file and the flag) before the GPU starts.
+    crate::train::arch::resolve(&a.model, &hint)?;
     crate::gpu::init(gpu)?;
-    let model = Model::from_metadata(&meta, &mut init_rng(0))?;
-    if !model.is_classifier() {
-        bail!(
-            "{} is an MAE pre-training checkpoint; eval needs a classifier",
-            a.model.display()
+    let (model, how) = load_classifier(&a.model, &hint)?;
+    if how.inferred && !a.quiet {
+        println!(
+            "{}: no fastshap metadata; built {} {} from its tensors",
+            a.model.display(),
+            how.spec.arch,
+            how.spec.config
         );
     }
-    checkpoint::load(&model, &a.model)?;
-    let (_, test) = super::load_data(&a.data)?;
-    let e = eval::evaluate(&model, &test, a.batch_size)?;
+    let (_, test) = crate::data::load_source(&a.data)?;
+    let test = TestSet::new(&test, a.limit).data;
+    let k = model.classes().unwrap_or(0);
+    ensure!(
+        k == test.num_classes(),
+        "{} predicts {k} classes but the data has {}",
+        a.model.display(),
+        test.num_classes()
+    );
+    let mut progress = Progress::new("eval", test.len(), "images", a.quiet);
+    let e = eval::evaluate_with(&model, &test, a.batch_size, &mut progress)?;
+    progress.finish();
     println!(
         "{}: {} test images, loss {:.4}, accuracy {:.4}",
         a.model.display(),

@@ -4,7 +4,7 @@
 
 use crate::fastshap::evaluate::{EvaluateConfig, GroundTruth, Original, evaluate};
 use crate::fastshap::explainer::Explainer;
-use crate::fastshap::surrogate::{Surrogate, load_original};
+use crate::fastshap::surrogate::Surrogate;
 use anyhow::{Result, ensure};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -17,6 +17,12 @@ pub struct Args {
     /// The surrogate's checkpoint (default: the one the explainer was trained with).
     #[arg(long)]
     surrogate: Option<PathBuf>,
+    /// The original classifier (default: the one the surrogate was trained from, if its file
+    /// is still there); a PyTorch state dict with --arch.
+    #[arg(long)]
+    original: Option<PathBuf>,
+    #[command(flatten)]
+    arch: super::ArchArgs,
     /// CIFAR-10 source or `embedded`; images are drawn from its test split.
     #[arg(long)]
     data: String,
@@ -53,6 +59,9 @@ pub struct Args {
     /// Images that also get a full KernelSHAP run (default: all).
     #[arg(long)]
     kernelshap_images: Option<usize>,
+    /// No per-image progress lines and no throughput line.
+    #[arg(long)]
+    quiet: bool,
 }
 
 pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
@@ -69,15 +78,12 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     );
     let surrogate = Surrogate::load(&sur_path)?;
     crate::fastshap::evaluate::check_models(&explainer, &surrogate)?;
-    let original_model = match &surrogate.original {
-        Some(p) if p.exists() => Some((p.clone(), load_original(p)?)),
-        _ => None,
-    };
+    let original_model = super::original_of(&surrogate, a.original.as_deref(), &a.arch)?;
     let original = original_model.as_ref().map(|(path, model)| Original {
         path: path.clone(),
         model,
     });
-    let (_, test) = super::load_data(&a.data)?;
+    let (_, test) = crate::data::load_source(&a.data)?;
     let cfg = EvaluateConfig {
         images: a.images,
         ground_truth: a.ground_truth,
@@ -87,7 +93,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         batch: a.batch_size,
         top_k: a.top_k.unwrap_or(0),
         seed: a.seed,
-        progress: true,
+        progress: !a.quiet,
         budgets: a
             .budgets
             .clone()
@@ -103,13 +109,20 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         &cfg,
         &a.out,
     )?;
+    let secs = t0.elapsed().as_secs_f64();
     println!(
-        "evaluated {} images (P = {}, ground truth {}) in {:.1} s",
+        "evaluated {} images (P = {}, ground truth {}) in {secs:.1} s",
         s.images.len(),
         s.players,
         s.ground_truth,
-        t0.elapsed().as_secs_f64()
     );
+    if !a.quiet {
+        println!(
+            "evaluate: {} images in {secs:.1} s ({:.2} images/s)",
+            s.images.len(),
+            s.images.len() as f64 / secs.max(1e-9)
+        );
+    }
     let e = &s.mean_fastshap;
     println!(
         "fastshap vs {}: L2 {:.4}, Pearson {:.3}, Spearman {:.3}, sign agreement {:.3}",

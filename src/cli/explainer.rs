@@ -114,7 +114,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     };
     crate::gpu::init(gpu)?;
     let surrogate = Surrogate::load(&cfg.surrogate)?;
-    let (train, test) = super::load_data(&cfg.data)?;
+    let (train, test) = crate::data::load_source(&cfg.data)?;
     let opts = a.faults.run_options(a.quiet, a.stop_after_epoch);
     train_explainer(
         &cfg,

@@ -5,6 +5,7 @@
 use crate::fastshap::surrogate::{
     SurrogateArch, SurrogateConfig, SurrogateLoss, read_resume, train_surrogate,
 };
+use crate::train::arch::{ArchFlags, ArchHint, ClassifierArch, resolve};
 use crate::train::config::{AugmentKind, Preset};
 use crate::train::schedule::Schedule;
 use anyhow::{Result, bail};
@@ -12,9 +13,20 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The original classifier's checkpoint (from `fastshap train`; required unless --resume).
+    /// The original classifier's checkpoint (from `fastshap train`, or a PyTorch state dict
+    /// with --original-arch; required unless --resume).
     #[arg(long)]
     original: Option<PathBuf>,
+    /// The original's architecture when it is a plain PyTorch state dict (see `eval --arch`);
+    /// recorded in the surrogate, so `explain` and `evaluate` need no flag.
+    #[arg(long, value_enum)]
+    original_arch: Option<ClassifierArch>,
+    /// Attention heads of a vit / mae-classifier original state dict.
+    #[arg(long)]
+    original_heads: Option<usize>,
+    /// A JSON object of config fields for the original, replacing inferred ones.
+    #[arg(long)]
+    original_arch_config: Option<PathBuf>,
     /// Required unless --resume.
     #[arg(long, value_enum)]
     arch: Option<SurrogateArch>,
@@ -91,6 +103,19 @@ fn build_config(a: &Args) -> Result<SurrogateConfig> {
     c.train_limit = a.train_limit;
     c.val_limit = a.val_limit;
     c.validate()?;
+    let hint = ArchHint::new(
+        a.original_arch,
+        a.original_heads,
+        a.original_arch_config.as_deref(),
+        ArchFlags {
+            arch: "--original-arch",
+            heads: "--original-heads",
+            config: "--original-arch-config",
+        },
+    )?;
+    // The original is known (or the error names the file and the flag) before any work.
+    let resolved = resolve(&original, &hint)?;
+    c.original_arch = resolved.inferred.then_some(resolved.spec);
     Ok(c)
 }
 
@@ -109,7 +134,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         }
     };
     crate::gpu::init(gpu)?;
-    let (train, test) = super::load_data(&cfg.data)?;
+    let (train, test) = crate::data::load_source(&cfg.data)?;
     let opts = a.faults.run_options(a.quiet, a.stop_after_epoch);
     train_surrogate(&cfg, &train, &test, &dir, resumed.as_ref(), &opts)?;
     Ok(())

@@ -8,6 +8,7 @@ use crate::fastshap::surrogate::load_original;
 use crate::fastshap::tables::{
     TABLE1_NOTES, best_surrogate_epoch, parse_named, resolve_checkpoint, table1, table2,
 };
+use crate::progress::Progress;
 use crate::train::eval;
 use anyhow::{Context, Result, ensure};
 use std::path::PathBuf;
@@ -31,6 +32,9 @@ pub struct Args {
     limit: Option<usize>,
     #[arg(long, default_value_t = 256)]
     batch_size: usize,
+    /// No progress and no throughput line.
+    #[arg(long)]
+    quiet: bool,
 }
 
 pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
@@ -66,15 +70,18 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
 
     if !originals.is_empty() {
         crate::gpu::init(gpu)?;
-        let (_, full) = super::load_data(&a.data)?;
+        let (_, full) = crate::data::load_source(&a.data)?;
         let test = TestSet::new(&full, a.limit);
         let mut rows = Vec::new();
+        let n = originals.len() * test.data.len();
+        let mut progress = Progress::new("tables", n, "images", a.quiet);
         for (name, path) in &originals {
             let model = load_original(path).with_context(|| format!("original {name:?}"))?;
-            let e = eval::evaluate(&model, &test.data, a.batch_size)
+            let e = eval::evaluate_with(&model, &test.data, a.batch_size, &mut progress)
                 .with_context(|| format!("original {name:?}"))?;
             rows.push((name.clone(), test.data.len(), e));
         }
+        progress.finish();
         let t = table2(&rows);
         let notes = format!(
             "Ours on {} test images of {}; the paper's on the 10,000 CIFAR-10 test images.",

@@ -181,7 +181,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         }
     };
     crate::gpu::init(gpu)?;
-    let (train, test) = super::load_data(&cfg.data)?;
+    let (train, test) = crate::data::load_source(&cfg.data)?;
     crate::train::train(&cfg, &train, &test, &dir, resumed.as_ref(), &opts)?;
     Ok(())
 }

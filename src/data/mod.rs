@@ -10,6 +10,7 @@ pub mod autoaugment;
 mod binary;
 pub mod cache;
 mod folder;
+pub mod images;
 pub mod loader;
 
 pub use augment::Augment;
@@ -190,6 +191,15 @@ pub fn normalize_into(img: &[u8], out: &mut Vec<f32>) {
 /// `.tar.gz` of the official binary release or of image folders, or a compact dataset file.
 pub fn load(path: &Path) -> Result<(Dataset, Dataset)> {
     cache::load_cached(path, &cache::default_dir())
+}
+
+/// The CIFAR-10 (train, test) splits of a `--data` value: `embedded` or a path.
+pub fn load_source(data: &str) -> Result<(Dataset, Dataset)> {
+    if data == "embedded" {
+        embedded()
+    } else {
+        load(Path::new(data))
+    }
 }
 
 /// Loads (train, test) from `path` without touching the cache. The format is detected:

@@ -7,6 +7,7 @@ use super::SurrogateModel;
 use super::explainer::{Explainer, explain_batch};
 use super::tables::Table;
 use crate::data::{Dataset, SIDE};
+use crate::progress::Progress;
 use crate::train::Model;
 use crate::viz::{Direction, HeatmapOptions, HeatmapRow, compose, heatmap_grid};
 use crate::{Tensor, no_grad};
@@ -54,6 +55,16 @@ pub fn classes_of(model: &Model) -> Result<usize> {
 
 /// `model`'s predictions (eval mode, no tape) on every image of `data`.
 pub fn predict(model: &Model, data: &Dataset, batch: usize) -> Result<Predictions> {
+    predict_with(model, data, batch, &mut Progress::hidden())
+}
+
+/// [`predict`], counting images on `progress` (each batch is read back, so it follows the work).
+pub fn predict_with(
+    model: &Model,
+    data: &Dataset,
+    batch: usize,
+    progress: &mut Progress,
+) -> Result<Predictions> {
     let _g = no_grad();
     ensure!(!data.is_empty(), "cannot predict on an empty dataset");
     let batch = batch.max(1);
@@ -65,6 +76,7 @@ pub fn predict(model: &Model, data: &Dataset, batch: usize) -> Result<Prediction
         let p = model.logits(&x, false)?.softmax()?;
         classes = p.dim(1);
         probs.extend(p.to_vec()?);
+        progress.inc(idx.len());
     }
     let pred = probs
         .chunks(classes)

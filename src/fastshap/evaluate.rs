@@ -34,9 +34,9 @@ use crate::viz::{
 };
 use crate::{Tensor, no_grad};
 use anyhow::{Context, Result, bail, ensure};
-use serde::Serialize;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -359,7 +359,11 @@ pub fn evaluate(
     let mut ks_phi: Vec<Vec<f64>> = Vec::new();
     let (mut exact_secs, mut ks_secs, mut ks_evals, mut ks_conv) = (0.0, 0.0, 0usize, 0usize);
     let mut eff_err = 0f64;
-    let budgets: Vec<usize> = if use_exact { cfg.budgets.clone() } else { Vec::new() };
+    let budgets: Vec<usize> = if use_exact {
+        cfg.budgets.clone()
+    } else {
+        Vec::new()
+    };
     let (mut ks_rows, mut perm_rows) = (Vec::new(), Vec::new());
     let ks_images = if use_exact {
         cfg.kernelshap_images.unwrap_or(n).min(n)
@@ -438,7 +442,17 @@ pub fn evaluate(
     let top_scores = {
         let b = cfg.bootstrap;
         let mut v = vec![
-            fidelity::score("fastshap", &fs_phi, truth, &target, p, k, top_k, b, mix(&[cfg.seed, 21])),
+            fidelity::score(
+                "fastshap",
+                &fs_phi,
+                truth,
+                &target,
+                p,
+                k,
+                top_k,
+                b,
+                mix(&[cfg.seed, 21]),
+            ),
             fidelity::score(
                 "fastshap (untrained)",
                 &untrained_phi,
@@ -470,8 +484,20 @@ pub fn evaluate(
         Vec::new()
     } else {
         vec![
-            fidelity::budget_curve("kernelshap", &budgets, &ks_rows, cfg.bootstrap, mix(&[cfg.seed, 24])),
-            fidelity::budget_curve("permutation", &budgets, &perm_rows, cfg.bootstrap, mix(&[cfg.seed, 25])),
+            fidelity::budget_curve(
+                "kernelshap",
+                &budgets,
+                &ks_rows,
+                cfg.bootstrap,
+                mix(&[cfg.seed, 24]),
+            ),
+            fidelity::budget_curve(
+                "permutation",
+                &budgets,
+                &perm_rows,
+                cfg.bootstrap,
+                mix(&[cfg.seed, 25]),
+            ),
         ]
     };
 
@@ -787,10 +813,15 @@ pub fn evaluate(
 
     // The answer: scores with intervals, budget curves, speed at equal error.
     let fs_scores = &top_scores[0];
-    let per_eval = (use_exact && exact_secs > 0.0).then(|| exact_secs / (n as f64 * (1u64 << p) as f64));
+    let per_eval =
+        (use_exact && exact_secs > 0.0).then(|| exact_secs / (n as f64 * (1u64 << p) as f64));
     let fs_l2 = fs_scores.predicted.l2.mean;
-    let ks_match = budget_curves.first().and_then(|c| fidelity::evaluations_to_match(c, fs_l2));
-    let perm_match = budget_curves.get(1).and_then(|c| fidelity::evaluations_to_match(c, fs_l2));
+    let ks_match = budget_curves
+        .first()
+        .and_then(|c| fidelity::evaluations_to_match(c, fs_l2));
+    let perm_match = budget_curves
+        .get(1)
+        .and_then(|c| fidelity::evaluations_to_match(c, fs_l2));
     let ks_ms_equal = ks_match.zip(per_eval).map(|(e, t)| e * t * 1e3);
     let fidelity = Fidelity {
         players: p,
@@ -802,7 +833,9 @@ pub fn evaluate(
         seconds_per_evaluation: per_eval,
         kernelshap_evaluations_to_match: ks_match,
         permutation_evaluations_to_match: perm_match,
-        kernelshap_l2_at_1000: budget_curves.first().and_then(|c| fidelity::l2_at(c, 1000.0)),
+        kernelshap_l2_at_1000: budget_curves
+            .first()
+            .and_then(|c| fidelity::l2_at(c, 1000.0)),
         fastshap_ms_per_image: fs_batch * 1e3,
         fastshap_ms_single_image: fs_single * 1e3,
         kernelshap_ms_at_equal_error: ks_ms_equal,
@@ -1082,7 +1115,9 @@ pub fn fidelity_md(f: &Fidelity) -> String {
             fs.l2.fmt()
         );
         let evals = |v: Option<f64>| {
-            v.map_or("more than the largest budget tried".to_string(), |e| format!("{e:.0}"))
+            v.map_or("more than the largest budget tried".to_string(), |e| {
+                format!("{e:.0}")
+            })
         };
         let _ = writeln!(
             o,

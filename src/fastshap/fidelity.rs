@@ -71,7 +71,14 @@ fn column(phi: &[f64], p: usize, k: usize, c: usize) -> Vec<f64> {
 }
 
 /// Per image: (Pearson, Spearman, L2, sign agreement) of class `c`.
-fn class_metrics(est: &[f64], truth: &[f64], p: usize, k: usize, c: usize, top_k: usize) -> [f64; 4] {
+fn class_metrics(
+    est: &[f64],
+    truth: &[f64],
+    p: usize,
+    k: usize,
+    c: usize,
+    top_k: usize,
+) -> [f64; 4] {
     let (a, b) = (column(est, p, k, c), column(truth, p, k, c));
     [
         metrics::pearson(&a, &b),
@@ -223,11 +230,16 @@ pub fn budget_curve(
         .iter()
         .enumerate()
         .filter_map(|(b, &budget)| {
-            let evals: Vec<f64> = rows.iter().map(|r| r[b].0).filter(|v| v.is_finite()).collect();
+            let evals: Vec<f64> = rows
+                .iter()
+                .map(|r| r[b].0)
+                .filter(|v| v.is_finite())
+                .collect();
             if evals.is_empty() {
                 return None;
             }
-            let pick = |f: fn(&(f64, f64, f64)) -> f64| rows.iter().map(|r| f(&r[b])).collect::<Vec<_>>();
+            let pick =
+                |f: fn(&(f64, f64, f64)) -> f64| rows.iter().map(|r| f(&r[b])).collect::<Vec<_>>();
             Some(BudgetPoint {
                 budget,
                 evaluations: evals.iter().sum::<f64>() / evals.len() as f64,

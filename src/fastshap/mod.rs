@@ -7,6 +7,8 @@
 //!   through two surrogates (task 3), and Tables 1 and 2.
 //! - [`explainer`]: the UNet that maps an image to φ [P, K], trained against the surrogate's
 //!   values v(S) with the FastSHAP loss, and [`explainer::explain_batch`] for inference.
+//! - [`explain`]: many images (test split, files, folders) through a trained explainer into
+//!   per-image files, `summary.csv` and an `index.html` gallery.
 //!
 //! Both are trained by one epoch loop (`training`) on the classifier trainer's pieces
 //! (reduce-on-plateau from [`crate::train::schedule`], run files and resuming from
@@ -16,6 +18,7 @@
 
 pub mod compare;
 pub mod evaluate;
+pub mod explain;
 pub mod explainer;
 pub mod fidelity;
 pub mod surrogate;

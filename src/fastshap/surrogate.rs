@@ -15,7 +15,7 @@ use crate::shap::sampler::UniformSizeSampler;
 use crate::train::config::{AugmentKind, ModelConfig, Preset};
 use crate::train::schedule::Schedule;
 use crate::train::state::{self, Resumed};
-use crate::train::{Model, RunOptions};
+use crate::train::{ArchHint, Model, ModelSpec, RunOptions, load_classifier};
 use crate::{Tensor, no_grad};
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
@@ -58,6 +58,10 @@ pub struct SurrogateConfig {
     pub model: ModelConfig,
     /// The original classifier's checkpoint.
     pub original: PathBuf,
+    /// The original's network when its checkpoint has no fastshap metadata (a plain PyTorch
+    /// state dict built with `--original-arch`); recorded so `explain` and `evaluate` can load it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_arch: Option<ModelSpec>,
     /// The data source as given (`embedded` or a path).
     pub data: String,
     pub superpixel: usize,
@@ -100,6 +104,7 @@ impl SurrogateConfig {
             arch,
             model,
             original: original.to_path_buf(),
+            original_arch: None,
             data: data.to_string(),
             superpixel: 2,
             loss: SurrogateLoss::Kl,
@@ -184,6 +189,8 @@ pub struct Surrogate {
     pub classes: Vec<String>,
     /// The original's checkpoint, as recorded at training time.
     pub original: Option<PathBuf>,
+    /// The original's network, recorded when its checkpoint has no fastshap metadata.
+    pub original_arch: Option<ModelSpec>,
 }
 
 impl SurrogateModel for Surrogate {
@@ -223,28 +230,43 @@ impl Surrogate {
             superpixel,
             classes,
             original: meta.get(META_ORIGINAL).map(PathBuf::from),
+            original_arch: meta
+                .get(META_SURROGATE)
+                .and_then(|c| serde_json::from_str::<SurrogateConfig>(c).ok())
+                .and_then(|c| c.original_arch),
         })
+    }
+
+    /// Loads the original recorded at training time, if its checkpoint is still there.
+    pub fn load_original(&self) -> Result<Option<(PathBuf, Model)>> {
+        let Some(p) = self.original.as_ref().filter(|p| p.exists()) else {
+            return Ok(None);
+        };
+        let hint = ArchHint {
+            recorded: self.original_arch.clone(),
+            ..Default::default()
+        };
+        Ok(Some((p.clone(), load_original_as(p, &hint)?)))
     }
 }
 
-/// Loads a classifier checkpoint as the original model (3 input channels, not a surrogate).
+/// Loads a classifier checkpoint with fastshap metadata as the original model.
 pub fn load_original(path: &Path) -> Result<Model> {
-    let meta = checkpoint::read_metadata(path)?;
+    load_original_as(path, &ArchHint::default())
+}
+
+/// Loads a classifier checkpoint as the original model (3 input channels, not a surrogate);
+/// `hint` builds one without fastshap metadata (see [`crate::train::arch`]).
+pub fn load_original_as(path: &Path, hint: &ArchHint) -> Result<Model> {
+    let (meta, _) = checkpoint::read_header(path)?;
     if let Some(role) = meta.get(META_ROLE) {
         bail!(
-            "{} is a {role} checkpoint; the original must be a classifier from `fastshap train`",
+            "{} is a {role} checkpoint; the original must be a classifier (from `fastshap train` \
+             or a PyTorch state dict with --arch)",
             path.display()
         );
     }
-    let model = Model::from_metadata(&meta, &mut init_rng(0))
-        .with_context(|| format!("original {}", path.display()))?;
-    ensure!(
-        model.is_classifier(),
-        "{} is an MAE pre-training checkpoint; the original must be a classifier",
-        path.display()
-    );
-    checkpoint::load(&model, path)?;
-    Ok(model)
+    Ok(load_classifier(path, hint)?.0)
 }
 
 /// What a finished run returns.
@@ -475,7 +497,11 @@ pub fn train_surrogate(
 ) -> Result<SurrogateSummary> {
     cfg.validate()?;
     super::training::prepare_dir(dir, resume.is_some())?;
-    let original = load_original(&cfg.original)?;
+    let hint = ArchHint {
+        recorded: cfg.original_arch.clone(),
+        ..Default::default()
+    };
+    let original = load_original_as(&cfg.original, &hint)?;
     let train_set = Arc::new(super::spread_subset(train, cfg.train_limit));
     let val_set = super::spread_subset(val, cfg.val_limit);
     ensure!(!train_set.is_empty(), "the training set is empty");

@@ -20,13 +20,21 @@ fn stat(v: &Value) -> String {
     if v.get("mean").is_none() {
         return "–".into();
     }
-    format!("{} [{}, {}]", num(&v["mean"], 3), num(&v["lo"], 3), num(&v["hi"], 3))
+    format!(
+        "{} [{}, {}]",
+        num(&v["mean"], 3),
+        num(&v["lo"], 3),
+        num(&v["hi"], 3)
+    )
 }
 
 fn auc(e: &Value, method: &str, mode: &str) -> String {
     e["auc"]
         .as_array()
-        .and_then(|a| a.iter().find(|r| r["method"] == method && r["mode"] == mode))
+        .and_then(|a| {
+            a.iter()
+                .find(|r| r["method"] == method && r["mode"] == mode)
+        })
         .map_or("–".into(), |r| stat(&r["top1"]))
 }
 
@@ -55,7 +63,10 @@ pub fn answer(run: &Run) -> Section {
     let mut models = Vec::new();
     if let Some(orig) = s["originals"].as_object() {
         for (k, v) in orig {
-            models.push(format!("original {k}: test accuracy {}", num(&v["test_accuracy"], 3)));
+            models.push(format!(
+                "original {k}: test accuracy {}",
+                num(&v["test_accuracy"], 3)
+            ));
         }
     }
     if let Some(sur) = s["surrogates"].as_object() {
@@ -80,9 +91,13 @@ pub fn answer(run: &Run) -> Section {
     };
     // One column per explainer, one row per measure: reads top to bottom on any screen.
     let rows: [(&str, &dyn Fn(&Value) -> String); 12] = [
-        ("ground truth", &|e| escape(e["ground_truth"].as_str().unwrap_or("?"))),
+        ("ground truth", &|e| {
+            escape(e["ground_truth"].as_str().unwrap_or("?"))
+        }),
         ("test images", &|e| num(&e["images"], 0)),
-        ("Pearson, explained class: trained", &|e| stat(&e["pearson_explained_class"])),
+        ("Pearson, explained class: trained", &|e| {
+            stat(&e["pearson_explained_class"])
+        }),
         ("Pearson, explained class: untrained", &|e| {
             stat(&e["untrained_pearson_explained_class"])
         }),

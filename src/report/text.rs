@@ -60,7 +60,7 @@ pub fn fmt_time(s: &str) -> String {
         return s.to_string();
     }
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64);
-    format!("{} UTC", crate::reproduce::utc(t))
+    format!("{} UTC", crate::time::utc(t))
 }
 
 /// Images wider than this many pixels are shown at this width in a horizontally scrolling box.

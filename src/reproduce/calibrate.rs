@@ -29,7 +29,12 @@ fn time(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
 }
 
 /// img/s of one Adam training step of `forward` on a batch of `b` random images.
-fn train_rate(forward: &dyn Fn(&Tensor) -> Result<Tensor>, params: Vec<Tensor>, c: usize, b: usize) -> Result<f64> {
+fn train_rate(
+    forward: &dyn Fn(&Tensor) -> Result<Tensor>,
+    params: Vec<Tensor>,
+    c: usize,
+    b: usize,
+) -> Result<f64> {
     let mut opt = Optimizer::adam(params, 1e-4, Adam::default())?;
     let x = Tensor::randn(&[b, c, 32, 32], 1)?;
     let labels: Vec<u32> = (0..b as u32).map(|i| i % 10).collect();
@@ -76,7 +81,12 @@ pub fn size_demo(plan: &Plan, target: f64) -> Result<Plan> {
     let unet = UNet::new(unet_cfg, rng)?;
     let orig_train = train_rate(&|x| original.forward(x, true), original.parameters(), 3, 64)?;
     let orig_fwd = forward_rate(&|x| original.forward(x, false), 3, 64)?;
-    let sur_train = train_rate(&|x| surrogate.forward(x, true), surrogate.parameters(), 4, 64)?;
+    let sur_train = train_rate(
+        &|x| surrogate.forward(x, true),
+        surrogate.parameters(),
+        4,
+        64,
+    )?;
     let sur_fwd = forward_rate(&|x| surrogate.forward(x, false), 4, 96)?;
     let games = forward_rate(&|x| surrogate.forward(x, false), 4, 4096)?;
     let unet_train = train_rate(&|x| unet.forward(x, true), unet.parameters(), 3, 32)?;

@@ -26,12 +26,13 @@ pub use stages::FIDELITY;
 pub use summary::SUMMARY_FILE;
 
 use crate::data::Dataset;
+use crate::time::utc;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 /// The file each finished stage leaves in its directory.
 pub const STAGE_DONE: &str = "stage.json";
@@ -78,28 +79,6 @@ pub fn stage_list() -> Vec<Stage> {
 /// The stages `plan` runs, in order (the fidelity experiment for `cpu` and `demo`).
 pub fn stages_of(plan: &Plan) -> Vec<Stage> {
     stages::for_plan(plan)
-}
-
-/// UTC "YYYY-MM-DD HH:MM:SS" of `t` (no time-zone database needed).
-pub fn utc(t: SystemTime) -> String {
-    let s = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (s.div_euclid(86_400), s.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
 }
 
 /// Appends timestamped lines to `run.log` and echoes them to stdout.
@@ -199,7 +178,7 @@ pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Re
     };
     let prev = check_previous(&dir, plan, data)?;
     // Bad data fails before anything is written, so a corrected rerun is not refused.
-    let (train, test) = crate::cli::load_data(data)?;
+    let (train, test) = crate::data::load_source(data)?;
     let ctx = crate::gpu::ctx();
     let device = json!({
         "name": ctx.info.name,

@@ -167,7 +167,12 @@ pub(super) fn for_plan(plan: &Plan) -> Vec<Stage> {
     }
     let f = FIDELITY;
     vec![
-        stage("original resnet", "originals/resnet", "original", Job::Original(0)),
+        stage(
+            "original resnet",
+            "originals/resnet",
+            "original",
+            Job::Original(0),
+        ),
         stage(
             &format!("surrogate {f}"),
             &format!("surrogates/{f}"),
@@ -628,7 +633,9 @@ fn evaluation(run: &Run, slug: &str, out: &Path) -> Result<Value> {
         top_k: 0,
         seed: p.seed,
         progress: !run.opts.quiet,
-        budgets: f.map_or_else(crate::fastshap::evaluate::default_budgets, |f| f.budgets.clone()),
+        budgets: f.map_or_else(crate::fastshap::evaluate::default_budgets, |f| {
+            f.budgets.clone()
+        }),
         kernelshap_images: f.map(|f| f.kernelshap_images),
     };
     clear(out)?;

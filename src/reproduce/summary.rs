@@ -18,7 +18,12 @@ fn stage_summary(dir: &Path, stage: &Stage) -> Option<Value> {
 }
 
 fn slug(stage: &Stage) -> String {
-    stage.dir.rsplit('/').next().unwrap_or(&stage.dir).to_string()
+    stage
+        .dir
+        .rsplit('/')
+        .next()
+        .unwrap_or(&stage.dir)
+        .to_string()
 }
 
 /// One explainer's entry from its evaluation's `fidelity` object.

@@ -7,9 +7,9 @@
 
 use super::game::Game;
 use anyhow::{Result, bail};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
 
 #[derive(Clone, Debug)]
 pub struct PermutationConfig {

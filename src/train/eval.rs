@@ -6,6 +6,7 @@ use super::model::Model;
 use crate::Tensor;
 use crate::data::Dataset;
 use crate::ops::{self, elementwise::Binary, elementwise::binary_raw};
+use crate::progress::Progress;
 use anyhow::Result;
 
 pub struct Evaluation {
@@ -17,6 +18,17 @@ pub struct Evaluation {
 
 /// Evaluates `model` (eval mode, no tape) on `data`.
 pub fn evaluate(model: &Model, data: &Dataset, batch: usize) -> Result<Evaluation> {
+    evaluate_with(model, data, batch, &mut Progress::hidden())
+}
+
+/// [`evaluate`], counting images on `progress` (which waits for the device after each batch
+/// when it is shown, so it follows the work).
+pub fn evaluate_with(
+    model: &Model,
+    data: &Dataset,
+    batch: usize,
+    progress: &mut Progress,
+) -> Result<Evaluation> {
     let _g = crate::no_grad();
     let n = data.len();
     anyhow::ensure!(n > 0, "cannot evaluate on an empty dataset");
@@ -32,6 +44,10 @@ pub fn evaluate(model: &Model, data: &Dataset, batch: usize) -> Result<Evaluatio
         let loss = ops::loss::cross_entropy_indices(&logits, &labels, 0.0)?;
         losses.push(loss.mul_scalar(idx.len() as f32)?.reshape(&[1])?);
         preds.push(logits.argmax(1, false)?);
+        if progress.visible() {
+            crate::gpu::ctx().sync();
+        }
+        progress.inc(idx.len());
     }
     let losses = ops::plumbing::concat(&losses.iter().collect::<Vec<_>>(), 0)?.to_vec()?;
     let preds = ops::plumbing::concat(&preds.iter().collect::<Vec<_>>(), 0)?.to_vec()?;

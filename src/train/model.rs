@@ -89,6 +89,16 @@ impl Model {
         })
     }
 
+    /// Classes a classifier predicts (`None` for MAE pre-training).
+    pub fn classes(&self) -> Option<usize> {
+        match self {
+            Model::ResNet(m) => Some(m.config.classes),
+            Model::Vit(m) => Some(m.config.classes),
+            Model::MaeClassifier(_, k) => Some(*k),
+            Model::Mae(_) => None,
+        }
+    }
+
     pub fn is_classifier(&self) -> bool {
         !matches!(self, Model::Mae(_))
     }

@@ -1,11 +1,14 @@
 //! Pictures of explanations: Shapley heatmap grids and attention-rollout grids as PNG (own
-//! raster code, a built-in bitmap font), and self-contained SVG line and bar plots for the HTML
-//! report. Everything here runs on the host.
+//! raster code, a built-in bitmap font), heatmaps over images at their own resolution, the
+//! self-contained gallery page of `explain`, and SVG line and bar plots for the HTML report.
+//! Everything here runs on the host.
 
 pub mod color;
 pub mod font;
+pub mod gallery;
 pub mod grid;
 pub mod heatmap;
+pub mod overlay;
 pub mod svg;
 
 pub use grid::{Direction, Layout, compose};
@@ -21,11 +24,16 @@ use std::path::Path;
 
 /// Encodes `img` as PNG and writes it atomically (no half-written file on failure).
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
+    let bytes = png_bytes(img).with_context(|| format!("cannot encode {}", path.display()))?;
+    crate::io::write_atomic(path, &bytes)
+}
+
+/// `img` encoded as PNG.
+pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     img.write_to(
         &mut std::io::Cursor::new(&mut bytes),
         image::ImageFormat::Png,
-    )
-    .with_context(|| format!("cannot encode {}", path.display()))?;
-    crate::io::write_atomic(path, &bytes)
+    )?;
+    Ok(bytes)
 }
