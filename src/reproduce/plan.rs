@@ -262,12 +262,12 @@ impl Plan {
                 task1_images: 0,
                 per_subset: 0,
                 eval_images: 12,
-                kernelshap_max_evals: 1 << 16,
+                kernelshap_max_evals: 1 << 14,
                 kernelshap_threshold: 0.02,
                 bootstrap: 1000,
                 seed: 0,
                 fidelity: Some(FidelityPlan {
-                    kernelshap_images: 3,
+                    kernelshap_images: 1,
                     ..FidelityPlan::new()
                 }),
             },
