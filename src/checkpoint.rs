@@ -203,18 +203,10 @@ pub fn match_bytes(
         if let [one] = problems.as_slice() {
             bail!("checkpoint {name} does not match the model: {one}");
         }
-        // A wrong architecture mismatches nearly every tensor: the first few tell the story.
-        const SHOWN: usize = 12;
-        let more = problems.len().saturating_sub(SHOWN);
         bail!(
-            "checkpoint {name} does not match the model ({} problems):\n  {}{}",
+            "checkpoint {name} does not match the model ({} problems):\n  {}",
             problems.len(),
-            problems[..problems.len().min(SHOWN)].join("\n  "),
-            if more > 0 {
-                format!("\n  … and {more} more")
-            } else {
-                String::new()
-            }
+            problems.join("\n  ")
         );
     }
     Ok((values, meta.metadata().clone().unwrap_or_default()))

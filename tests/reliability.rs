@@ -500,7 +500,7 @@ fn bad_checkpoint_table() {
         (
             "no metadata",
             p("no-meta.safetensors"),
-            vec!["no fastshap.arch"],
+            vec!["no-meta.safetensors", "no fastshap metadata", "pass --arch"],
             true,
         ),
         (

@@ -229,7 +229,8 @@ pub fn load_classifier(path: &Path, hint: &ArchHint) -> Result<(Model, Resolved)
         .with_context(|| format!("{}: cannot build the network", path.display()))?;
     ensure!(
         model.is_classifier(),
-        "{} is an MAE pre-training checkpoint; a classifier is needed",
+        "{} is an MAE pre-training checkpoint; this command needs a classifier (fine-tune one \
+         with `fastshap train --arch mae-classifier --init`)",
         path.display()
     );
     if let Err(e) = checkpoint::load(&model, path) {
