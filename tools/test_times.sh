@@ -21,6 +21,7 @@ echo "| test binary | tests | seconds |"
 echo "|---|---|---|"
 awk '
   /^ *Running / { bin = ($2 == "unittests") ? "unittests " $3 : $2 }
+  /^ *Doc-tests / { bin = "doc-tests " $2 }
   /^test result:/ {
     n = 0; for (i = 1; i <= NF; i++) if ($i == "passed;") n += $(i-1); else if ($i == "failed;") n += $(i-1)
     t = $NF; sub(/s$/, "", t)
