@@ -104,8 +104,8 @@ pub fn score(
     seed: u64,
 ) -> EstimatorScores {
     let n = est.len();
-    let mut pred = vec![Vec::with_capacity(n); 4];
-    let mut all = vec![Vec::with_capacity(n); 4];
+    let mut pred: Vec<Vec<f64>> = (0..4).map(|_| Vec::with_capacity(n)).collect();
+    let mut all: Vec<Vec<f64>> = (0..4).map(|_| Vec::with_capacity(n)).collect();
     for j in 0..n {
         let m = class_metrics(&est[j], &truth[j], p, k, target[j], top_k);
         let mut sums = [0.0; 4];

@@ -90,7 +90,8 @@ pub fn answer(run: &Run) -> Section {
         return section(o);
     };
     // One column per explainer, one row per measure: reads top to bottom on any screen.
-    let rows: [(&str, &dyn Fn(&Value) -> String); 12] = [
+    type Cell<'a> = &'a dyn Fn(&Value) -> String;
+    let rows: [(&str, Cell); 12] = [
         ("ground truth", &|e| {
             escape(e["ground_truth"].as_str().unwrap_or("?"))
         }),

@@ -54,6 +54,12 @@ pub struct FidelityPlan {
     pub measured: Option<serde_json::Value>,
 }
 
+impl Default for FidelityPlan {
+    fn default() -> Self {
+        FidelityPlan::new()
+    }
+}
+
 impl FidelityPlan {
     /// The `cpu` preset's settings.
     pub fn new() -> FidelityPlan {

@@ -224,10 +224,8 @@ pub fn kernel_shap(game: &dyn Game, cfg: &KernelShapConfig) -> Result<KernelShap
     if p < 2 {
         bail!("KernelSHAP needs at least 2 players, got {p}");
     }
-    if let Some(t) = cfg.target {
-        if t >= k {
-            bail!("KernelSHAP: target output {t} out of range for a game with {k} outputs");
-        }
+    if let Some(t) = cfg.target.filter(|&t| t >= k) {
+        bail!("KernelSHAP: target output {t} out of range for a game with {k} outputs");
     }
     let mut ends = vec![0f32; 2 * p];
     ends[p..].fill(1.0);
