@@ -190,8 +190,14 @@ fn evaluate_tiny_pipeline_end_to_end() {
     );
     for sc in [trained, untrained] {
         let (p, l2) = (sc.predicted.pearson, sc.predicted.l2);
-        assert!(p.lo <= p.mean && p.mean <= p.hi && (-1.0..=1.0).contains(&p.mean), "{sc:?}");
-        assert!(l2.mean > 0.0 && l2.lo <= l2.mean && l2.mean <= l2.hi, "{sc:?}");
+        assert!(
+            p.lo <= p.mean && p.mean <= p.hi && (-1.0..=1.0).contains(&p.mean),
+            "{sc:?}"
+        );
+        assert!(
+            l2.mean > 0.0 && l2.lo <= l2.mean && l2.mean <= l2.hi,
+            "{sc:?}"
+        );
     }
     let ks = &f.budget_curves[0];
     assert_eq!(ks.method, "kernelshap");

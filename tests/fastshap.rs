@@ -335,10 +335,7 @@ fn explainer_recovers_known_shapley_values_of_a_linear_surrogate() {
             let got = ex.phi_of(i);
             for k in 0..K {
                 let col = |v: &dyn Fn(usize) -> f64| (0..16).map(v).collect::<Vec<f64>>();
-                let (g, w) = (
-                    col(&|q| got[q * K + k] as f64),
-                    col(&|q| want[q * K + k]),
-                );
+                let (g, w) = (col(&|q| got[q * K + k] as f64), col(&|q| want[q * K + k]));
                 rs.push(pearson(&g, &w));
             }
         }

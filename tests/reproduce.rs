@@ -280,11 +280,13 @@ fn fidelity_experiment_writes_its_answer_first() {
     let opts = ReproOptions { quiet: true };
     let report = reproduce(&plan, "embedded", tmp.path(), &opts).unwrap();
     eprintln!("fidelity smoke run: {:.1} s", t0.elapsed().as_secs_f64());
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(tmp.path().join("summary.json")).unwrap(),
-    )
-    .unwrap();
-    assert!(summary["originals"]["resnet"]["test_accuracy"].is_number(), "{summary}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("summary.json")).unwrap())
+            .unwrap();
+    assert!(
+        summary["originals"]["resnet"]["test_accuracy"].is_number(),
+        "{summary}"
+    );
     let sur = &summary["surrogates"]["resnet-by-vit8"];
     assert!(sur["val_kl"].as_f64().unwrap() >= 0.0, "{summary}");
     let e = &summary["explainers"]["resnet-by-vit8"];
@@ -296,17 +298,25 @@ fn fidelity_experiment_writes_its_answer_first() {
         "l2_explained_class",
     ] {
         let s = &e[key];
-        assert!(s["lo"].as_f64().unwrap() <= s["mean"].as_f64().unwrap() + 1e-12, "{key}: {s}");
+        assert!(
+            s["lo"].as_f64().unwrap() <= s["mean"].as_f64().unwrap() + 1e-12,
+            "{key}: {s}"
+        );
     }
     assert!(e["ms_per_image"].as_f64().unwrap() > 0.0);
     assert!(e["auc"].as_array().unwrap().len() >= 6, "{e}");
     let html = std::fs::read_to_string(&report).unwrap();
     let answer = html.find("id=\"answer\"").expect("an answer section");
-    let config = html.find("id=\"configuration\"").expect("a configuration section");
+    let config = html
+        .find("id=\"configuration\"")
+        .expect("a configuration section");
     assert!(answer < config, "the answer comes first");
     assert!(!html.contains("id=\"table1\"") && !html.contains("id=\"task2\""));
     for id in fastshap::report::expected_ids(tmp.path()).unwrap() {
         assert!(html.contains(&format!("id=\"{id}\"")), "missing id {id}");
     }
-    assert!(html.contains("error vs game evaluations"), "the budget plot");
+    assert!(
+        html.contains("error vs game evaluations"),
+        "the budget plot"
+    );
 }

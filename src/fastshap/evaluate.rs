@@ -1152,7 +1152,10 @@ pub fn fidelity_md(f: &Fidelity) -> String {
         );
     }
     if let Some(ms) = f.permutation_ms_at_equal_error {
-        let _ = write!(o, " Permutation sampling at equal error: {ms:.0} ms per image.");
+        let _ = write!(
+            o,
+            " Permutation sampling at equal error: {ms:.0} ms per image."
+        );
     }
     if let Some(ms) = f.exact_ms_per_image {
         let _ = write!(o, " Exact values: {ms:.0} ms per image.");
