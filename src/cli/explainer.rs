@@ -100,18 +100,10 @@ fn build_config(a: &Args) -> Result<ExplainerConfig> {
 
 pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     // Bad settings fail before the GPU and the data are touched.
-    let (cfg, dir, resumed) = match &a.resume {
-        Some(dir) => {
-            let r = read_resume(dir)?;
-            (r.config.clone(), dir.clone(), Some(r))
-        }
-        None => {
-            let Some(out) = a.out.clone() else {
-                bail!("--out DIR is required (where checkpoints and metrics go)");
-            };
-            (build_config(a)?, out, None)
-        }
-    };
+    let (cfg, dir, resumed) =
+        super::config_or_resume(a.resume.as_deref(), a.out.as_deref(), read_resume, || {
+            build_config(a)
+        })?;
     crate::gpu::init(gpu)?;
     let surrogate = Surrogate::load(&cfg.surrogate)?;
     let (train, test) = crate::data::load_source(&cfg.data)?;

@@ -103,6 +103,28 @@ impl Faults {
     }
 }
 
+/// A training command's config, run directory and resume state: read from `--resume DIR`, or
+/// built from the flags for a new run into `--out` (bad settings fail before any work).
+pub(crate) fn config_or_resume<C: Clone>(
+    resume: Option<&std::path::Path>,
+    out: Option<&std::path::Path>,
+    read: impl FnOnce(&std::path::Path) -> anyhow::Result<crate::train::state::Resumed<C>>,
+    build: impl FnOnce() -> anyhow::Result<C>,
+) -> anyhow::Result<(
+    C,
+    std::path::PathBuf,
+    Option<crate::train::state::Resumed<C>>,
+)> {
+    match (resume, out) {
+        (Some(dir), _) => {
+            let r = read(dir)?;
+            Ok((r.config.clone(), dir.to_path_buf(), Some(r)))
+        }
+        (None, Some(out)) => Ok((build()?, out.to_path_buf(), None)),
+        (None, None) => anyhow::bail!("--out DIR is required (where checkpoints and metrics go)"),
+    }
+}
+
 /// How to build a classifier checkpoint that has no fastshap metadata (a plain PyTorch
 /// `state_dict` saved with safetensors): everything else is read from its tensors.
 #[derive(clap::Args, Debug, Clone, Default)]

@@ -21,7 +21,7 @@ use super::fidelity::{self, BudgetCurve, EstimatorScores};
 use super::{SurrogateModel, mix};
 use crate::data::{self, Dataset, SIDE};
 use crate::shap::curves::{self, CurveReport, Mode};
-use crate::shap::exact::{all_values, exact_shapley};
+use crate::shap::exact::{self, all_values};
 use crate::shap::game::TableGame;
 use crate::shap::kernelshap::{KernelShapConfig, kernel_shap};
 use crate::shap::metrics::{self, Errors};
@@ -381,7 +381,7 @@ pub fn evaluate(
                 values: all_values(&game, cfg.batch)?,
             };
             exact_secs += t.elapsed().as_secs_f64();
-            let e = exact_shapley(&table, 1 << p)?;
+            let e = exact::from_values(&table.values, p, k);
             for c in 0..k {
                 let sum: f64 = (0..p).map(|i| e.phi[i * k + c]).sum();
                 eff_err = eff_err.max((sum - (e.grand[c] - e.null[c])).abs());

@@ -56,7 +56,13 @@ pub fn all_values(game: &dyn Game, batch: usize) -> Result<Vec<f64>> {
 /// Exact Shapley values of every player for every output.
 pub fn exact_shapley(game: &dyn Game, batch: usize) -> Result<Shapley> {
     let (p, k) = (game.players(), game.outputs());
-    let values = all_values(game, batch)?;
+    Ok(from_values(&all_values(game, batch)?, p, k))
+}
+
+/// Exact Shapley values from a game's full table of values (2^P × K, as [`all_values`] lays
+/// them out), so a caller that keeps the table for other uses evaluates the game only once.
+pub fn from_values(values: &[f64], p: usize, k: usize) -> Shapley {
+    assert_eq!(values.len(), (1usize << p) * k, "a table of 2^P × K values");
     // w(s) = s!(P−s−1)!/P! = 1 / (P · C(P−1, s)), built multiplicatively to stay in range.
     let mut w = vec![0f64; p];
     let mut binom = 1f64;
@@ -78,11 +84,11 @@ pub fn exact_shapley(game: &dyn Game, batch: usize) -> Result<Shapley> {
         }
     }
     let full = ((1usize << p) - 1) * k;
-    Ok(Shapley {
+    Shapley {
         players: p,
         outputs: k,
         phi,
         null: values[..k].to_vec(),
         grand: values[full..full + k].to_vec(),
-    })
+    }
 }
