@@ -6,6 +6,7 @@
 use crate::helper::{Arr, Check, check_op, normal};
 use fastshap::Tensor;
 use fastshap::gpu::{self, KernelClass};
+use fastshap::ops::matmul::with_cpu_matmul;
 
 /// Direct convolution: y[b,co,oy,ox] = bias[co] + Σ x[b,ci,oy·s−p+ky,ox·s−p+kx]·w[co,ci,ky,kx].
 fn conv_ref(x: &Arr, w: &Arr, bias: Option<&Arr>, s: usize, p: usize) -> Arr {
@@ -73,13 +74,19 @@ fn check_case(c: Case, bias: bool, opts: Check) {
     if bias {
         inputs.push(normal(&[cout]));
     }
-    check_op(
-        &format!("conv2d {c:?} bias={bias}"),
-        &inputs,
-        |t| t[0].conv2d(&t[1], t.get(2), s, p),
-        |a| conv_ref(&a[0], &a[1], a.get(2), s, p),
-        opts,
-    );
+    // Both CPU-class kernel sets (subgroup where the adapter has 8-lane subgroups, and the
+    // register-blocked one); on a GPU adapter the choice does not apply and this repeats.
+    for k in crate::helper::cpu_kernels() {
+        with_cpu_matmul(k, || {
+            check_op(
+                &format!("conv2d {c:?} bias={bias} {k:?}"),
+                &inputs,
+                |t| t[0].conv2d(&t[1], t.get(2), s, p),
+                |a| conv_ref(&a[0], &a[1], a.get(2), s, p),
+                opts.clone(),
+            )
+        });
+    }
 }
 
 const CASES: [Case; 8] = [
@@ -127,6 +134,15 @@ fn conv2d_weight_grad_split() {
 #[test]
 fn conv2d_forward_wide() {
     check_case((3, 13, 11, 10, 17, 3, 3, 2, 1), true, Check::forward_only());
+    // More than one 32×32 subgroup tile in pixels and channels, Cin off the 4-steps.
+    check_case((2, 6, 7, 5, 37, 3, 3, 1, 1), false, Check::forward_only());
+}
+
+/// Gradients across subgroup tiles: 37 output channels (two 32-channel tiles, the second
+/// nearly empty), 70 pixels, stride 1 (the input gradient takes the transposed-forward path).
+#[test]
+fn conv2d_grads_across_tiles() {
+    check_case((1, 5, 7, 10, 37, 3, 3, 1, 1), true, conv_check());
 }
 
 #[test]

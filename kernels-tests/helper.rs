@@ -346,3 +346,13 @@ pub fn check_op(
         );
     }
 }
+
+/// The CPU-class matmul/conv kernels this adapter can run (tests check each).
+pub fn cpu_kernels() -> Vec<fastshap::ops::matmul::CpuMatmul> {
+    use fastshap::ops::matmul::CpuMatmul;
+    let mut v = vec![CpuMatmul::Regblock];
+    if fastshap::gpu::ctx().subgroups_of(8) {
+        v.insert(0, CpuMatmul::Subgroup);
+    }
+    v
+}

@@ -2,9 +2,10 @@
 //! Every case runs the CPU (barrier-free) and GPU (shared-memory tiled) kernels explicitly, so
 //! both are checked on lavapipe without touching the process-wide kernel class.
 
+use crate::helper::cpu_kernels;
 use crate::helper::{Arr, Check, check_op, normal};
 use fastshap::gpu::KernelClass;
-use fastshap::ops::matmul::{linear_with, matmul_with};
+use fastshap::ops::matmul::{CpuMatmul, linear_with, matmul_with, with_cpu_matmul};
 
 const CLASSES: [KernelClass; 2] = [KernelClass::Cpu, KernelClass::Gpu];
 
@@ -56,9 +57,16 @@ fn matmul_ref(a: &Arr, b: &Arr, ta: bool, tb: bool) -> Arr {
 /// Checks op(A)·op(B) for A batch `ba`, B batch `bb`, op(A) m×k, op(B) k×n, both kernel
 /// families and all four transpose combinations, forward and gradients.
 fn check_mm(ba: &[usize], bb: &[usize], m: usize, k: usize, n: usize, grad: bool) {
-    for class in CLASSES {
+    // The GPU class, and the CPU class with each of its kernels (subgroup, register blocks).
+    let mut variants: Vec<(KernelClass, CpuMatmul)> = cpu_kernels()
+        .into_iter()
+        .map(|k| (KernelClass::Cpu, k))
+        .collect();
+    variants.push((KernelClass::Gpu, CpuMatmul::Regblock));
+    for (class, kernel) in variants {
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-            let name = format!("matmul {class:?} a{ba:?} b{bb:?} {m}x{k}x{n} ta={ta} tb={tb}");
+            let name =
+                format!("matmul {class:?}/{kernel:?} a{ba:?} b{bb:?} {m}x{k}x{n} ta={ta} tb={tb}");
             // The default 1e-4: f32 rounding of a k-term sum grows like ε·k, which for the
             // sizes here stays below 1e-4 of the 1%-of-scale floor the helper judges small
             // elements against (a 0.1% floor needed ~1e-4·k/16).
@@ -69,13 +77,15 @@ fn check_mm(ba: &[usize], bb: &[usize], m: usize, k: usize, n: usize, grad: bool
             } else {
                 Check::forward_only().rtol(rtol)
             };
-            check_op(
-                &name,
-                &[normal(&stored(ba, m, k, ta)), normal(&stored(bb, k, n, tb))],
-                |x| matmul_with(&x[0], &x[1], ta, tb, class),
-                |x| matmul_ref(&x[0], &x[1], ta, tb),
-                opts,
-            );
+            with_cpu_matmul(kernel, || {
+                check_op(
+                    &name,
+                    &[normal(&stored(ba, m, k, ta)), normal(&stored(bb, k, n, tb))],
+                    |x| matmul_with(&x[0], &x[1], ta, tb, class),
+                    |x| matmul_ref(&x[0], &x[1], ta, tb),
+                    opts,
+                )
+            });
         }
     }
 }

@@ -5,6 +5,8 @@ pub mod attention;
 pub mod conv;
 pub mod matmul;
 pub mod models;
+pub mod probe;
+pub mod profile;
 
 use crate::gpu;
 use std::time::Instant;

@@ -30,25 +30,125 @@ fn wall(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     Ok(t[t.len() / 2])
 }
 
-/// Forward and train-step rows for one network: `forward(x, train)` gives the loss's input.
-fn measure(
-    name: &str,
-    batch: usize,
-    reps: usize,
-    model: &dyn Module,
-    forward: &dyn Fn(&Tensor, bool) -> Result<Tensor>,
-    loss: &dyn Fn(&Tensor) -> Result<Tensor>,
-) -> Result<Vec<Row>> {
-    let x = Tensor::randn(&[batch, 3, 32, 32], 1)?;
+/// A network ready to run at one batch size: its forward (train or eval mode) and its loss on
+/// fixed random targets. Shared by `bench models` and `fastshap profile`.
+pub enum Net {
+    Classifier(Model, Vec<u32>),
+    Mae(Mae, Vec<Vec<u32>>),
+    UNet(UNet, Tensor),
+}
+
+impl Net {
+    /// A freshly initialised network by name (one of [`ALL`]).
+    pub fn named(name: &str, batch: usize) -> Result<Net> {
+        let mut rng = init_rng(0);
+        let m = match name {
+            "resnet18" => Model::ResNet(ResNet::new(ResNetConfig::resnet18(3, 10), &mut rng)?),
+            "vit" => Model::Vit(Vit::new(VitConfig::cifar(3), &mut rng)?),
+            "mae-classifier" => {
+                let mae = Mae::new(MaeConfig::vit_tiny(), &mut rng)?;
+                Model::MaeClassifier(MaeClassifier::from_mae(mae, 10, &mut rng)?, 10)
+            }
+            "mae" => Model::Mae(Mae::new(MaeConfig::vit_tiny(), &mut rng)?),
+            "unet" => {
+                let m = UNet::new(UNetConfig::fastshap_cifar(), &mut rng)?;
+                let target = Tensor::randn(&[batch, m.config.classes, 16, 16], 2)?;
+                return Ok(Net::UNet(m, target));
+            }
+            other => anyhow::bail!(
+                "unknown model '{other}'; expected one of {}",
+                ALL.join(", ")
+            ),
+        };
+        Net::from_model(m, batch)
+    }
+
+    /// A loaded network (e.g. a checkpoint) with random targets for its loss.
+    pub fn from_model(m: Model, batch: usize) -> Result<Net> {
+        Ok(match m {
+            Model::Mae(mae) => {
+                let patches = mae.encoder.config.patches();
+                Net::Mae(mae, random_shuffles(batch, patches, &mut init_rng(1)))
+            }
+            m => Net::Classifier(m, (0..batch as u32).map(|i| i % 10).collect()),
+        })
+    }
+
+    pub fn module(&self) -> &dyn Module {
+        match self {
+            Net::Classifier(m, _) => m,
+            Net::Mae(m, _) => m,
+            Net::UNet(m, _) => m,
+        }
+    }
+
+    /// Channels of the input image (4 for a surrogate: image + mask).
+    pub fn in_channels(&self) -> usize {
+        match self {
+            Net::Classifier(Model::ResNet(m), _) => m.config.in_channels,
+            Net::Classifier(Model::Vit(m), _) => m.config.in_channels,
+            Net::Classifier(Model::MaeClassifier(m, _), _) => m.encoder.config.in_channels,
+            Net::Classifier(Model::Mae(m), _) | Net::Mae(m, _) => m.encoder.config.in_channels,
+            Net::UNet(m, _) => m.config.in_channels,
+        }
+    }
+
+    /// A random input batch of the right shape.
+    pub fn input(&self, batch: usize) -> Result<Tensor> {
+        Tensor::randn(&[batch, self.in_channels(), 32, 32], 1)
+    }
+
+    /// The network's output (for MAE: its reconstruction loss).
+    pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        match self {
+            Net::Classifier(m, _) => m.logits(x, train),
+            Net::Mae(m, shuffles) => Ok(m.forward(x, shuffles)?.loss),
+            Net::UNet(m, _) => m.forward(x, train),
+        }
+    }
+
+    /// The training loss of an output of [`Net::forward`].
+    pub fn loss(&self, y: &Tensor) -> Result<Tensor> {
+        match self {
+            Net::Classifier(_, labels) => cross_entropy_indices(y, labels, 0.0),
+            Net::Mae(..) => Ok(y.clone()),
+            Net::UNet(_, target) => mse(y, target),
+        }
+    }
+
+    /// One training step: forward in train mode, loss, backward, optimizer update.
+    pub fn step(&self, opt: &mut Optimizer) -> Result<()> {
+        let x = self.input(self.batch())?;
+        opt.zero_grad();
+        self.loss(&self.forward(&x, true)?)?.backward()?;
+        opt.step()
+    }
+
+    fn batch(&self) -> usize {
+        match self {
+            Net::Classifier(_, labels) => labels.len(),
+            Net::Mae(_, shuffles) => shuffles.len(),
+            Net::UNet(_, target) => target.dim(0),
+        }
+    }
+
+    pub fn optimizer(&self) -> Result<Optimizer> {
+        Optimizer::adam(self.module().parameters(), 1e-4, Adam::default())
+    }
+}
+
+/// Forward and train-step rows for one network.
+fn measure(name: &str, batch: usize, reps: usize, net: &Net) -> Result<Vec<Row>> {
+    let x = net.input(batch)?;
     let shape = format!("batch {batch}");
     let fwd = wall(reps, || {
         let _g = no_grad();
-        forward(&x, false).map(|_| ())
+        net.forward(&x, false).map(|_| ())
     })?;
-    let mut opt = Optimizer::adam(model.parameters(), 1e-4, Adam::default())?;
+    let mut opt = net.optimizer()?;
     let step = wall(reps, || {
         opt.zero_grad();
-        loss(&forward(&x, true)?)?.backward()?;
+        net.loss(&net.forward(&x, true)?)?.backward()?;
         opt.step()
     })?;
     Ok(vec![
@@ -71,47 +171,9 @@ fn measure(
 
 pub fn run(which: &[String], batch: usize, reps: usize) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
-    let mut rng = init_rng(0);
-    let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
-    let ce = |logits: &Tensor| cross_entropy_indices(logits, &labels, 0.0);
     for name in which {
-        match name.as_str() {
-            "resnet18" | "vit" | "mae-classifier" => {
-                let m = match name.as_str() {
-                    "resnet18" => {
-                        Model::ResNet(ResNet::new(ResNetConfig::resnet18(3, 10), &mut rng)?)
-                    }
-                    "vit" => Model::Vit(Vit::new(VitConfig::cifar(3), &mut rng)?),
-                    _ => {
-                        let mae = Mae::new(MaeConfig::vit_tiny(), &mut rng)?;
-                        Model::MaeClassifier(MaeClassifier::from_mae(mae, 10, &mut rng)?, 10)
-                    }
-                };
-                rows.extend(measure(name, batch, reps, &m, &|x, t| m.logits(x, t), &ce)?);
-            }
-            "mae" => {
-                let m = Mae::new(MaeConfig::vit_tiny(), &mut rng)?;
-                let shuffles = random_shuffles(batch, m.encoder.config.patches(), &mut init_rng(1));
-                let fwd = |x: &Tensor, _t: bool| Ok(m.forward(x, &shuffles)?.loss);
-                rows.extend(measure(name, batch, reps, &m, &fwd, &|l| Ok(l.clone()))?);
-            }
-            "unet" => {
-                let m = UNet::new(UNetConfig::fastshap_cifar(), &mut rng)?;
-                let target = Tensor::randn(&[batch, 10, 16, 16], 2)?;
-                rows.extend(measure(
-                    name,
-                    batch,
-                    reps,
-                    &m,
-                    &|x, t| m.forward(x, t),
-                    &|y| mse(y, &target),
-                )?);
-            }
-            other => anyhow::bail!(
-                "unknown model '{other}'; expected one of {}",
-                ALL.join(", ")
-            ),
-        }
+        let net = Net::named(name, batch)?;
+        rows.extend(measure(name, batch, reps, &net)?);
     }
     Ok(rows)
 }

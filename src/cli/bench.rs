@@ -31,6 +31,8 @@ enum What {
     Conv,
     Attention,
     Models,
+    /// Cost-model probes: loads, FMAs, barriers, broadcasts, dispatches (CPU adapters).
+    Probe,
     All,
 }
 
@@ -51,6 +53,9 @@ pub fn run(a: &Args) -> Result<()> {
     }
     if matches!(a.what, What::Attention | What::All) {
         rows.extend(bench::attention::run(a.batch.unwrap_or(32))?);
+    }
+    if matches!(a.what, What::Probe) {
+        rows.extend(bench::probe::run(1024)?);
     }
     if matches!(a.what, What::Models | What::All) {
         rows.extend(bench::models::run(

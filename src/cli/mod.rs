@@ -8,6 +8,7 @@ mod eval;
 mod evaluate;
 mod explain;
 mod explainer;
+mod profile;
 mod reproduce;
 mod surrogate;
 mod tables;
@@ -49,6 +50,8 @@ enum Command {
         /// The reproduction's --out directory.
         dir: std::path::PathBuf,
     },
+    /// Per-kernel time of one training step or forward pass (launches, ms, %, GFLOP/s, GB/s).
+    Profile(Box<profile::Args>),
     /// Train a classifier or pre-train an MAE with the paper's recipe (see --help for options).
     Train(Box<train::Args>),
     /// Loss, accuracy and confusion matrix of a classifier checkpoint on a test set.
@@ -199,6 +202,7 @@ pub fn main() -> i32 {
         Command::Report { dir } => crate::report::write_report(dir).map(|p| {
             println!("wrote {}", p.display());
         }),
+        Command::Profile(a) => profile::run(a, &opts),
         Command::Train(a) => train::run(a, &opts),
         Command::Eval(a) => eval::run(a, &opts),
         Command::Surrogate(a) => surrogate::run(a, &opts),

@@ -8,6 +8,7 @@
 
 mod adapter;
 mod pool;
+pub mod profile;
 mod recorder;
 
 pub use adapter::{AdapterSummary, NO_ADAPTER_HINT, NO_MATCH_HINT, Options, list_adapters};
@@ -173,8 +174,12 @@ impl Context {
         let adapter = adapter::select(opts)?;
         let info = adapter.get_info();
         let limits = adapter.limits();
-        // Timestamp queries are optional: used for kernel timing where the adapter has them.
-        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        // Optional features, used where the adapter has them: timestamp queries for kernel
+        // timing, subgroup operations for kernels that share loaded values between lanes.
+        let features = adapter.features()
+            & (wgpu::Features::TIMESTAMP_QUERY
+                | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
+                | wgpu::Features::SUBGROUP);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("fastshap"),
             required_features: features,
@@ -237,6 +242,52 @@ impl Context {
 
     pub fn has_timestamps(&self) -> bool {
         self.features.contains(wgpu::Features::TIMESTAMP_QUERY)
+    }
+
+    /// Starts recording every launch with its own time (see [`profile`]); returns the timer
+    /// the adapter allows. Pending work is submitted first so it is not counted.
+    pub fn profile_begin(&self) -> profile::Timer {
+        self.flush();
+        self.sync();
+        let in_pass = self.features.contains(
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES,
+        );
+        let queries = in_pass.then(|| {
+            self.device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("profile"),
+                ty: wgpu::QueryType::Timestamp,
+                count: profile::QUERIES,
+            })
+        });
+        self.recorder.lock().unwrap().profile = Some(profile::Active {
+            in_pass,
+            queries,
+            pending: Vec::new(),
+            done: Vec::new(),
+        });
+        if in_pass {
+            profile::Timer::GpuTimestamps
+        } else {
+            profile::Timer::WallClock
+        }
+    }
+
+    /// Stops profiling and returns the launches recorded since [`Context::profile_begin`].
+    pub fn profile_end(&self) -> Vec<profile::Launch> {
+        self.flush();
+        self.sync();
+        let prof = self.recorder.lock().unwrap().profile.take();
+        prof.map(|p| p.done).unwrap_or_default()
+    }
+
+    /// Whether kernels may use WGSL's subgroup operations on this device.
+    pub fn has_subgroups(&self) -> bool {
+        self.features.contains(wgpu::Features::SUBGROUP)
+    }
+
+    /// Whether every subgroup has exactly `n` lanes (kernels written for one width check this).
+    pub fn subgroups_of(&self, n: u32) -> bool {
+        self.has_subgroups() && self.info.subgroup_min_size == n && self.info.subgroup_max_size == n
     }
 
     /// The compiled pipeline for `shader`'s `entry` with these `override` constants, cached.

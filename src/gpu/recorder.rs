@@ -5,6 +5,7 @@
 //! Kernel parameters (sizes, strides, scalars) go into one uniform arena per batch: each launch
 //! binds its own 256-byte-aligned slice, and the arena is written once, just before the submit.
 
+use super::profile::{self, Launch};
 use super::{Context, GpuBuffer, Shader};
 
 use std::sync::Arc;
@@ -47,6 +48,8 @@ pub(super) struct Recorder {
     timing: Option<Timing>,
     /// Staging buffers of uploads recorded in this batch, kept alive until it is submitted.
     staged: Vec<wgpu::Buffer>,
+    /// Per-launch timing while `fastshap profile` (or a test) profiles.
+    pub(super) profile: Option<profile::Active>,
 }
 
 struct Timing {
@@ -71,6 +74,7 @@ impl Recorder {
             launches: 0,
             timing: None,
             staged: Vec::new(),
+            profile: None,
         }
     }
 
@@ -154,11 +158,53 @@ impl Recorder {
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
-        let pass = self.pass(ctx);
-        pass.set_pipeline(pipeline);
-        pass.set_bind_group(0, &group, &[]);
-        let [x, y, z] = d.workgroups;
-        pass.dispatch_workgroups(x, y, z);
+        let Some(prof) = self.profile.as_mut() else {
+            let pass = self.pass(ctx);
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &group, &[]);
+            let [x, y, z] = d.workgroups;
+            pass.dispatch_workgroups(x, y, z);
+            return;
+        };
+        let launch = Launch {
+            kernel: format!("{}::{}", d.shader.name, d.entry),
+            flops: profile::take_flops(),
+            bytes: d.bindings.iter().map(|b| b.bytes).sum(),
+            secs: 0.0,
+        };
+        if prof.in_pass {
+            let q = 2 * prof.pending.len() as u32;
+            prof.pending.push(launch);
+            let queries = prof
+                .queries
+                .clone()
+                .expect("in-pass profiling has a query set");
+            let pass = self.pass(ctx);
+            pass.write_timestamp(&queries, q);
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &group, &[]);
+            let [x, y, z] = d.workgroups;
+            pass.dispatch_workgroups(x, y, z);
+            pass.write_timestamp(&queries, q + 1);
+            // The query set holds 2 timestamps per launch: resolve before it overflows.
+            if q + 2 >= profile::QUERIES {
+                self.flush(ctx);
+            }
+        } else {
+            // No timestamps inside passes: time this launch alone, submit to idle.
+            self.flush(ctx);
+            let t0 = std::time::Instant::now();
+            let pass = self.pass(ctx);
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &group, &[]);
+            let [x, y, z] = d.workgroups;
+            pass.dispatch_workgroups(x, y, z);
+            self.flush(ctx);
+            let _ = ctx.device.poll(wgpu::PollType::wait_indefinitely());
+            let secs = t0.elapsed().as_secs_f64();
+            let prof = self.profile.as_mut().expect("profiling");
+            prof.done.push(Launch { secs, ..launch });
+        }
     }
 
     pub(super) fn upload(&mut self, ctx: &Context, dst: &GpuBuffer, data: &[u8]) {
@@ -216,6 +262,8 @@ impl Recorder {
 
     pub(super) fn flush(&mut self, ctx: &Context) {
         self.end_pass();
+        // Profiled launches: resolve their timestamps in the same submit.
+        let resolved = self.resolve_profile(ctx);
         let Some(enc) = self.encoder.take() else {
             return;
         };
@@ -226,6 +274,54 @@ impl Recorder {
         self.params.clear();
         self.launches = 0;
         self.staged.clear();
+        if let Some(read) = resolved {
+            self.read_profile(ctx, &read);
+        }
+    }
+
+    /// Records the resolve of pending launch timestamps into the open encoder; returns the
+    /// buffer to read after the submit.
+    fn resolve_profile(&mut self, ctx: &Context) -> Option<wgpu::Buffer> {
+        let prof = self.profile.as_ref()?;
+        if !prof.in_pass || prof.pending.is_empty() {
+            return None;
+        }
+        let queries = prof.queries.clone()?;
+        let n = 2 * prof.pending.len() as u64;
+        let resolve = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile timestamps"),
+            size: n * 8,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let read = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile timestamps read"),
+            size: n * 8,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let enc = self.encoder(ctx);
+        enc.resolve_query_set(&queries, 0..n as u32, &resolve, 0);
+        enc.copy_buffer_to_buffer(&resolve, 0, &read, 0, n * 8);
+        Some(read)
+    }
+
+    /// Reads resolved timestamps (after the submit) into the pending launches' times.
+    fn read_profile(&mut self, ctx: &Context, read: &wgpu::Buffer) {
+        read.slice(..).map_async(wgpu::MapMode::Read, |_| {});
+        let _ = ctx.device.poll(wgpu::PollType::wait_indefinitely());
+        let period = ctx.queue.get_timestamp_period() as f64 * 1e-9;
+        let Some(prof) = self.profile.as_mut() else {
+            return;
+        };
+        if let Ok(view) = read.slice(..).get_mapped_range() {
+            let ts: &[u64] = bytemuck::cast_slice(&view[..]);
+            for (i, mut l) in prof.pending.drain(..).enumerate() {
+                l.secs = ts[2 * i + 1].saturating_sub(ts[2 * i]) as f64 * period;
+                prof.done.push(l);
+            }
+        }
+        read.unmap();
     }
 
     pub(super) fn begin_timing(&mut self, ctx: &Context) {

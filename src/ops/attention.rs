@@ -70,6 +70,9 @@ pub fn attention(
     let mask_t = mask.cloned().unwrap_or_else(|| q.clone());
     let out = Tensor::empty(q.shape())?;
     let lse = Tensor::empty(&[b, h, tq])?;
+    // Q·Kᵀ and P·V: 2 multiply-adds per (query, key, dim).
+    let gemm = 2.0 * (rows * tk * dh) as f64;
+    crate::gpu::profile::note_flops(2.0 * gemm);
     launch(
         &shader!("attention_fwd"),
         "attn_fwd",
@@ -105,6 +108,8 @@ pub fn attention(
                 64,
             )?;
             let dq = Tensor::empty(q.shape())?;
+            // Scores, dP = dO·Vᵀ, dQ = dS·K.
+            crate::gpu::profile::note_flops(3.0 * gemm);
             launch(
                 &sh,
                 "attn_dq",
@@ -124,6 +129,8 @@ pub fn attention(
             )?;
             let dk = Tensor::empty(k.shape())?;
             let dv = Tensor::empty(v.shape())?;
+            // Scores, dV = Pᵀ·dO, dP, dK = dSᵀ·Q.
+            crate::gpu::profile::note_flops(4.0 * gemm);
             launch(
                 &sh,
                 "attn_dkv",

@@ -100,6 +100,11 @@ impl Geom {
         .collect()
     }
 
+    /// Multiply-adds × 2 of the forward (each backward GEMM does the same count).
+    fn flops(&self) -> f64 {
+        2.0 * (self.b * self.ho * self.wo * self.cout * self.ksz()) as f64
+    }
+
     fn ksz(&self) -> usize {
         self.cin * self.kh * self.kw
     }
@@ -123,6 +128,16 @@ pub fn conv2d_raw(
     let n = (g.b * g.ho * g.wo).div_ceil(4) * g.cout.div_ceil(4);
     // Without a bias the kernel never reads binding 3 (has_bias = 0); bind the weight there.
     let bias_bind = bias.unwrap_or(w).bind();
+    gpu::profile::note_flops(g.flops());
+    if use_subgroups() {
+        launch_sg(
+            &g,
+            false,
+            &g.params(bias.is_some()),
+            &[x.bind(), w.bind(), bias_bind, y.bind()],
+        )?;
+        return Ok(y);
+    }
     launch(
         &shader!("conv"),
         "conv_fwd",
@@ -146,9 +161,35 @@ pub fn conv2d_input_grad(
     let g = Geom::new(x_shape, w.shape(), stride, pad)?;
     check_dy(dy, &g)?;
     let dx = Tensor::empty(x_shape)?;
+    // Stride 1, square kernel: dx is the convolution of dy with the flipped, channel-swapped
+    // weights and padding k − 1 − pad, which the subgroup kernel reads in place.
+    if use_subgroups() && g.stride == 1 && g.kh == g.kw && g.pad < g.kh {
+        let t = Geom {
+            b: g.b,
+            cin: g.cout,
+            h: g.ho,
+            w: g.wo,
+            cout: g.cin,
+            kh: g.kh,
+            kw: g.kw,
+            ho: g.h,
+            wo: g.w,
+            stride: 1,
+            pad: g.kh - 1 - g.pad,
+        };
+        gpu::profile::note_flops(g.flops());
+        launch_sg(
+            &t,
+            true,
+            &t.params(false),
+            &[dy.bind(), w.bind(), w.bind(), dx.bind()],
+        )?;
+        return Ok(dx);
+    }
     // Blocks of 4 same-phase pixels per (row, x-phase mod stride); see conv_bwd.wgsl.
     let nq = g.w.div_ceil(g.stride).div_ceil(4);
     let n = nq * g.stride * g.b * g.h * g.cin.div_ceil(4);
+    gpu::profile::note_flops(g.flops());
     launch(
         &shader!("conv_bwd"),
         "conv_bwd_input",
@@ -191,21 +232,57 @@ pub fn conv2d_weight_grad(
     let partial = Tensor::empty(&[nsplit, nw])?;
     let mut params = g.params(false);
     params.extend([chunk as u32, nsplit as u32]);
-    launch(
-        &shader!("conv_bwd"),
-        "conv_bwd_weight",
-        &[],
-        &params,
-        &[dy.bind(), x.bind(), partial.bind()],
-        blocks * nsplit,
-        WG,
-    )?;
+    gpu::profile::note_flops(g.flops());
+    if use_subgroups() {
+        // One workgroup per 32×32 tile of dw and split (a 1-wide grid folded past 65,535).
+        let tiles = g.cout.div_ceil(32) * g.ksz().div_ceil(32);
+        gpu::ctx().dispatch(gpu::Dispatch {
+            shader: &shader!("conv_subgroup_wgrad", "_fma8"),
+            entry: "conv_wgrad_sg",
+            constants: &[],
+            params: &params,
+            bindings: &[dy.bind(), x.bind(), partial.bind()],
+            workgroups: super::grid(tiles * nsplit, 1),
+        })?;
+    } else {
+        launch(
+            &shader!("conv_bwd"),
+            "conv_bwd_weight",
+            &[],
+            &params,
+            &[dy.bind(), x.bind(), partial.bind()],
+            blocks * nsplit,
+            WG,
+        )?;
+    }
     let dw = if nsplit == 1 {
         partial
     } else {
         crate::autograd::with_no_grad(|| partial.sum(0, false))?
     };
     dw.reshape(w_shape)
+}
+
+/// Whether this thread's CPU-class convolutions use the 8-lane subgroup kernels
+/// (`shaders/conv_subgroup*.wgsl`); the choice and its test override are matmul's.
+fn use_subgroups() -> bool {
+    gpu::ctx().kernel_class() == KernelClass::Cpu
+        && super::matmul::cpu_matmul() == super::matmul::CpuMatmul::Subgroup
+        && gpu::ctx().subgroups_of(8)
+}
+
+/// Launches the subgroup convolution (`transposed`: the input gradient, see the shader) for
+/// geometry `g`: one 8-lane workgroup per 32 pixels × 32 output channels.
+fn launch_sg(g: &Geom, transposed: bool, params: &[u32], bindings: &[gpu::Binding]) -> Result<()> {
+    let tiles = (g.b * g.ho * g.wo).div_ceil(32) * g.cout.div_ceil(32);
+    gpu::ctx().dispatch(gpu::Dispatch {
+        shader: &shader!("conv_subgroup", "_fma8"),
+        entry: "conv_fwd_sg",
+        constants: &[("TRANSPOSED", if transposed { 1.0 } else { 0.0 })],
+        params,
+        bindings,
+        workgroups: super::grid(tiles, 1),
+    })
 }
 
 fn check_dy(dy: &Tensor, g: &Geom) -> Result<()> {

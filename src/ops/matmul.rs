@@ -1,5 +1,7 @@
-//! Batched matrix multiplication (`shaders/matmul_cpu.wgsl`, `shaders/matmul_gpu.wgsl`) with
-//! transposed-operand variants, and `linear` (x·Wᵀ + b, PyTorch layout).
+//! Batched matrix multiplication with transposed-operand variants, and `linear` (x·Wᵀ + b,
+//! PyTorch layout). Kernels: `shaders/matmul_gpu.wgsl` (shared-memory tiles) for GPUs; on CPU
+//! adapters `shaders/matmul_subgroup.wgsl` (8-lane subgroups share loaded values by broadcast)
+//! where subgroups of 8 exist, else `shaders/matmul_cpu.wgsl` (register blocks).
 //!
 //! `matmul_t(a, b, ta, tb)` = op(a)·op(b) over the last two axes, op(x) = xᵀ when its flag is set.
 //! Batch axes must be equal, or one operand is 2-D and shared across the other's batch. The
@@ -10,6 +12,50 @@ use crate::gpu::{self, Binding, Dispatch, KernelClass};
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
+
+/// The two CPU-class kernels: subgroup broadcast (fewest loads per FMA, needs 8-lane subgroups)
+/// and the register-blocked fallback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuMatmul {
+    Subgroup,
+    Regblock,
+}
+
+thread_local! {
+    static CPU_MATMUL: std::cell::Cell<Option<CpuMatmul>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with this thread's CPU-class matmuls forced to kernel `k` (tests check both).
+pub fn with_cpu_matmul<T>(k: CpuMatmul, f: impl FnOnce() -> T) -> T {
+    let old = CPU_MATMUL.with(|c| c.replace(Some(k)));
+    struct Restore(Option<CpuMatmul>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CPU_MATMUL.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(old);
+    f()
+}
+
+/// The CPU-class kernel this thread uses: a [`with_cpu_matmul`] override, else the subgroup
+/// kernel where the adapter's subgroups have 8 lanes.
+pub fn cpu_matmul() -> CpuMatmul {
+    CPU_MATMUL.with(|c| c.get()).unwrap_or_else(|| {
+        if gpu::ctx().subgroups_of(8) {
+            CpuMatmul::Subgroup
+        } else {
+            CpuMatmul::Regblock
+        }
+    })
+}
+
+fn group_m() -> f64 {
+    std::env::var("FASTSHAP_GROUP_M")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4.0)
+}
 
 /// Binding rounded up to whole vec4s (the CPU kernel reads vec4 arrays); pooled buffers are
 /// multiples of 32 bytes, so the padding exists and belongs to this tensor alone.
@@ -45,7 +91,25 @@ fn launch(
     let params = [m, n, k, sa, sb].map(|v| v as u32);
     let flag = |v: bool| if v { 1.0 } else { 0.0 };
     let ctx = gpu::ctx();
+    gpu::profile::note_flops(2.0 * (m * n * k * nb) as f64);
     match class {
+        KernelClass::Cpu if cpu_matmul() == CpuMatmul::Subgroup => {
+            if !ctx.subgroups_of(8) {
+                bail!(
+                    "matmul: the subgroup kernel needs 8-lane subgroups, which adapter '{}' lacks",
+                    ctx.info.name
+                );
+            }
+            // Workgroup = one 8-lane subgroup = a 32×32 tile of C.
+            ctx.dispatch(Dispatch {
+                shader: &shader!("matmul_subgroup", "_fma8"),
+                entry: "matmul_subgroup",
+                constants: &[("TA", flag(ta)), ("TB", flag(tb)), ("GROUP_M", group_m())],
+                params: &params,
+                bindings: &[a.bind(), b.bind(), c.bind()],
+                workgroups: [(n.div_ceil(32) * m.div_ceil(32)) as u32, 1, nb as u32],
+            })
+        }
         KernelClass::Cpu => {
             // vec4 paths where the contiguous axis of each tensor is a multiple of 4.
             let va = if ta { m % 4 == 0 } else { k % 4 == 0 };

@@ -1,0 +1,168 @@
+// Batched C = op(A)·op(B) for CPU adapters with 8-lane subgroups (lavapipe on AVX2).
+// op(A) is M×K (A stored [K, M] when TA), op(B) is K×N (B stored [N, K] when TB), C is [M, N].
+//
+// Why this shape (measured with `fastshap bench probe`, ARCHITECTURE.md): llvmpipe loads every
+// storage-buffer element lane by lane (a loop over the 8 lanes with an exec-mask and bounds test
+// per element), ~1.7 ns per lane-float whatever the pattern or vector width, while an FMA costs
+// ~0.04 ns and `subgroupBroadcast` ~0.04 ns per float. So the kernel minimises loads per lane:
+// one workgroup is one 8-lane subgroup computing a 32×32 tile of C; lane l owns columns
+// n0+4l..n0+4l+4 of all 32 rows. Per k-step of 4 each lane loads 4×4 values of op(B) (its own
+// columns) and 4×4 values of op(A) (rows l, l+8, l+16, l+24), and receives the other lanes' A
+// rows by broadcast: 32 loads feed 512 FMAs (the register-blocked kernel: 64 loads per 256).
+//
+// Every lane runs the same loops (broadcasts need uniform control flow): lanes past N or rows
+// past M compute on clamped indices and skip their stores. Requires subgroup size 8 (the Rust
+// side checks the adapter's range), K ≤ 262,144 (llvmpipe stops loops after 65,536 iterations).
+
+override TA: bool = false;
+override GROUP_M: u32 = 4u;
+override TB: bool = false;
+
+struct Params { m: u32, n: u32, k: u32, sa: u32, sb: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+// op(A)[m, k] and op(B)[k, n] within one batch; callers clamp m, n, k into range.
+fn ea(base: u32, m: u32, k: u32) -> f32 {
+    if (TA) { return a[base + k * p.m + m]; }
+    return a[base + m * p.k + k];
+}
+fn eb(base: u32, k: u32, n: u32) -> f32 {
+    if (TB) { return b[base + n * p.k + k]; }
+    return b[base + k * p.n + n];
+}
+// op(B)[k, n0..n0+4] (columns clamped).
+fn brow(base: u32, k: u32, n0: u32) -> vec4<f32> {
+    let n1 = p.n - 1u;
+    return vec4<f32>(eb(base, k, min(n0, n1)), eb(base, k, min(n0 + 1u, n1)),
+                     eb(base, k, min(n0 + 2u, n1)), eb(base, k, min(n0 + 3u, n1)));
+}
+// op(A)[m, k0..k0+4] for a clamped row m; values past K read as 0 (from a valid index).
+fn arow(base: u32, m: u32, k0: u32) -> vec4<f32> {
+    let k1 = p.k - 1u;
+    var v: vec4<f32>;
+    for (var j = 0u; j < 4u; j++) {
+        v[j] = select(0.0, ea(base, m, min(k0 + j, k1)), k0 + j < p.k);
+    }
+    return v;
+}
+
+// fma8: see _fma8.wgsl (prepended by the Rust side).
+
+// Row m of C, columns n0..n0+4, where they exist.
+fn store(cbase: u32, m: u32, n0: u32, v: vec4<f32>) {
+    if (m >= p.m || n0 >= p.n) { return; }
+    let o = cbase + m * p.n + n0;
+    for (var j = 0u; j < 4u; j++) {
+        if (n0 + j < p.n) { c[o + j] = v[j]; }
+    }
+}
+
+@compute @workgroup_size(8)
+fn matmul_subgroup(@builtin(workgroup_id) wg: vec3<u32>,
+                   @builtin(subgroup_invocation_id) lane: u32) {
+    // Tile order: GROUP_M row-tiles share each column-tile before moving on, so neighbouring
+    // workgroups (run close in time) reuse both operands' stripes from cache.
+    let tiles_m = (p.m + 31u) / 32u;
+    let tiles_n = (p.n + 31u) / 32u;
+    let per_group = GROUP_M * tiles_n;
+    let g = wg.x / per_group;
+    let first_m = g * GROUP_M;
+    let rows_here = min(GROUP_M, tiles_m - first_m);
+    let r = wg.x % per_group;
+    let tm = first_m + r % rows_here;
+    let tn = r / rows_here;
+    let n0 = tn * 32u + lane * 4u;
+    let m0 = tm * 32u;
+    let abase = wg.z * p.sa;
+    let bbase = wg.z * p.sb;
+    let cbase = wg.z * p.m * p.n;
+    let m1 = p.m - 1u;
+    // This lane's A rows: l, l+8, l+16, l+24 of the tile (clamped).
+    let r0 = min(m0 + lane, m1);
+    let r1 = min(m0 + lane + 8u, m1);
+    let r2 = min(m0 + lane + 16u, m1);
+    let r3 = min(m0 + lane + 24u, m1);
+    var a0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
+    var a4 = vec4<f32>(0.0);
+    var a5 = vec4<f32>(0.0);
+    var a6 = vec4<f32>(0.0);
+    var a7 = vec4<f32>(0.0);
+    var a8 = vec4<f32>(0.0);
+    var a9 = vec4<f32>(0.0);
+    var a10 = vec4<f32>(0.0);
+    var a11 = vec4<f32>(0.0);
+    var a12 = vec4<f32>(0.0);
+    var a13 = vec4<f32>(0.0);
+    var a14 = vec4<f32>(0.0);
+    var a15 = vec4<f32>(0.0);
+    var a16 = vec4<f32>(0.0);
+    var a17 = vec4<f32>(0.0);
+    var a18 = vec4<f32>(0.0);
+    var a19 = vec4<f32>(0.0);
+    var a20 = vec4<f32>(0.0);
+    var a21 = vec4<f32>(0.0);
+    var a22 = vec4<f32>(0.0);
+    var a23 = vec4<f32>(0.0);
+    var a24 = vec4<f32>(0.0);
+    var a25 = vec4<f32>(0.0);
+    var a26 = vec4<f32>(0.0);
+    var a27 = vec4<f32>(0.0);
+    var a28 = vec4<f32>(0.0);
+    var a29 = vec4<f32>(0.0);
+    var a30 = vec4<f32>(0.0);
+    var a31 = vec4<f32>(0.0);
+    let k1 = p.k - 1u;
+    for (var k0 = 0u; k0 < p.k; k0 += 4u) {
+        // Rows of op(B) past K are zero because arow zeroes the matching A values.
+        let b0 = brow(bbase, k0, n0);
+        let b1 = brow(bbase, min(k0 + 1u, k1), n0);
+        let b2 = brow(bbase, min(k0 + 2u, k1), n0);
+        let b3 = brow(bbase, min(k0 + 3u, k1), n0);
+        fma8(arow(abase, r0, k0), b0, b1, b2, b3,
+             &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
+        fma8(arow(abase, r1, k0), b0, b1, b2, b3,
+             &a8, &a9, &a10, &a11, &a12, &a13, &a14, &a15);
+        fma8(arow(abase, r2, k0), b0, b1, b2, b3,
+             &a16, &a17, &a18, &a19, &a20, &a21, &a22, &a23);
+        fma8(arow(abase, r3, k0), b0, b1, b2, b3,
+             &a24, &a25, &a26, &a27, &a28, &a29, &a30, &a31);
+    }
+    store(cbase, m0 + 0u, n0, a0);
+    store(cbase, m0 + 1u, n0, a1);
+    store(cbase, m0 + 2u, n0, a2);
+    store(cbase, m0 + 3u, n0, a3);
+    store(cbase, m0 + 4u, n0, a4);
+    store(cbase, m0 + 5u, n0, a5);
+    store(cbase, m0 + 6u, n0, a6);
+    store(cbase, m0 + 7u, n0, a7);
+    store(cbase, m0 + 8u, n0, a8);
+    store(cbase, m0 + 9u, n0, a9);
+    store(cbase, m0 + 10u, n0, a10);
+    store(cbase, m0 + 11u, n0, a11);
+    store(cbase, m0 + 12u, n0, a12);
+    store(cbase, m0 + 13u, n0, a13);
+    store(cbase, m0 + 14u, n0, a14);
+    store(cbase, m0 + 15u, n0, a15);
+    store(cbase, m0 + 16u, n0, a16);
+    store(cbase, m0 + 17u, n0, a17);
+    store(cbase, m0 + 18u, n0, a18);
+    store(cbase, m0 + 19u, n0, a19);
+    store(cbase, m0 + 20u, n0, a20);
+    store(cbase, m0 + 21u, n0, a21);
+    store(cbase, m0 + 22u, n0, a22);
+    store(cbase, m0 + 23u, n0, a23);
+    store(cbase, m0 + 24u, n0, a24);
+    store(cbase, m0 + 25u, n0, a25);
+    store(cbase, m0 + 26u, n0, a26);
+    store(cbase, m0 + 27u, n0, a27);
+    store(cbase, m0 + 28u, n0, a28);
+    store(cbase, m0 + 29u, n0, a29);
+    store(cbase, m0 + 30u, n0, a30);
+    store(cbase, m0 + 31u, n0, a31);
+}

@@ -1,0 +1,64 @@
+//! `fastshap profile`: per-kernel breakdown of one training step or forward pass of a network
+//! (built in, or a checkpoint), printed as a table and optionally written as JSON.
+
+use crate::bench::models::{ALL, Net};
+use crate::bench::profile::{self, Pass};
+use anyhow::{Result, bail};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A built-in network at full size (resnet18, vit, mae, mae-classifier, unet).
+    #[arg(long, default_value = "resnet18")]
+    model: String,
+    /// Profile this checkpoint's network instead (classifier, surrogate, or a PyTorch state
+    /// dict with --arch).
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    #[command(flatten)]
+    arch: super::ArchArgs,
+    /// What to profile: a training step, or a forward pass (inference; for `unet` that is the
+    /// explainer's pass).
+    #[arg(long, value_enum, default_value = "step")]
+    pass: Pass,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Kernels to list (families are always all listed).
+    #[arg(long, default_value_t = 25)]
+    top: usize,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
+    if a.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    if a.checkpoint.is_none() && !ALL.contains(&a.model.as_str()) {
+        bail!(
+            "unknown --model '{}'; expected one of {}",
+            a.model,
+            ALL.join(", ")
+        );
+    }
+    let hint = a.arch.hint()?;
+    if let Some(c) = &a.checkpoint {
+        crate::train::arch::resolve(c, &hint)?;
+    }
+    crate::gpu::init(gpu)?;
+    let (net, name) = match &a.checkpoint {
+        Some(c) => {
+            let (m, _) = crate::train::load_classifier(c, &hint)?;
+            (Net::from_model(m, a.batch)?, c.display().to_string())
+        }
+        None => (Net::named(&a.model, a.batch)?, a.model.clone()),
+    };
+    let report = profile::run(&net, &name, a.batch, a.pass)?;
+    print!("{}", report.text(a.top));
+    if let Some(path) = &a.json {
+        crate::io::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
