@@ -6,9 +6,12 @@
 // broadcasts to all lanes. Per 4 input channels of a tap a lane loads 16 patch values and 16
 // weights for 512 FMAs (conv.wgsl: 8 loads per 16 FMAs).
 //
-// TRANSPOSED: the input gradient of a stride-1 convolution is this same convolution of dy with
-// the weights flipped and their channel axes swapped (pad' = k − 1 − pad); the kernel reads the
-// forward's weight tensor that way instead of materialising the flipped copy.
+// TRANSPOSED: the input gradient dx of a convolution is a convolution of dy, dilated by the
+// forward's stride s, with the weights flipped and their channel axes swapped and padding
+// k − 1 − pad. The kernel reads the forward's weight tensor that way (no flipped copy) and the
+// dilated dy in place: tap position y = oy − (kh − 1 − pad) + ky of dx row oy reads dy row y/s
+// when y ≥ 0 and s divides it, else 0. Params then describe that convolution: cin/h/w are dy's
+// channels and size, cout/ho/wo dx's, stride/pad the forward's.
 
 override TRANSPOSED: bool = false;
 
@@ -85,11 +88,16 @@ fn conv_fwd_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     let t = m / p.wo;
     let oy = t % p.ho;
     let bb = t / p.ho;
-    let iy0 = vec4<i32>(oy * p.stride) - i32(p.pad);
-    let ix0 = vec4<i32>(ox * p.stride) - i32(p.pad);
+    var iy0 = vec4<i32>(oy * p.stride) - i32(p.pad);
+    var ix0 = vec4<i32>(ox * p.stride) - i32(p.pad);
+    if (TRANSPOSED) {
+        iy0 = vec4<i32>(oy) - i32(p.kh - 1u - p.pad);
+        ix0 = vec4<i32>(ox) - i32(p.kw - 1u - p.pad);
+    }
     let xbase = vec4<i32>(bb * p.cin * p.h * p.w);
     let H = i32(p.h);
     let W = i32(p.w);
+    let S = vec4<i32>(i32(p.stride));
     var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
     var a4 = vec4<f32>(0.0); var a5 = vec4<f32>(0.0); var a6 = vec4<f32>(0.0); var a7 = vec4<f32>(0.0);
     var a8 = vec4<f32>(0.0); var a9 = vec4<f32>(0.0); var a10 = vec4<f32>(0.0); var a11 = vec4<f32>(0.0);
@@ -99,11 +107,24 @@ fn conv_fwd_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     var a24 = vec4<f32>(0.0); var a25 = vec4<f32>(0.0); var a26 = vec4<f32>(0.0); var a27 = vec4<f32>(0.0);
     var a28 = vec4<f32>(0.0); var a29 = vec4<f32>(0.0); var a30 = vec4<f32>(0.0); var a31 = vec4<f32>(0.0);
     for (var ky = 0u; ky < p.kh; ky++) {
-        let iy = iy0 + i32(ky);
-        let row_ok = (iy >= vec4<i32>(0)) & (iy < vec4<i32>(H));
+        var iy = iy0 + i32(ky);
+        var row_ok = iy >= vec4<i32>(0);
+        if (TRANSPOSED) {
+            // Only rows of the dilated dy that are multiples of s exist.
+            let y = select(vec4<i32>(0), iy, row_ok);
+            row_ok = row_ok & (y % S == vec4<i32>(0));
+            iy = y / S;
+        }
+        row_ok = row_ok & (iy < vec4<i32>(H));
         for (var kx = 0u; kx < p.kw; kx++) {
-            let ix = ix0 + i32(kx);
-            let ok = row_ok & (ix >= vec4<i32>(0)) & (ix < vec4<i32>(W));
+            var ix = ix0 + i32(kx);
+            var col_ok = ix >= vec4<i32>(0);
+            if (TRANSPOSED) {
+                let x = select(vec4<i32>(0), ix, col_ok);
+                col_ok = col_ok & (x % S == vec4<i32>(0));
+                ix = x / S;
+            }
+            let ok = row_ok & col_ok & (ix < vec4<i32>(W));
             let xi = vec4<u32>(select(vec4<i32>(0), xbase + iy * W + ix, ok));
             for (var ci0 = 0u; ci0 < p.cin; ci0 += 4u) {
                 let b0 = wrow(co, ci0, ky, kx);

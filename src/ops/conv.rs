@@ -161,21 +161,18 @@ pub fn conv2d_input_grad(
     let g = Geom::new(x_shape, w.shape(), stride, pad)?;
     check_dy(dy, &g)?;
     let dx = Tensor::empty(x_shape)?;
-    // Stride 1, square kernel: dx is the convolution of dy with the flipped, channel-swapped
+    // dx is the convolution of dy (dilated by the stride) with the flipped, channel-swapped
     // weights and padding k − 1 − pad, which the subgroup kernel reads in place.
-    if use_subgroups() && g.stride == 1 && g.kh == g.kw && g.pad < g.kh {
+    if use_subgroups() && g.pad < g.kh.min(g.kw) {
         let t = Geom {
             b: g.b,
             cin: g.cout,
             h: g.ho,
             w: g.wo,
             cout: g.cin,
-            kh: g.kh,
-            kw: g.kw,
             ho: g.h,
             wo: g.w,
-            stride: 1,
-            pad: g.kh - 1 - g.pad,
+            ..g
         };
         gpu::profile::note_flops(g.flops());
         launch_sg(
@@ -271,8 +268,8 @@ fn use_subgroups() -> bool {
         && gpu::ctx().subgroups_of(8)
 }
 
-/// Launches the subgroup convolution (`transposed`: the input gradient, see the shader) for
-/// geometry `g`: one 8-lane workgroup per 32 pixels × 32 output channels.
+/// Launches the subgroup convolution (`transposed`: the input gradient, see the shader; `g`
+/// then has dy's and dx's sizes with the forward's stride and padding) for geometry `g`: one 8-lane workgroup per 32 pixels × 32 output channels.
 fn launch_sg(g: &Geom, transposed: bool, params: &[u32], bindings: &[gpu::Binding]) -> Result<()> {
     let tiles = (g.b * g.ho * g.wo).div_ceil(32) * g.cout.div_ceil(32);
     gpu::ctx().dispatch(gpu::Dispatch {

@@ -39,22 +39,20 @@ pub fn with_cpu_matmul<T>(k: CpuMatmul, f: impl FnOnce() -> T) -> T {
 }
 
 /// The CPU-class kernel this thread uses: a [`with_cpu_matmul`] override, else the subgroup
-/// kernel where the adapter's subgroups have 8 lanes.
+/// kernel where the adapter's subgroups have 8 lanes, unless the environment says
+/// `FASTSHAP_CPU_KERNELS=regblock` (to compare the two, or to sidestep a driver problem).
 pub fn cpu_matmul() -> CpuMatmul {
     CPU_MATMUL.with(|c| c.get()).unwrap_or_else(|| {
-        if gpu::ctx().subgroups_of(8) {
+        static REGBLOCK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let forced = *REGBLOCK.get_or_init(|| {
+            std::env::var("FASTSHAP_CPU_KERNELS").is_ok_and(|v| v.eq_ignore_ascii_case("regblock"))
+        });
+        if !forced && gpu::ctx().subgroups_of(8) {
             CpuMatmul::Subgroup
         } else {
             CpuMatmul::Regblock
         }
     })
-}
-
-fn group_m() -> f64 {
-    std::env::var("FASTSHAP_GROUP_M")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4.0)
 }
 
 /// Binding rounded up to whole vec4s (the CPU kernel reads vec4 arrays); pooled buffers are
@@ -104,7 +102,7 @@ fn launch(
             ctx.dispatch(Dispatch {
                 shader: &shader!("matmul_subgroup", "_fma8"),
                 entry: "matmul_subgroup",
-                constants: &[("TA", flag(ta)), ("TB", flag(tb)), ("GROUP_M", group_m())],
+                constants: &[("TA", flag(ta)), ("TB", flag(tb)), ("GROUP_M", 4.0)],
                 params: &params,
                 bindings: &[a.bind(), b.bind(), c.bind()],
                 workgroups: [(n.div_ceil(32) * m.div_ceil(32)) as u32, 1, nb as u32],
