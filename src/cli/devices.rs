@@ -50,7 +50,7 @@ pub fn run(opts: &Options) -> Result<()> {
             println!("      type {:?}, driver {driver}", i.device_type);
             println!(
                 "      max storage binding {} MiB, max buffer {} MiB, workgroup storage {} KiB, invocations/workgroup {}, timestamps {}",
-                l.max_storage_buffer_binding_size as u64 >> 20,
+                l.max_storage_buffer_binding_size >> 20,
                 l.max_buffer_size >> 20,
                 l.max_compute_workgroup_storage_size >> 10,
                 l.max_compute_invocations_per_workgroup,
