@@ -45,6 +45,10 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo "+uncommitted changes" || true)
 {
   echo "commit $commit$dirty, built $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -m)"
+  # The GPU machine's C library must be at least this new (KINDS.md does not record its version;
+  # run.sh logs it there).
+  command -v objdump >/dev/null &&
+    echo "needs $(objdump -T "$tmp/fastshap" "$tmp/kernels" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
   (cd "$tmp" && find . -type f -printf '%s\t%P\n' | sort -k2)
 } >"$tmp/BUILD.txt"
 

@@ -99,7 +99,8 @@ if [ $DRY = 1 ]; then
 fi
 PYDIR=$KIT/py
 [ -f "$PYDIR/torch_bench_models.py" ] || PYDIR=tools
-BUILD=$(head -1 "$KIT/BUILD.txt" 2>/dev/null || echo "no device-kit/BUILD.txt")
+BUILD=$(head -1 "$KIT/BUILD.txt" 2>/dev/null | tr -d '"\\' || true)
+BUILD=${BUILD:-no $KIT/BUILD.txt}
 log "device kit run ($([ $DRY = 1 ] && echo dry run || echo full)): fastshap=$FASTSHAP kernels=${KERNELS:-none} build: $BUILD"
 write_summary
 if [ ! -x "$FASTSHAP" ]; then
@@ -128,6 +129,7 @@ if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$NV_ICD" ] &&
 fi
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$WORK}
 export PYTHONUNBUFFERED=1 # the log keeps what Python printed before a timeout
+log "$(ldd --version 2>&1 | head -1); kit: $(sed -n 2p "$KIT/BUILD.txt" 2>/dev/null)"
 command -v nvidia-smi >/dev/null &&
   timeout 15 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv >>"$LOG" 2>&1
 
