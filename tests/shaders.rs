@@ -161,8 +161,26 @@ fn shader_macro_calls_name_the_snippets_each_file_requires() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-/// The targets wgpu translates WGSL to on the platforms it supports.
-const TARGETS: [&str; 5] = ["spir-v", "msl", "hlsl", "glsl-es-310", "glsl-430"];
+/// The targets wgpu translates WGSL to on the platforms it supports. `-checked`: with the runtime
+/// bounds checks wgpu's Vulkan and Metal backends add to checked modules (tests and debug builds
+/// use those; release runs use unchecked ones; GL never checks).
+const TARGETS: [&str; 7] = [
+    "spir-v",
+    "spir-v-checked",
+    "msl",
+    "msl-checked",
+    "hlsl",
+    "glsl-es-310",
+    "glsl-430",
+];
+
+/// wgpu-hal 30's policies for a checked module on Vulkan and Metal.
+const CHECKED: naga::proc::BoundsCheckPolicies = naga::proc::BoundsCheckPolicies {
+    index: naga::proc::BoundsCheckPolicy::Restrict,
+    buffer: naga::proc::BoundsCheckPolicy::Restrict,
+    image_load: naga::proc::BoundsCheckPolicy::Restrict,
+    binding_array: naga::proc::BoundsCheckPolicy::Unchecked,
+};
 
 /// One entry point of a module whose overrides are already resolved, written for `target`.
 fn translate(
@@ -174,21 +192,28 @@ fn translate(
     use naga::back::{glsl, hlsl, msl, spv};
     let stage = naga::ShaderStage::Compute;
     match target {
-        "spir-v" => {
+        "spir-v" | "spir-v-checked" => {
             let pipeline = spv::PipelineOptions {
                 shader_stage: stage,
                 entry_point: entry.into(),
             };
-            spv::write_vec(module, info, &spv::Options::default(), Some(&pipeline))
+            let mut options = spv::Options::default();
+            if target.ends_with("-checked") {
+                options.bounds_check_policies = CHECKED;
+            }
+            spv::write_vec(module, info, &options, Some(&pipeline))
                 .map(|w| format!("{} words", w.len()))
                 .map_err(|e| format!("{e} ({e:?})"))
         }
-        "msl" => {
+        "msl" | "msl-checked" => {
             // MSL 2.0: what every Metal device wgpu supports has (macOS 10.13+, iOS 11+).
-            let options = msl::Options {
+            let mut options = msl::Options {
                 lang_version: (2, 0),
                 ..Default::default()
             };
+            if target.ends_with("-checked") {
+                options.bounds_check_policies = CHECKED;
+            }
             let pipeline = msl::PipelineOptions {
                 entry_point: Some((stage, entry.into())),
                 ..Default::default()
