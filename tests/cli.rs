@@ -47,11 +47,17 @@ fn devices_lists_adapters_with_limits() {
 #[test]
 fn devices_with_a_backend_lists_only_it_and_marks_its_adapter() {
     let (code, out, err) = fastshap(&["--backend", "gl", "devices"]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("Gl:"), "{out}");
+    assert!(out.starts_with("Gl:"), "{out}{err}");
     assert!(!out.contains("Vulkan"), "{out}");
-    if out.contains("[0]") {
-        assert!(out.contains("<- fastshap uses this one"), "{out}");
+    if code == 0 {
+        assert!(
+            out.contains("[0]") && out.contains("<- fastshap uses this one"),
+            "{out}"
+        );
+    } else {
+        // No EGL here (CI installs it): the section says so and the error is the usual hint.
+        assert!(out.contains("Gl: no adapter found"), "{out}");
+        assert!(err.contains("no GPU adapter found"), "{err}");
     }
 }
 
