@@ -14,17 +14,18 @@ fn dry_run_writes_at_most_eight_nonempty_files_with_every_step_recorded() {
     }
     let out = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let run = Command::new("bash")
-        .arg(root.join("tools/device/run.sh"))
+    let mut cmd = Command::new("bash");
+    cmd.arg(root.join("tools/device/run.sh"))
         .arg("--dry-run")
         .current_dir(root)
         .env("OUT", out.path())
         .env("FASTSHAP_BIN", env!("CARGO_BIN_EXE_fastshap"))
-        // No kit: a device-kit/ left in the checkout may hold binaries of another commit. The
-        // kernel tests come from this build's target folder.
-        .env("KIT", out.path().join("no-kit"))
-        .output()
-        .unwrap();
+        // No kit: a device-kit/ left in the checkout may hold binaries of another commit.
+        .env("KIT", out.path().join("no-kit"));
+    if let Some(kernels) = kernel_test_binary() {
+        cmd.env("KERNELS_BIN", kernels);
+    }
+    let run = cmd.output().unwrap();
     let log = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),
@@ -94,4 +95,20 @@ fn dry_run_writes_at_most_eight_nonempty_files_with_every_step_recorded() {
             .iter()
             .any(|r| r["kernel"].as_str().unwrap().starts_with("model/unet"))
     );
+}
+
+/// The kernel-test binary of this build: beside this test's own binary, named `kernels-<hash>`
+/// (the newest, if several builds left one).
+fn kernel_test_binary() -> Option<std::path::PathBuf> {
+    let me = std::env::current_exe().ok()?;
+    std::fs::read_dir(me.parent()?)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("kernels-") && !name.contains('.')
+        })
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .max()
+        .map(|(_, p)| p)
 }
