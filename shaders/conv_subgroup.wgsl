@@ -1,3 +1,4 @@
+// requires: _fma8.wgsl
 // 2-D convolution for CPU adapters with 8-lane subgroups (conventions as conv.wgsl): the
 // implicit GEMM Y[pixel, co] = Σ_{ci,ky,kx} X[pixel's patch] · W[co, ci, ky, kx] with the
 // load-sharing scheme of matmul_subgroup.wgsl (why: ARCHITECTURE.md, "Facts about lavapipe").

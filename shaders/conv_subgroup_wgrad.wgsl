@@ -1,3 +1,4 @@
+// requires: _fma8.wgsl
 // Weight gradient of conv2d for CPU adapters with 8-lane subgroups (conventions as
 // conv_bwd.wgsl::conv_bwd_weight): dW[co, k] = Σ_pixels dy[pixel, co] · X[pixel's patch, k],
 // k = (ci, ky, kx), summed over one chunk of pixels per split into partial[split, co·K + k]

@@ -1,3 +1,4 @@
+// requires: _fma8.wgsl
 // Batched C = op(A)·op(B) for CPU adapters with 8-lane subgroups (lavapipe on AVX2).
 // op(A) is M×K (A stored [K, M] when TA), op(B) is K×N (B stored [N, K] when TB), C is [M, N].
 //

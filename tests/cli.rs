@@ -8,9 +8,57 @@ fn devices_lists_adapters_with_limits() {
     let (code, out, err) = fastshap(&["devices"]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("max storage binding") && out.contains("backend"),
+        out.contains("max storage binding") && out.contains("type "),
         "{out}"
     );
+    // Every backend wgpu knows gets a line, the ones this OS lacks say so.
+    for backend in ["Vulkan", "Metal", "Dx12", "Gl"] {
+        assert!(
+            out.contains(&format!("{backend}:")),
+            "no {backend} line:\n{out}"
+        );
+    }
+    if cfg!(target_os = "linux") {
+        assert!(out.contains("Metal: not available"), "{out}");
+        assert!(out.contains("Dx12: not available"), "{out}");
+    }
+    // Exactly one adapter is marked as the one fastshap picks, and it is the context's.
+    let lines: Vec<&str> = out.lines().collect();
+    let marked: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].contains("<- fastshap uses"))
+        .collect();
+    assert_eq!(marked.len(), 1, "{out}");
+    let name = lines[marked[0]].split("] ").nth(1).unwrap();
+    let name = name.split("   <-").next().unwrap();
+    let section = lines[..marked[0]]
+        .iter()
+        .rev()
+        .find(|l| !l.starts_with(' '))
+        .unwrap();
+    let backend = section.trim_end_matches(':');
+    let (code, check, err) = fastshap(&["demo", "--check-only"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        check.contains(&format!("device: {name} ({backend},")),
+        "devices marks '{name}' on {backend}, the demo ran on:\n{check}"
+    );
+}
+
+#[test]
+fn devices_with_a_backend_lists_only_it_and_marks_its_adapter() {
+    let (code, out, err) = fastshap(&["--backend", "gl", "devices"]);
+    assert!(out.starts_with("Gl:"), "{out}{err}");
+    assert!(!out.contains("Vulkan"), "{out}");
+    if code == 0 {
+        assert!(
+            out.contains("[0]") && out.contains("<- fastshap uses this one"),
+            "{out}"
+        );
+    } else {
+        // No EGL here (CI installs it): the section says so and the error is the usual hint.
+        assert!(out.contains("Gl: no adapter found"), "{out}");
+        assert!(err.contains("no GPU adapter found"), "{err}");
+    }
 }
 
 #[test]

@@ -7,6 +7,7 @@ step (train mode, loss, backward, Adam) per second at the same batch, fp32 on CP
 """
 import argparse
 import json
+import os
 import time
 
 import torch
@@ -72,11 +73,13 @@ def main():
             s = wall(fn, a.reps, dev)
             rows.append({"model": name, "what": kind, "batch": b, "secs": s, "images_per_sec": b / s,
                          "device": torch.cuda.get_device_name() if dev == "cuda" else "cpu",
-                         "threads": torch.get_num_threads()})
+                         "threads": torch.get_num_threads(), "tf32": False})
             print(f"{name:<16} {kind:<11} batch {b:<4} {s * 1e3:10.1f} ms {b / s:8.2f} img/s")
     if a.json:
-        with open(a.json, "w") as f:
+        # Atomic: a run cut short by a timeout leaves no half-written file.
+        with open(a.json + ".tmp", "w") as f:
             json.dump(rows, f, indent=1)
+        os.replace(a.json + ".tmp", a.json)
 
 
 if __name__ == "__main__":

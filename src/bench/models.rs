@@ -3,17 +3,24 @@
 //! sync: a step is many passes, so per-pass timestamps would not add up to it.
 
 use super::Row;
+use crate::fastshap::{Explainer, ExplainerConfig, Surrogate, explain_batch};
 use crate::models::*;
 use crate::nn::{Module, init_rng};
 use crate::ops::loss::{cross_entropy_indices, mse};
 use crate::ops::optim::{Adam, Optimizer};
 use crate::train::Model;
+use crate::train::config::Preset;
 use crate::{Tensor, gpu, no_grad};
 use anyhow::Result;
 use std::time::Instant;
 
 /// Which networks `run` measures: resnet18, vit, mae (pre-training step), mae-classifier, unet.
 pub const ALL: [&str; 5] = ["resnet18", "vit", "mae", "mae-classifier", "unet"];
+
+/// Also accepted, not in the default list: `explain`, FastSHAP inference as
+/// [`explain_batch`] does it (the paper's explainer UNet plus the grand value from a ResNet-18
+/// surrogate, normalised, read back), so its row's `secs / batch` is the ms per image.
+pub const EXPLAIN: &str = "explain";
 
 /// Seconds for `f` (which records GPU work), after one warm-up call, median of `reps`.
 fn wall(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
@@ -56,7 +63,7 @@ impl Net {
                 return Ok(Net::UNet(m, target));
             }
             other => anyhow::bail!(
-                "unknown model '{other}'; expected one of {}",
+                "unknown model '{other}'; expected one of {} or {EXPLAIN}",
                 ALL.join(", ")
             ),
         };
@@ -172,8 +179,41 @@ fn measure(name: &str, batch: usize, reps: usize, net: &Net) -> Result<Vec<Row>>
 pub fn run(which: &[String], batch: usize, reps: usize) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for name in which {
+        if name == EXPLAIN {
+            rows.push(explain(batch, reps)?);
+            continue;
+        }
         let net = Net::named(name, batch)?;
         rows.extend(measure(name, batch, reps, &net)?);
     }
     Ok(rows)
+}
+
+/// One [`explain_batch`] call on untrained networks of the paper's sizes (timing needs no
+/// training): explainer UNet forward, surrogate forward for the grand value, normalisation.
+fn explain(batch: usize, reps: usize) -> Result<Row> {
+    let mut rng = init_rng(0);
+    let classes: Vec<String> = (0..10).map(|c| c.to_string()).collect();
+    let surrogate = Surrogate {
+        // Surrogates see the image plus the player mask: 4 channels.
+        model: Model::ResNet(ResNet::new(ResNetConfig::resnet18(4, 10), &mut rng)?),
+        superpixel: 2,
+        classes: classes.clone(),
+        original: None,
+        original_arch: None,
+    };
+    let config = ExplainerConfig::recipe(Preset::Full, std::path::Path::new(""), "embedded")
+        .for_surrogate(&surrogate);
+    let explainer = Explainer::new(config, classes)?;
+    let x = Tensor::randn(&[batch, 3, 32, 32], 3)?;
+    let secs = wall(reps, || {
+        explain_batch(&explainer, &surrogate, &x).map(|_| ())
+    })?;
+    Ok(Row::new(
+        "model/explain (unet + resnet18 surrogate)",
+        format!("batch {batch}"),
+        secs,
+        "wall-clock",
+    )
+    .images(batch as f64))
 }

@@ -14,7 +14,8 @@ pub struct Args {
     /// Batch size for conv and attention (default 32) and whole models (default 64).
     #[arg(long)]
     batch: Option<usize>,
-    /// Networks for `bench models` (comma-separated).
+    /// Networks for `bench models` (comma-separated); `explain` times FastSHAP inference
+    /// (`explain_batch`: explainer UNet + ResNet-18 surrogate), not in the default list.
     #[arg(long, value_delimiter = ',', default_values_t = crate::bench::models::ALL.map(String::from))]
     models: Vec<String>,
     /// Timed repetitions for `bench models` (after one warm-up).

@@ -94,44 +94,100 @@ fn rank(t: wgpu::DeviceType) -> u8 {
     }
 }
 
-pub(super) fn select(opts: &Options) -> Result<wgpu::Adapter> {
-    let backends = parse_backend(opts.backend.as_deref())?;
-    let adapters = enumerate(backends);
+/// The index into `adapters` that `opts` picks: `--adapter` by index or name, else high
+/// performance first (discrete > integrated > virtual > other > CPU; Vulkan breaks ties).
+fn choose(adapters: &[wgpu::AdapterInfo], opts: &Options) -> Result<usize> {
     if adapters.is_empty() {
         bail!("{NO_ADAPTER_HINT}");
     }
     let names: Vec<String> = adapters
         .iter()
         .enumerate()
-        .map(|(i, a)| format!("{i}: {} ({:?})", a.get_info().name, a.get_info().backend))
+        .map(|(i, a)| format!("{i}: {} ({:?})", a.name, a.backend))
         .collect();
     if let Some(want) = &opts.adapter {
         if let Ok(i) = want.parse::<usize>() {
-            return match adapters.into_iter().nth(i) {
-                Some(a) => Ok(a),
-                None => bail!(
-                    "no adapter with index {i}; available: {}. {NO_MATCH_HINT}",
-                    names.join(", ")
-                ),
-            };
+            if i < adapters.len() {
+                return Ok(i);
+            }
+            bail!(
+                "no adapter with index {i}; available: {}. {NO_MATCH_HINT}",
+                names.join(", ")
+            );
         }
         let w = want.to_lowercase();
         return match adapters
-            .into_iter()
-            .find(|a| a.get_info().name.to_lowercase().contains(&w))
+            .iter()
+            .position(|a| a.name.to_lowercase().contains(&w))
         {
-            Some(a) => Ok(a),
+            Some(i) => Ok(i),
             None => bail!(
                 "no adapter matches '{want}'; available: {}. {NO_MATCH_HINT}",
                 names.join(", ")
             ),
         };
     }
-    // High performance first: discrete > integrated > virtual > other > CPU; Vulkan breaks ties.
-    let mut adapters = adapters;
-    adapters.sort_by_key(|a| {
-        let i = a.get_info();
-        (rank(i.device_type), i.backend != wgpu::Backend::Vulkan)
-    });
-    Ok(adapters.into_iter().next().expect("non-empty"))
+    Ok((0..adapters.len())
+        .min_by_key(|&i| {
+            let a = &adapters[i];
+            (rank(a.device_type), a.backend != wgpu::Backend::Vulkan)
+        })
+        .expect("non-empty"))
+}
+
+pub(super) fn select(opts: &Options) -> Result<wgpu::Adapter> {
+    let backends = parse_backend(opts.backend.as_deref())?;
+    let adapters = enumerate(backends);
+    let infos: Vec<wgpu::AdapterInfo> = adapters.iter().map(|a| a.get_info()).collect();
+    let i = choose(&infos, opts)?;
+    Ok(adapters
+        .into_iter()
+        .nth(i)
+        .expect("chosen index is in range"))
+}
+
+/// The backends wgpu can have, in the order `fastshap devices` shows them.
+const BACKENDS: [(wgpu::Backend, wgpu::Backends); 4] = [
+    (wgpu::Backend::Vulkan, wgpu::Backends::VULKAN),
+    (wgpu::Backend::Metal, wgpu::Backends::METAL),
+    (wgpu::Backend::Dx12, wgpu::Backends::DX12),
+    (wgpu::Backend::Gl, wgpu::Backends::GL),
+];
+
+/// One backend as `fastshap devices` shows it.
+#[derive(Clone, Debug)]
+pub struct BackendListing {
+    pub backend: wgpu::Backend,
+    /// Why this binary cannot use the backend (not built for this OS), or `None`.
+    pub unavailable: Option<&'static str>,
+    /// Its adapters, with indices valid for `--adapter` under the same `--backend`.
+    pub adapters: Vec<AdapterSummary>,
+}
+
+/// Every backend wgpu knows (those `backend` selects; all when `None`), each with its adapters,
+/// and the index of the adapter `opts` would pick (`None` when it picks none).
+pub fn list_backends(opts: &Options) -> Result<(Vec<BackendListing>, Option<usize>)> {
+    let selected = parse_backend(opts.backend.as_deref())?;
+    let all = list_adapters(opts.backend.as_deref())?;
+    let infos: Vec<wgpu::AdapterInfo> = all.iter().map(|a| a.info.clone()).collect();
+    let chosen = choose(&infos, opts).ok();
+    let built = wgpu::Instance::enabled_backend_features();
+    let listings = BACKENDS
+        .iter()
+        .filter(|(_, bit)| selected.contains(*bit))
+        .map(|&(backend, bit)| BackendListing {
+            backend,
+            unavailable: (!built.contains(bit)).then_some(match backend {
+                wgpu::Backend::Metal => "not available: Metal exists on macOS and iOS only",
+                wgpu::Backend::Dx12 => "not available: DirectX 12 exists on Windows only",
+                _ => "not available: this binary was built without it",
+            }),
+            adapters: all
+                .iter()
+                .filter(|a| a.info.backend == backend)
+                .cloned()
+                .collect(),
+        })
+        .collect();
+    Ok((listings, chosen))
 }

@@ -11,7 +11,10 @@ mod pool;
 pub mod profile;
 mod recorder;
 
-pub use adapter::{AdapterSummary, NO_ADAPTER_HINT, NO_MATCH_HINT, Options, list_adapters};
+pub use adapter::{
+    AdapterSummary, BackendListing, NO_ADAPTER_HINT, NO_MATCH_HINT, Options, list_adapters,
+    list_backends,
+};
 pub use pool::{GpuBuffer, PoolStats};
 pub use recorder::{Binding, Dispatch};
 
