@@ -1,6 +1,7 @@
 use crate::helper::{Arr, Check, assert_close, check_op, normal};
 use fastshap::Tensor;
 use fastshap::ops::attention::attention;
+use fastshap::ops::matmul::with_cpu_matmul;
 
 /// f64 attention over q [B, H, Tq, Dh], k, v [B, H, Tk, Dh], optional mask [B, Tk]: the plain
 /// materialised softmax(QKᵀ·scale + mask)·V.
@@ -51,13 +52,18 @@ fn check_attention(b: usize, h: usize, t: usize, dh: usize, masked: bool, check:
         // A constant: the mask takes no gradient.
         inputs.push(normal(&[b, t]).no_grad());
     }
-    check_op(
-        &format!("attention B{b} H{h} T{t} Dh{dh} mask={masked}"),
-        &inputs,
-        |x| attention(&x[0], &x[1], &x[2], x.get(3), scale as f32),
-        |a| attn_ref(&a[0], &a[1], &a[2], a.get(3), scale),
-        check,
-    );
+    // Both CPU-class kernel sets (the subgroup kernels take head dims that are multiples of 32).
+    for kernel in crate::helper::cpu_kernels() {
+        with_cpu_matmul(kernel, || {
+            check_op(
+                &format!("attention B{b} H{h} T{t} Dh{dh} mask={masked} {kernel:?}"),
+                &inputs,
+                |x| attention(&x[0], &x[1], &x[2], x.get(3), scale as f32),
+                |a| attn_ref(&a[0], &a[1], &a[2], a.get(3), scale),
+                check.clone(),
+            )
+        });
+    }
 }
 
 #[test]
@@ -99,8 +105,15 @@ fn attention_mae_t257_forward() {
 
 #[test]
 fn attention_minus_inf_mask_drops_keys() {
-    // Masking the last keys with −inf must equal attention over the remaining keys only.
-    let (b, h, t, keep, dh) = (2, 2, 11, 6, 8);
+    // Masking the last keys with −inf must equal attention over the remaining keys only
+    // (head dim 8: the per-row kernel; 32: the subgroup kernel on CPU adapters that have it).
+    for dh in [8, 32] {
+        minus_inf_mask_case(dh);
+    }
+}
+
+fn minus_inf_mask_case(dh: usize) {
+    let (b, h, t, keep) = (2, 2, 11, 6);
     let q = Tensor::randn(&[b, h, t, dh], 1).unwrap();
     let k = Tensor::randn(&[b, h, t, dh], 2).unwrap();
     let v = Tensor::randn(&[b, h, t, dh], 3).unwrap();

@@ -2,6 +2,10 @@
 // coordinate c of an iteration shape (rank <= 6), y[dst_off + c·dst_strides] = x[src_off + c·src_strides].
 // One element per invocation; distinct coordinates map to distinct destinations (callers pass
 // injective destination strides), so no two invocations write the same element.
+// `strided_copy_rows` does the same with one invocation per run of the last axis (the iteration
+// shape's last size and strides are words [3 + rank], [11 + rank], [19 + rank]): the coordinate
+// arithmetic (integer division, which CPU adapters run lane by lane) happens once per run, not
+// once per element. There `n` counts runs, and the shape's last size is the run's length.
 // Word layout: [0] n, [1] rank, [2] src_off, [3] dst_off, [4..10) shape, [12..18) src strides,
 // [20..26) dst strides.
 
@@ -27,4 +31,30 @@ fn strided_copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
         d = d + c * P(19u + k);
     }
     y[d] = x[s];
+}
+
+@compute @workgroup_size(64)
+fn strided_copy_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 64u;
+    if (i >= P(0u)) { return; }
+    let rank = P(1u);
+    var rem = i;
+    var s = P(2u);
+    var d = P(3u);
+    // Every axis but the last, innermost first.
+    for (var k = rank - 1u; k > 0u; k = k - 1u) {
+        let size = P(3u + k);
+        let c = rem % size;
+        rem = rem / size;
+        s = s + c * P(11u + k);
+        d = d + c * P(19u + k);
+    }
+    let len = P(3u + rank);
+    let ss = P(11u + rank);
+    let ds = P(19u + rank);
+    for (var j = 0u; j < len; j = j + 1u) {
+        y[d] = x[s];
+        s = s + ss;
+        d = d + ds;
+    }
 }

@@ -5,6 +5,7 @@
 //! and no atomics; the choice and its trade-offs are written at the top of the shaders.
 
 use super::launch;
+use crate::gpu::{self, Binding, KernelClass, Shader};
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
@@ -73,22 +74,37 @@ pub fn attention(
     // Q·Kᵀ and P·V: 2 multiply-adds per (query, key, dim).
     let gemm = 2.0 * (rows * tk * dh) as f64;
     crate::gpu::profile::note_flops(2.0 * gemm);
-    launch(
-        &shader!("attention_fwd"),
-        "attn_fwd",
-        &has_mask,
-        &params,
-        &[
-            q.bind(),
-            k.bind(),
-            v.bind(),
-            mask_t.bind(),
-            out.bind(),
-            lse.bind(),
-        ],
-        rows,
-        64,
-    )?;
+    // CPU adapters with 8-lane subgroups: the load-sharing kernels (attention_subgroup*.wgsl).
+    let sg = use_subgroups(dh);
+    let tiles = move |t: usize| b * h * t.div_ceil(8);
+    let binds = [
+        q.bind(),
+        k.bind(),
+        v.bind(),
+        mask_t.bind(),
+        out.bind(),
+        lse.bind(),
+    ];
+    if sg {
+        dispatch_sg(
+            &shader!("attention_subgroup"),
+            "attn_fwd_sg",
+            &has_mask,
+            &params,
+            &binds,
+            tiles(tq),
+        )?;
+    } else {
+        launch(
+            &shader!("attention_fwd"),
+            "attn_fwd",
+            &has_mask,
+            &params,
+            &binds,
+            rows,
+            64,
+        )?;
+    }
     Ok(Tensor::from_op(
         out,
         "attention",
@@ -110,46 +126,73 @@ pub fn attention(
             let dq = Tensor::empty(q.shape())?;
             // Scores, dP = dO·Vᵀ, dQ = dS·K.
             crate::gpu::profile::note_flops(3.0 * gemm);
-            launch(
-                &sh,
-                "attn_dq",
-                &has_mask,
-                &params,
-                &[
-                    q.bind(),
-                    k.bind(),
-                    v.bind(),
-                    mask_t.bind(),
-                    g.bind(),
-                    ld.bind(),
-                    dq.bind(),
-                ],
-                rows,
-                64,
-            )?;
+            let binds = [
+                q.bind(),
+                k.bind(),
+                v.bind(),
+                mask_t.bind(),
+                g.bind(),
+                ld.bind(),
+                dq.bind(),
+            ];
+            if sg {
+                let sh = shader!("attention_subgroup_bwd");
+                dispatch_sg(&sh, "attn_dq_sg", &has_mask, &params, &binds, tiles(tq))?;
+            } else {
+                launch(&sh, "attn_dq", &has_mask, &params, &binds, rows, 64)?;
+            }
             let dk = Tensor::empty(k.shape())?;
             let dv = Tensor::empty(v.shape())?;
             // Scores, dV = Pᵀ·dO, dP, dK = dSᵀ·Q.
             crate::gpu::profile::note_flops(4.0 * gemm);
-            launch(
-                &sh,
-                "attn_dkv",
-                &has_mask,
-                &params,
-                &[
-                    q.bind(),
-                    k.bind(),
-                    v.bind(),
-                    mask_t.bind(),
-                    g.bind(),
-                    ld.bind(),
-                    dk.bind(),
-                    dv.bind(),
-                ],
-                b * h * tk,
-                64,
-            )?;
+            let binds = [
+                q.bind(),
+                k.bind(),
+                v.bind(),
+                mask_t.bind(),
+                g.bind(),
+                ld.bind(),
+                dk.bind(),
+                dv.bind(),
+            ];
+            if sg {
+                let sh = shader!("attention_subgroup_bwd");
+                dispatch_sg(&sh, "attn_dkv_sg", &has_mask, &params, &binds, tiles(tk))?;
+            } else {
+                launch(&sh, "attn_dkv", &has_mask, &params, &binds, b * h * tk, 64)?;
+            }
             Ok(vec![Some(dq), Some(dk), Some(dv)])
         },
     ))
+}
+
+/// Whether attention with head dim `dh` uses the subgroup kernels on this thread: CPU-class
+/// kernels with 8-lane subgroups (the choice, and its test override, are matmul's) and head dims
+/// the kernels split into 32-wide chunks.
+fn use_subgroups(dh: usize) -> bool {
+    let ctx = gpu::ctx();
+    ctx.kernel_class() == KernelClass::Cpu
+        && super::matmul::cpu_matmul() == super::matmul::CpuMatmul::Subgroup
+        && ctx.subgroups_of(8)
+        && dh % 32 == 0
+}
+
+/// One 8-lane workgroup per tile of 8 rows of one (batch, head); a 1-wide grid folded past
+/// 65,535 (the kernels recover the tile as `wg.x + wg.y · nwg.x`).
+fn dispatch_sg(
+    shader: &Shader,
+    entry: &'static str,
+    constants: &[(&'static str, f64)],
+    params: &[u32],
+    bindings: &[Binding<'_>],
+    tiles: usize,
+) -> Result<()> {
+    gpu::ctx().dispatch(gpu::Dispatch {
+        shader,
+        entry,
+        constants,
+        params,
+        bindings,
+        workgroups: super::grid(tiles, 1),
+    })
 }

@@ -55,6 +55,22 @@ fn strided_copy(
         w[12 + k] = src_st[i] as u32;
         w[20 + k] = dst_st[i] as u32;
     }
+    // Runs along the last axis when they are long enough to pay for the per-run loop and
+    // numerous enough to fill the adapter (and within llvmpipe's 65,536-iteration loop limit).
+    let inner = keep.last().map_or(1, |&i| iter[i]);
+    let runs = n / inner;
+    if (4..=65_536).contains(&inner) && runs >= 256 {
+        w[0] = runs as u32;
+        return launch(
+            &shader!("plumbing"),
+            "strided_copy_rows",
+            &[],
+            &w,
+            &[src.bind(), dst.bind()],
+            runs,
+            64,
+        );
+    }
     launch(
         &shader!("plumbing"),
         "strided_copy",
