@@ -7,9 +7,9 @@
 //! would be 9× the activation). Each invocation computes 4 output channels × 4 pixels in
 //! registers, so every gathered input value feeds 4 FMAs and every weight 4 more, and it needs
 //! no workgroup memory — hence no `workgroupBarrier`, which lavapipe (our CI adapter) executes at
-//! ~µs each. A direct convolution (one output per invocation) reloads every operand per FMA;
-//! a shared-memory tiled GEMM would be the faster choice on discrete GPUs and can be added as the
-//! `KernelClass::Gpu` variant later — this kernel is correct on both classes.
+//! ~µs each. A direct convolution (one output per invocation) reloads every operand per FMA.
+//! On `KernelClass::Gpu` adapters the three GEMMs run as shared-memory tiled kernels instead
+//! (`gpu.rs`, `shaders/conv_gpu*.wgsl`); both families are correct everywhere and tested on both.
 //!
 //! Backward, each again one writer per element (no atomics):
 //! - input gradient: the transposed convolution gathered per input pixel (implicit GEMM
@@ -21,10 +21,12 @@
 //! - bias gradient: `sum` over B, Ho·Wo.
 
 use super::launch;
-use crate::gpu::{self, KernelClass};
+use crate::gpu::KernelClass;
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
+
+mod gpu;
 
 const WG: u32 = 64;
 
@@ -120,6 +122,10 @@ pub fn conv2d_raw(
         bail!("conv2d: bias {:?} must be [{}]", b.shape(), g.cout);
     }
     let y = Tensor::empty(&[g.b, g.cout, g.ho, g.wo])?;
+    if class() == KernelClass::Gpu {
+        gpu::forward(x, w, bias, &y, &g)?;
+        return Ok(y);
+    }
     let n = (g.b * g.ho * g.wo).div_ceil(4) * g.cout.div_ceil(4);
     // Without a bias the kernel never reads binding 3 (has_bias = 0); bind the weight there.
     let bias_bind = bias.unwrap_or(w).bind();
@@ -146,6 +152,10 @@ pub fn conv2d_input_grad(
     let g = Geom::new(x_shape, w.shape(), stride, pad)?;
     check_dy(dy, &g)?;
     let dx = Tensor::empty(x_shape)?;
+    if class() == KernelClass::Gpu {
+        gpu::input_grad(dy, w, &dx, &g)?;
+        return Ok(dx);
+    }
     // Blocks of 4 same-phase pixels per (row, x-phase mod stride); see conv_bwd.wgsl.
     let nq = g.w.div_ceil(g.stride).div_ceil(4);
     let n = nq * g.stride * g.b * g.h * g.cin.div_ceil(4);
@@ -171,12 +181,16 @@ pub fn conv2d_weight_grad(
 ) -> Result<Tensor> {
     let g = Geom::new(x.shape(), w_shape, stride, pad)?;
     check_dy(dy, &g)?;
+    if class() == KernelClass::Gpu {
+        let partial = gpu::weight_grad_partials(dy, x, &g, gpu::weight_chunk(&g))?;
+        return sum_partials(partial, w_shape);
+    }
     let blocks = g.cout.div_ceil(4) * g.ksz().div_ceil(4);
     let m = g.b * g.ho * g.wo;
     // Split the pixel sum until there are enough invocations to fill the adapter: a few per
     // lavapipe thread on CPUs, tens of thousands on GPUs. Chunks stay ≥ 64 pixels so the
     // partials (and their reduction) stay small next to the work.
-    let target = match gpu::ctx().kernel_class() {
+    let target = match class() {
         KernelClass::Cpu => 1024usize,
         KernelClass::Gpu => 32768,
     };
@@ -200,7 +214,17 @@ pub fn conv2d_weight_grad(
         blocks * nsplit,
         WG,
     )?;
-    let dw = if nsplit == 1 {
+    sum_partials(partial, w_shape)
+}
+
+/// The kernel family of this thread's launches.
+fn class() -> KernelClass {
+    crate::gpu::ctx().kernel_class()
+}
+
+/// Sums split-K partials [nsplit, |w|] into the weight gradient of `w_shape`.
+fn sum_partials(partial: Tensor, w_shape: &[usize]) -> Result<Tensor> {
+    let dw = if partial.shape()[0] == 1 {
         partial
     } else {
         crate::autograd::with_no_grad(|| partial.sum(0, false))?
