@@ -3,8 +3,12 @@
 //! (no T×T matrix), saving only the per-row log-sum-exp for the backward, which recomputes the
 //! probabilities. One invocation per query row (forward, dQ) or key row (dK, dV), no barriers
 //! and no atomics; the choice and its trade-offs are written at the top of the shaders.
+//! On `KernelClass::Gpu` adapters the forward, dQ and dK/dV kernels are the tiled ones of
+//! `shaders/attention_gpu.wgsl` (workgroups of 64 rows with the other side's rows staged in
+//! workgroup memory); they take the same bindings and save the same state.
 
 use super::launch;
+use crate::gpu::{self, KernelClass};
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
@@ -70,9 +74,24 @@ pub fn attention(
     let mask_t = mask.cloned().unwrap_or_else(|| q.clone());
     let out = Tensor::empty(q.shape())?;
     let lse = Tensor::empty(&[b, h, tq])?;
+    // The tiled kernels run one workgroup of 64 invocations per (b·h, block of 64 rows).
+    let tiled = gpu::ctx().kernel_class() == KernelClass::Gpu;
+    let invocations = move |t: usize| {
+        if tiled {
+            b * h * t.div_ceil(64) * 64
+        } else {
+            b * h * t
+        }
+    };
+    let (fwd, bwd) = if tiled {
+        (shader!("attention_gpu"), shader!("attention_gpu"))
+    } else {
+        (shader!("attention_fwd"), shader!("attention_bwd"))
+    };
+    let entry = move |cpu: &'static str, gpu: &'static str| if tiled { gpu } else { cpu };
     launch(
-        &shader!("attention_fwd"),
-        "attn_fwd",
+        &fwd,
+        entry("attn_fwd", "attn_gpu_fwd"),
         &has_mask,
         &params,
         &[
@@ -83,7 +102,7 @@ pub fn attention(
             out.bind(),
             lse.bind(),
         ],
-        rows,
+        invocations(tq),
         64,
     )?;
     Ok(Tensor::from_op(
@@ -93,10 +112,10 @@ pub fn attention(
         move |out, g| {
             let inputs = &out.0.node.as_ref().expect("node").inputs;
             let (q, k, v) = (&inputs[0], &inputs[1], &inputs[2]);
-            let sh = shader!("attention_bwd");
             let ld = Tensor::empty(&[rows, 2])?;
+            // δ is one short row dot product: the barrier-free kernel serves both classes.
             launch(
-                &sh,
+                &shader!("attention_bwd"),
                 "attn_delta",
                 &has_mask[1..],
                 &params,
@@ -106,8 +125,8 @@ pub fn attention(
             )?;
             let dq = Tensor::empty(q.shape())?;
             launch(
-                &sh,
-                "attn_dq",
+                &bwd,
+                entry("attn_dq", "attn_gpu_dq"),
                 &has_mask,
                 &params,
                 &[
@@ -119,14 +138,14 @@ pub fn attention(
                     ld.bind(),
                     dq.bind(),
                 ],
-                rows,
+                invocations(tq),
                 64,
             )?;
             let dk = Tensor::empty(k.shape())?;
             let dv = Tensor::empty(v.shape())?;
             launch(
-                &sh,
-                "attn_dkv",
+                &bwd,
+                entry("attn_dkv", "attn_gpu_dkv"),
                 &has_mask,
                 &params,
                 &[
@@ -139,7 +158,7 @@ pub fn attention(
                     dk.bind(),
                     dv.bind(),
                 ],
-                b * h * tk,
+                invocations(tk),
                 64,
             )?;
             Ok(vec![Some(dq), Some(dk), Some(dv)])
