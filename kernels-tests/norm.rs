@@ -1,5 +1,6 @@
 use crate::helper::{Arr, Check, check_op, normal, uniform};
 use fastshap::Tensor;
+use fastshap::gpu::{self, KernelClass};
 use fastshap::ops::norm::{batch_norm2d, layer_norm};
 
 const EPS: f64 = 1e-5;
@@ -138,14 +139,19 @@ fn ln_ref(x: &Arr, w: &Arr, b: &Arr) -> Arr {
 #[test]
 fn layer_norm_last_axis() {
     // [300, 7] has more rows than one weight-gradient chunk (256), so the partial sums combine.
-    for shape in [&[2usize, 3, 33][..], &[5, 257], &[33], &[300, 7]] {
-        let d = *shape.last().unwrap();
-        check_op(
-            "layer_norm",
-            &[normal(shape), normal(&[d]), normal(&[d])],
-            |t| layer_norm(&t[0], &t[1], &t[2], EPS as f32),
-            |a| ln_ref(&a[0], &a[1], &a[2]),
-            Check::default(),
-        );
+    // Both kernel families: one invocation per row, one workgroup per row (Gpu).
+    for class in [KernelClass::Cpu, KernelClass::Gpu] {
+        for shape in [&[2usize, 3, 33][..], &[5, 257], &[33], &[300, 7]] {
+            let d = *shape.last().unwrap();
+            gpu::with_kernel_class(class, || {
+                check_op(
+                    &format!("layer_norm {class:?}"),
+                    &[normal(shape), normal(&[d]), normal(&[d])],
+                    |t| layer_norm(&t[0], &t[1], &t[2], EPS as f32),
+                    |a| ln_ref(&a[0], &a[1], &a[2]),
+                    Check::default(),
+                )
+            });
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod optim;
 pub mod plumbing;
 pub mod pool;
 pub mod reduce;
+pub mod rows_gpu;
 pub mod softmax;
 
 use crate::gpu::{self, Binding, Dispatch, Shader};

@@ -184,15 +184,20 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Resul
     let y = Tensor::empty(x.shape())?;
     let stats = Tensor::empty(&[rows, 2])?;
     let sh = shader!("norm_ln");
-    launch(
-        &sh,
-        "ln_fwd",
-        &[],
-        &params,
-        &[x.bind(), weight.bind(), bias.bind(), y.bind(), stats.bind()],
-        rows,
-        64,
-    )?;
+    let row_kernel = super::rows_gpu::enabled();
+    if row_kernel {
+        super::rows_gpu::layer_norm(x, weight, bias, &y, &stats, &params)?;
+    } else {
+        launch(
+            &sh,
+            "ln_fwd",
+            &[],
+            &params,
+            &[x.bind(), weight.bind(), bias.bind(), y.bind(), stats.bind()],
+            rows,
+            64,
+        )?;
+    }
     Ok(Tensor::from_op(
         y,
         "layer_norm",
@@ -202,15 +207,19 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Resul
             let (x, weight) = (&inputs[0], &inputs[1]);
             let sh = shader!("norm_ln");
             let dx = Tensor::empty(x.shape())?;
-            launch(
-                &sh,
-                "ln_bwd_dx",
-                &[],
-                &params,
-                &[x.bind(), weight.bind(), g.bind(), stats.bind(), dx.bind()],
-                rows,
-                64,
-            )?;
+            if row_kernel {
+                super::rows_gpu::layer_norm_dx(x, weight, g, &stats, &dx, &params)?;
+            } else {
+                launch(
+                    &sh,
+                    "ln_bwd_dx",
+                    &[],
+                    &params,
+                    &[x.bind(), weight.bind(), g.bind(), stats.bind(), dx.bind()],
+                    rows,
+                    64,
+                )?;
+            }
             let nchunks = rows.div_ceil(LN_CHUNK).max(1);
             let dw = Tensor::empty(&[nchunks, d])?;
             let db = Tensor::empty(&[nchunks, d])?;
