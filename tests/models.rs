@@ -250,7 +250,8 @@ fn networks_agree_across_kernel_classes() {
         &mut init_rng(4),
     )
     .unwrap();
-    let nets: [(&str, &dyn Fn(&fastshap::Tensor) -> fastshap::Tensor); 2] = [
+    type Net<'a> = &'a dyn Fn(&fastshap::Tensor) -> fastshap::Tensor;
+    let nets: [(&str, Net); 2] = [
         ("resnet", &|x| resnet.forward(x, true).unwrap()),
         ("vit", &|x| vit.forward(x, true).unwrap()),
     ];
