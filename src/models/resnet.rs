@@ -62,7 +62,8 @@ impl BasicBlock {
             Some((conv, bn)) => bn.forward(&conv.forward(x)?, train)?,
             None => x.clone(),
         };
-        out.add(&skip)?.relu()
+        // Residual add and ReLU in one pass (ops::fused).
+        out.add_relu(&skip)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod attention;
 pub mod conv;
 pub mod dropout;
 pub mod elementwise;
+pub mod fused;
 pub mod loss;
 pub mod masking;
 pub mod matmul;
