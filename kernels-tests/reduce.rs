@@ -47,6 +47,16 @@ fn reduce_long_axis_takes_several_passes() {
             )
         });
     }
+    // 66,000 rows: the workgroup-per-row kernel's grid folds past 65,535 workgroups into y.
+    gpu::with_kernel_class(KernelClass::Gpu, || {
+        check_op(
+            "sum many rows Gpu",
+            &[normal(&[66_000, 3])],
+            |x| x[0].sum(1, false),
+            |a| a[0].reduce(1, false, sum),
+            Check::forward_only(),
+        )
+    });
     check_op(
         "max long",
         &[normal(&[70_001])],
