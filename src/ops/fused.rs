@@ -26,6 +26,16 @@ fn run(entry: &'static str, ins: &[&Tensor], out: &Tensor, cols: usize) -> Resul
     )
 }
 
+/// g where `y` (the output of a ReLU) is positive, else 0: the backward of any op that ends in
+/// a ReLU, in one pass.
+pub(crate) fn relu_grad(y: &Tensor, g: &Tensor) -> Result<Tensor> {
+    let d = Tensor::empty(y.shape())?;
+    if d.numel() > 0 {
+        run("relu_grad", &[&y.detach(), g], &d, 1)?;
+    }
+    Ok(d)
+}
+
 impl Tensor {
     /// relu(self + other) for tensors of one shape, in one kernel.
     pub fn add_relu(&self, other: &Tensor) -> Result<Tensor> {
@@ -42,10 +52,7 @@ impl Tensor {
         }
         Ok(Tensor::from_op(y, "add_relu", &[self, other], |out, g| {
             // d(a + b) = g where the output is positive; the same tensor for both inputs.
-            let d = Tensor::empty(out.shape())?;
-            if d.numel() > 0 {
-                run("relu_grad", &[&out.detach(), g], &d, 1)?;
-            }
+            let d = relu_grad(out, g)?;
             Ok(vec![Some(d.clone()), Some(d)])
         }))
     }
