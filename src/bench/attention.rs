@@ -2,11 +2,11 @@
 //! 3 heads × 64). Forward rows count 4·B·H·T²·Dh flops (QKᵀ and PV); backward rows count
 //! 8·B·H·T²·Dh (dV, dP, dQ, dK) — the recomputation of QKᵀ from the saved log-sum-exp is extra
 //! work the kernels do but is not credited. One row per kernel family
-//! (`attention/fwd/cpu-regblock` = one invocation per row, `attention/fwd/gpu-tiled`; see
-//! [`super::classes`]).
+//! (`attention/fwd/cpu-rowwise`: one invocation per row; `attention/fwd/gpu-tiled`: workgroups
+//! with staged blocks; see [`super::classes`]).
 
-use super::{Row, classes, time_gpu, variant};
-use crate::gpu;
+use super::{Row, classes, time_gpu};
+use crate::gpu::{self, KernelClass};
 use crate::ops::attention::attention;
 use crate::tensor::Tensor;
 use anyhow::Result;
@@ -28,7 +28,10 @@ pub fn run(batch: usize) -> Result<Vec<Row>> {
         let flops = (4 * batch * h * t * t * dh) as f64;
 
         for class in classes(2.0 * flops) {
-            let name = variant(class);
+            let name = match class {
+                KernelClass::Cpu => "cpu-rowwise",
+                KernelClass::Gpu => "gpu-tiled",
+            };
             gpu::with_kernel_class(class, || -> Result<()> {
                 let (secs, timer) = {
                     let _g = crate::no_grad();
