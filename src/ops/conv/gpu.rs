@@ -35,7 +35,7 @@ pub(super) fn forward(
     gpu::ctx().dispatch(Dispatch {
         shader: &shader!("conv_gpu"),
         entry: "conv_gpu_fwd",
-        constants: &[],
+        constants: &[("KH", g.kh as f64), ("KW", g.kw as f64)],
         params: &g.params(bias.is_some()),
         bindings: &[x.bind(), w.bind(), bias_bind, y.bind()],
         workgroups: fold(tiles, g.cout.div_ceil(TILE), "forward")?,
