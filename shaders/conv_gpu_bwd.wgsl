@@ -5,7 +5,7 @@
 //
 //   conv_gpu_bwd_input:  dx of one stride phase (py, px) = (iy mod s, ix mod s):
 //                        M = B·⌈(H−py)/s⌉·⌈(W−px)/s⌉ pixels × N = Cin,
-//                        K = Cout·nky·nkx taps that land on an output row/column
+//                        K = nky·nkx taps that land on an output row/column × Cout
 //   conv_gpu_bwd_weight: partial dw of one pixel chunk: M = Cout × N = Cin·kh·kw,
 //                        K = the chunk's pixels (split-K; the partials are summed afterwards)
 //
@@ -57,15 +57,15 @@ fn conv_gpu_bwd_input(@builtin(local_invocation_id) lid: vec3<u32>,
     let kx0 = (px + p.pad) % s;
     let nky = select(0u, (p.kh - ky0 + s - 1u) / s, ky0 < p.kh);
     let nkx = select(0u, (p.kw - kx0 + s - 1u) / s, kx0 < p.kw);
-    let taps = nky * nkx;
-    let ksz = p.cout * taps; // 0 when no tap reaches this phase: dx is 0 there
+    let taps = nky * nkx; // 0 when no tap reaches this phase: dx is 0 there
     let t = lid.y * 16u + lid.x;
     let plane = p.ho * p.wo;
     let hw = p.h * p.w;
+    let kk = p.kh * p.kw;
     let HO = i32(p.ho);
     let WO = i32(p.wo);
 
-    // Staging A (dy taps): pixel mm of the tile, decoded once; k rows ka0 + 4e.
+    // Staging A (dy): pixel mm of the tile, decoded once; k rows ka0 + 4e.
     let mm = t % 64u;
     let ka0 = t / 64u;
     let gm = mt + mm;
@@ -74,50 +74,47 @@ fn conv_gpu_bwd_input(@builtin(local_invocation_id) lid: vec3<u32>,
     let oxb = i32(gmc % nxp + (px + p.pad - kx0) / s);
     let oyb = i32((gmc / nxp) % nyp + (py + p.pad - ky0) / s);
     let gb = (gmc / (nxp * nyp)) * p.cout * plane;
-    // Staging B (weights): tap k0 + kb of input channels nb0 + 16e.
+    // Staging B (weights): output channel c0 + kb of input channels nb0 + 16e.
     let kb = t % 16u;
     let nb0 = t / 16u;
 
+    // K = taps × Cout, taps outside: the tap's output pixel, its bounds test and the weight
+    // offset are worked out once per tap, and the Cout slices inside need no division.
     var acc: array<vec4<f32>, 4>; // acc[i][j]: channel nt + 4ty + i, pixel mt + 4tx + j
-    for (var k0 = 0u; k0 < ksz; k0 += BK) {
-        for (var e = 0u; e < 4u; e++) {
-            let ka = ka0 + 4u * e;
-            let k = k0 + ka;
-            var va = 0.0;
-            if (m_ok && k < ksz) {
-                let co = k / taps;
-                let r = k % taps;
-                let oy = oyb - i32(r / nkx);
-                let ox = oxb - i32(r % nkx);
-                if (oy >= 0 && oy < HO && ox >= 0 && ox < WO) {
-                    va = dy[gb + co * plane + u32(oy * WO + ox)];
-                }
-            }
-            As[ka * ROW + mm / 4u][mm % 4u] = va;
+    for (var tap = 0u; tap < taps; tap++) {
+        let ta = tap / nkx;
+        let tc = tap % nkx;
+        let oy = oyb - i32(ta);
+        let ox = oxb - i32(tc);
+        let ok = m_ok && oy >= 0 && oy < HO && ox >= 0 && ox < WO;
+        let aoff = gb + u32(select(0, oy * WO + ox, ok));
+        let woff = (ky0 + s * ta) * p.kw + kx0 + s * tc;
+        for (var c0 = 0u; c0 < p.cout; c0 += BK) {
+            for (var e = 0u; e < 4u; e++) {
+                let ka = ka0 + 4u * e;
+                let co = c0 + ka;
+                var va = 0.0;
+                if (ok && co < p.cout) { va = dy[aoff + co * plane]; }
+                As[ka * ROW + mm / 4u][mm % 4u] = va;
 
-            let nn = nb0 + 16u * e;
-            let ci = nt + nn;
-            let kt = k0 + kb;
-            var vb = 0.0;
-            if (ci < p.cin && kt < ksz) {
-                let co = kt / taps;
-                let r = kt % taps;
-                let ky = ky0 + s * (r / nkx);
-                let kx = kx0 + s * (r % nkx);
-                vb = src[((co * p.cin + ci) * p.kh + ky) * p.kw + kx];
+                let nn = nb0 + 16u * e;
+                let ci = nt + nn;
+                let cb = c0 + kb;
+                var vb = 0.0;
+                if (ci < p.cin && cb < p.cout) { vb = src[(cb * p.cin + ci) * kk + woff]; }
+                Bs[kb * ROW + nn / 4u][nn % 4u] = vb;
             }
-            Bs[kb * ROW + nn / 4u][nn % 4u] = vb;
+            workgroupBarrier();
+            for (var q = 0u; q < BK; q++) {
+                let a = As[q * ROW + lid.x];
+                let b = Bs[q * ROW + lid.y];
+                acc[0] += b.x * a;
+                acc[1] += b.y * a;
+                acc[2] += b.z * a;
+                acc[3] += b.w * a;
+            }
+            workgroupBarrier();
         }
-        workgroupBarrier();
-        for (var q = 0u; q < BK; q++) {
-            let a = As[q * ROW + lid.x];
-            let b = Bs[q * ROW + lid.y];
-            acc[0] += b.x * a;
-            acc[1] += b.y * a;
-            acc[2] += b.z * a;
-            acc[3] += b.w * a;
-        }
-        workgroupBarrier();
     }
 
     for (var j = 0u; j < 4u; j++) {
