@@ -122,6 +122,15 @@ fn conv2d_without_bias_all_cases() {
     }
 }
 
+/// Stride phases where pad ≥ stride or the stride does not divide the kernel: the tiled input
+/// gradient derives each phase's first tap and output offset from (py + pad) mod s.
+#[test]
+fn conv2d_strided_padded_phases() {
+    check_case((2, 3, 11, 10, 4, 5, 5, 2, 2), true, conv_check());
+    check_case((1, 2, 10, 11, 3, 3, 3, 3, 1), false, conv_check());
+    check_case((1, 2, 9, 9, 3, 4, 4, 3, 2), false, conv_check());
+}
+
 /// Enough output pixels that the weight gradient splits its pixel sum into several chunks (and
 /// the partials are reduced), under both kernel classes' split rules.
 #[test]
