@@ -35,7 +35,7 @@ fn reduce_sum_every_axis() {
 
 #[test]
 fn reduce_long_axis_takes_several_passes() {
-    // 70,000 values: three chunked launches (one row-kernel launch on Gpu).
+    // 70,000 values: three chunked launches (also on Gpu: rows this long skip the row kernel).
     for class in CLASSES {
         gpu::with_kernel_class(class, || {
             check_op(

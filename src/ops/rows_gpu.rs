@@ -22,9 +22,12 @@ pub fn enabled() -> bool {
     gpu::ctx().kernel_class() == KernelClass::Gpu
 }
 
-/// Whether a row of `n` values stays within llvmpipe's 65,536 loop iterations (⌈n/64⌉ steps).
+/// Whether a sum over rows of `n` values should use the workgroup-per-row kernel: up to 256
+/// values per invocation, as the chunked kernel of reduce.rs takes. Longer rows (few of them, as
+/// in `sum_all`) would leave all but a few multiprocessors idle; the chunked passes spread them
+/// over the whole GPU instead (and stay far below llvmpipe's 65,536 loop iterations).
 pub fn fits(n: usize) -> bool {
-    n.div_ceil(WG) <= 65_536
+    n <= WG * 256
 }
 
 fn dispatch(
