@@ -1,7 +1,14 @@
+//! Fused attention against the materialised f64 softmax, both kernel families (one invocation
+//! per row, and the tiled kernels with workgroup-memory blocks) forced through
+//! `gpu::with_kernel_class`.
+
 use crate::helper::{Arr, Check, assert_close, check_op, normal};
 use fastshap::Tensor;
+use fastshap::gpu::{self, KernelClass};
 use fastshap::ops::attention::attention;
-use fastshap::ops::matmul::with_cpu_matmul;
+use fastshap::ops::matmul::{CpuMatmul, with_cpu_matmul};
+
+const CLASSES: [KernelClass; 2] = [KernelClass::Cpu, KernelClass::Gpu];
 
 /// f64 attention over q [B, H, Tq, Dh], k, v [B, H, Tk, Dh], optional mask [B, Tk]: the plain
 /// materialised softmax(QKᵀ·scale + mask)·V.
@@ -52,17 +59,28 @@ fn check_attention(b: usize, h: usize, t: usize, dh: usize, masked: bool, check:
         // A constant: the mask takes no gradient.
         inputs.push(normal(&[b, t]).no_grad());
     }
-    // Both CPU-class kernel sets (the subgroup kernels take head dims that are multiples of 32).
-    for kernel in crate::helper::cpu_kernels() {
-        with_cpu_matmul(kernel, || {
-            check_op(
-                &format!("attention B{b} H{h} T{t} Dh{dh} mask={masked} {kernel:?}"),
-                &inputs,
-                |x| attention(&x[0], &x[1], &x[2], x.get(3), scale as f32),
-                |a| attn_ref(&a[0], &a[1], &a[2], a.get(3), scale),
-                check.clone(),
-            )
-        });
+    // Each class; the Cpu class with each of its kernel sets (the subgroup kernels take head
+    // dims that are multiples of 32).
+    for class in CLASSES {
+        let kernels = match class {
+            KernelClass::Cpu => crate::helper::cpu_kernels(),
+            KernelClass::Gpu => vec![CpuMatmul::Regblock],
+        };
+        for kernel in kernels {
+            gpu::with_kernel_class(class, || {
+                with_cpu_matmul(kernel, || {
+                    check_op(
+                        &format!(
+                            "attention {class:?}/{kernel:?} B{b} H{h} T{t} Dh{dh} mask={masked}"
+                        ),
+                        &inputs,
+                        |x| attention(&x[0], &x[1], &x[2], x.get(3), scale as f32),
+                        |a| attn_ref(&a[0], &a[1], &a[2], a.get(3), scale),
+                        check.clone(),
+                    )
+                })
+            });
+        }
     }
 }
 
@@ -122,10 +140,6 @@ fn minus_inf_mask_case(dh: usize) {
         row[keep..].fill(f32::NEG_INFINITY);
     }
     let mask = Tensor::from_slice(&m, &[b, t]).unwrap();
-    let got = attention(&q, &k, &v, Some(&mask), 0.3)
-        .unwrap()
-        .to_vec()
-        .unwrap();
     let arr = |x: &Tensor| {
         Arr::new(
             x.shape(),
@@ -140,7 +154,16 @@ fn minus_inf_mask_case(dh: usize) {
         Arr::new(&[b, h, keep, dh], data)
     };
     let want = attn_ref(&arr(&q), &trunc(&arr(&k)), &trunc(&arr(&v)), None, 0.3);
-    assert_close("attention with −inf mask", &got, &want.data, 1e-4, 0);
+    for class in CLASSES {
+        let got = gpu::with_kernel_class(class, || {
+            attention(&q, &k, &v, Some(&mask), 0.3)
+                .unwrap()
+                .to_vec()
+                .unwrap()
+        });
+        let what = format!("attention {class:?} with −inf mask");
+        assert_close(&what, &got, &want.data, 1e-4, 0);
+    }
 }
 
 #[test]
@@ -149,6 +172,56 @@ fn attention_is_stable_for_huge_scores() {
     let q = Tensor::full(&[1, 1, 3, 4], 20.0).unwrap();
     let k = Tensor::randn(&[1, 1, 5, 4], 4).unwrap();
     let v = Tensor::randn(&[1, 1, 5, 4], 5).unwrap();
-    let out = attention(&q, &k, &v, None, 3.0).unwrap().to_vec().unwrap();
-    assert!(out.iter().all(|x| x.is_finite()), "{out:?}");
+    for class in CLASSES {
+        let out = gpu::with_kernel_class(class, || {
+            attention(&q, &k, &v, None, 3.0).unwrap().to_vec().unwrap()
+        });
+        assert!(out.iter().all(|x| x.is_finite()), "{class:?}: {out:?}");
+    }
+}
+
+/// The tiled (Gpu) kernels against the per-row (Cpu) ones at shapes the reference checks above
+/// leave out: Tq ≠ Tk on both sides of the 64-row blocks, and head dims 128 (the largest, which
+/// stages the fewest rows per block) and 64, with and without a mask; forward and all three
+/// gradients. f32 against f32 in different summation orders: 1e-4 of each tensor's scale.
+#[test]
+fn attention_classes_agree() {
+    // Outputs start as NaN, so an element no kernel writes fails the comparison.
+    gpu::ctx().set_poison(true);
+    for (i, &(b, h, tq, tk, dh, masked)) in [
+        (2, 2, 67, 13, 128, true),
+        (1, 3, 5, 130, 64, false),
+        (1, 2, 129, 70, 17, true),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let seed = 40 + 6 * i as u64;
+        let q = Tensor::randn(&[b, h, tq, dh], seed).unwrap();
+        let k = Tensor::randn(&[b, h, tk, dh], seed + 1).unwrap();
+        let v = Tensor::randn(&[b, h, tk, dh], seed + 2).unwrap();
+        let r = Tensor::randn(&[b, h, tq, dh], seed + 3).unwrap();
+        let mask = Tensor::randn(&[b, tk], seed + 4).unwrap();
+        let run = |class| {
+            gpu::with_kernel_class(class, || {
+                let (qp, kp, vp) = (q.param(), k.param(), v.param());
+                let m = masked.then_some(&mask);
+                let out = attention(&qp, &kp, &vp, m, 0.125).unwrap();
+                out.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+                [
+                    out,
+                    qp.grad().unwrap(),
+                    kp.grad().unwrap(),
+                    vp.grad().unwrap(),
+                ]
+                .map(|t| t.to_vec().unwrap())
+            })
+        };
+        let (want, got) = (run(KernelClass::Cpu), run(KernelClass::Gpu));
+        for ((what, g), w) in ["out", "dq", "dk", "dv"].iter().zip(&got).zip(&want) {
+            let w: Vec<f64> = w.iter().map(|&x| x as f64).collect();
+            let name = format!("attention Gpu vs Cpu B{b} H{h} Tq{tq} Tk{tk} Dh{dh} {what}");
+            assert_close(&name, g, &w, 1e-4, seed);
+        }
+    }
 }

@@ -1,12 +1,18 @@
 //! conv2d against a direct f64 convolution, with finite-difference checks of the input, weight
 //! and bias gradients. Sizes are deliberately awkward (odd channel counts that do not fill the
 //! kernel's 4×4 blocks, H ≠ W, strides that skip input pixels, Cin = 1) and small, because the
-//! finite-difference reference costs one convolution per input element.
+//! finite-difference reference costs one convolution per input element. Every case runs both
+//! kernel families (barrier-free register blocks and shared-memory tiles) through
+//! `gpu::with_kernel_class`; the families are also compared with each other at sizes past the
+//! tiled kernels' 64-wide tiles, where finite differences would be too slow.
 
-use crate::helper::{Arr, Check, check_op, normal};
+use crate::helper::{Arr, Check, assert_close, check_op, normal};
 use fastshap::Tensor;
 use fastshap::gpu::{self, KernelClass};
-use fastshap::ops::matmul::with_cpu_matmul;
+use fastshap::ops::conv::{conv2d_input_grad, conv2d_raw, conv2d_weight_grad, out_size};
+use fastshap::ops::matmul::{CpuMatmul, with_cpu_matmul};
+
+const CLASSES: [KernelClass; 2] = [KernelClass::Cpu, KernelClass::Gpu];
 
 /// Direct convolution: y[b,co,oy,ox] = bias[co] + Σ x[b,ci,oy·s−p+ky,ox·s−p+kx]·w[co,ci,ky,kx].
 fn conv_ref(x: &Arr, w: &Arr, bias: Option<&Arr>, s: usize, p: usize) -> Arr {
@@ -69,22 +75,34 @@ type Case = (
 );
 
 fn check_case(c: Case, bias: bool, opts: Check) {
+    for class in CLASSES {
+        check_case_with(class, c, bias, opts.clone());
+    }
+}
+
+fn check_case_with(class: KernelClass, c: Case, bias: bool, opts: Check) {
     let (b, cin, h, w, cout, kh, kw, s, p) = c;
     let mut inputs = vec![normal(&[b, cin, h, w]), normal(&[cout, cin, kh, kw])];
     if bias {
         inputs.push(normal(&[cout]));
     }
-    // Both CPU-class kernel sets (subgroup where the adapter has 8-lane subgroups, and the
-    // register-blocked one); on a GPU adapter the choice does not apply and this repeats.
-    for k in crate::helper::cpu_kernels() {
-        with_cpu_matmul(k, || {
-            check_op(
-                &format!("conv2d {c:?} bias={bias} {k:?}"),
-                &inputs,
-                |t| t[0].conv2d(&t[1], t.get(2), s, p),
-                |a| conv_ref(&a[0], &a[1], a.get(2), s, p),
-                opts.clone(),
-            )
+    // The Cpu class with each of its kernel sets (subgroup where the adapter has 8-lane
+    // subgroups, and register blocks); the Gpu class has one.
+    let kernels = match class {
+        KernelClass::Cpu => crate::helper::cpu_kernels(),
+        KernelClass::Gpu => vec![CpuMatmul::Regblock],
+    };
+    for k in kernels {
+        gpu::with_kernel_class(class, || {
+            with_cpu_matmul(k, || {
+                check_op(
+                    &format!("conv2d {class:?}/{k:?} {c:?} bias={bias}"),
+                    &inputs,
+                    |t| t[0].conv2d(&t[1], t.get(2), s, p),
+                    |a| conv_ref(&a[0], &a[1], a.get(2), s, p),
+                    opts.clone(),
+                )
+            })
         });
     }
 }
@@ -115,17 +133,20 @@ fn conv2d_without_bias_all_cases() {
     }
 }
 
-/// Enough output pixels that the weight gradient splits its pixel sum into many chunks (and the
-/// partials are reduced), under both kernel classes' split targets.
+/// Stride phases where pad ≥ stride or the stride does not divide the kernel: the tiled input
+/// gradient derives each phase's first tap and output offset from (py + pad) mod s.
+#[test]
+fn conv2d_strided_padded_phases() {
+    check_case((2, 3, 11, 10, 4, 5, 5, 2, 2), true, conv_check());
+    check_case((1, 2, 10, 11, 3, 3, 3, 3, 1), false, conv_check());
+    check_case((1, 2, 9, 9, 3, 4, 4, 3, 2), false, conv_check());
+}
+
+/// Enough output pixels that the weight gradient splits its pixel sum into several chunks (and
+/// the partials are reduced), under both kernel classes' split rules.
 #[test]
 fn conv2d_weight_grad_split() {
-    let ctx = gpu::ctx();
-    let before = ctx.kernel_class();
-    for k in [KernelClass::Cpu, KernelClass::Gpu] {
-        ctx.set_kernel_class(k);
-        check_case((2, 3, 17, 15, 5, 3, 3, 1, 1), true, conv_check());
-    }
-    ctx.set_kernel_class(before);
+    check_case((2, 3, 17, 15, 5, 3, 3, 1, 1), true, conv_check());
 }
 
 /// A wider forward-only case: many channel blocks and K = Cin·9 = 117 long sums.
@@ -143,6 +164,60 @@ fn conv2d_forward_wide() {
 #[test]
 fn conv2d_grads_across_tiles() {
     check_case((1, 5, 7, 10, 37, 3, 3, 1, 1), true, conv_check());
+}
+
+/// The tiled (Gpu) kernels against the register-block (Cpu) ones, forward and both gradients, at
+/// sizes that cross the 64-wide tiles in every GEMM dimension: channels 70 → 67 (two tiles of
+/// Cout and Cin, Cin·kh·kw = 630 spans ten k tiles), 3·9·9 = 243 pixels, stride 1 and 2, and a
+/// batch large enough that the weight gradient splits its pixel sum. Each family was checked
+/// against the f64 reference above; here they only need to agree (f32 sums of ≤ 630 terms in
+/// different orders: 1e-4 relative to each tensor's scale).
+#[test]
+fn conv2d_classes_agree_past_tiles() {
+    // Outputs start as NaN, so an element no kernel writes fails the comparison.
+    gpu::ctx().set_poison(true);
+    let cases: [Case; 3] = [
+        (3, 70, 9, 9, 67, 3, 3, 1, 1),
+        (3, 70, 17, 16, 67, 3, 3, 2, 1),
+        (9, 5, 17, 17, 7, 1, 1, 2, 0),
+    ];
+    for (i, c) in cases.into_iter().enumerate() {
+        let (b, cin, h, w, cout, kh, kw, s, p) = c;
+        let (ho, wo) = (
+            out_size(h, kh, s, p).unwrap(),
+            out_size(w, kw, s, p).unwrap(),
+        );
+        let seed = 100 + 4 * i as u64;
+        let x = Tensor::randn(&[b, cin, h, w], seed).unwrap();
+        let wt = Tensor::randn(&[cout, cin, kh, kw], seed + 1).unwrap();
+        let bias = Tensor::randn(&[cout], seed + 2).unwrap();
+        let dy = Tensor::randn(&[b, cout, ho, wo], seed + 3).unwrap();
+        let run = |class| {
+            gpu::with_kernel_class(class, || {
+                [
+                    conv2d_raw(&x, &wt, Some(&bias), s, p),
+                    conv2d_input_grad(&dy, &wt, x.shape(), s, p),
+                    conv2d_weight_grad(&dy, &x, wt.shape(), s, p),
+                ]
+                .map(|t| t.unwrap().to_vec().unwrap())
+            })
+        };
+        let (want, got) = (run(KernelClass::Cpu), run(KernelClass::Gpu));
+        for ((what, g), w) in ["forward", "input grad", "weight grad"]
+            .iter()
+            .zip(&got)
+            .zip(&want)
+        {
+            let w: Vec<f64> = w.iter().map(|&v| v as f64).collect();
+            assert_close(
+                &format!("conv2d {c:?} Gpu vs Cpu {what}"),
+                g,
+                &w,
+                1e-4,
+                seed,
+            );
+        }
+    }
 }
 
 #[test]

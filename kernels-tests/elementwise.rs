@@ -13,7 +13,7 @@ macro_rules! unary_test {
     )*};
 }
 
-fn erf(x: f64) -> f64 {
+pub(crate) fn erf(x: f64) -> f64 {
     // Abramowitz–Stegun 7.1.26 is too coarse for a reference; integrate the series instead.
     let mut sum = x;
     let mut term = x;

@@ -7,6 +7,7 @@ mod attention;
 mod conv;
 mod dropout;
 mod elementwise;
+mod fused;
 mod learning;
 mod loss;
 mod masking;

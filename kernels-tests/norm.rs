@@ -1,16 +1,19 @@
 use crate::helper::{Arr, Check, check_op, normal, uniform};
 use fastshap::Tensor;
-use fastshap::ops::norm::{batch_norm2d, layer_norm};
+use fastshap::gpu::{self, KernelClass};
+use fastshap::ops::norm::{batch_norm2d, batch_norm2d_relu, layer_norm};
 
 const EPS: f64 = 1e-5;
 
 /// f64 BatchNorm2d: normalises each channel of x [B, C, H, W] with `stats(c) = (mean, var)`.
 fn bn_ref(x: &Arr, w: &Arr, b: &Arr, stats: impl Fn(usize) -> (f64, f64)) -> Arr {
     let (c, hw) = (x.shape[1], x.shape[2] * x.shape[3]);
+    // Once per channel, not per element: batch statistics walk the whole channel.
+    let per_channel: Vec<(f64, f64)> = (0..c).map(stats).collect();
     let mut y = x.clone();
     for (i, v) in y.data.iter_mut().enumerate() {
         let ch = (i / hw) % c;
-        let (m, var) = stats(ch);
+        let (m, var) = per_channel[ch];
         *v = (*v - m) / (var + EPS).sqrt() * w.data[ch] + b.data[ch];
     }
     y
@@ -76,6 +79,40 @@ fn batch_norm2d_long_channels() {
     );
 }
 
+/// relu(BatchNorm2d) as one op, training and eval, against the f64 reference followed by a ReLU.
+#[test]
+fn batch_norm2d_relu_train_and_eval() {
+    let relu = |y: Arr| y.map(|v| v.max(0.0));
+    let shape = [2usize, 3, 5, 7];
+    check_op(
+        "batch_norm2d_relu train",
+        &[normal(&shape), normal(&[3]), normal(&[3])],
+        |t| {
+            let (rm, rv) = (Tensor::zeros(&[3])?, Tensor::ones(&[3])?);
+            batch_norm2d_relu(&t[0], &t[1], &t[2], &rm, &rv, true, 0.1, EPS as f32)
+        },
+        |a| relu(bn_ref(&a[0], &a[1], &a[2], |ch| channel_stats(&a[0], ch))),
+        Check::default(),
+    );
+    check_op(
+        "batch_norm2d_relu eval",
+        &[
+            normal(&shape),
+            normal(&[3]),
+            normal(&[3]),
+            normal(&[3]).no_grad(),
+            uniform(&[3], 0.5, 2.0).no_grad(),
+        ],
+        |t| batch_norm2d_relu(&t[0], &t[1], &t[2], &t[3], &t[4], false, 0.1, EPS as f32),
+        |a| {
+            relu(bn_ref(&a[0], &a[1], &a[2], |ch| {
+                (a[3].data[ch], a[4].data[ch])
+            }))
+        },
+        Check::default(),
+    );
+}
+
 #[test]
 fn batch_norm2d_eval() {
     {
@@ -138,14 +175,19 @@ fn ln_ref(x: &Arr, w: &Arr, b: &Arr) -> Arr {
 #[test]
 fn layer_norm_last_axis() {
     // [300, 7] has more rows than one weight-gradient chunk (256), so the partial sums combine.
-    for shape in [&[2usize, 3, 33][..], &[5, 257], &[33], &[300, 7]] {
-        let d = *shape.last().unwrap();
-        check_op(
-            "layer_norm",
-            &[normal(shape), normal(&[d]), normal(&[d])],
-            |t| layer_norm(&t[0], &t[1], &t[2], EPS as f32),
-            |a| ln_ref(&a[0], &a[1], &a[2]),
-            Check::default(),
-        );
+    // Both kernel families: one invocation per row, one workgroup per row (Gpu).
+    for class in [KernelClass::Cpu, KernelClass::Gpu] {
+        for shape in [&[2usize, 3, 33][..], &[5, 257], &[33], &[300, 7]] {
+            let d = *shape.last().unwrap();
+            gpu::with_kernel_class(class, || {
+                check_op(
+                    &format!("layer_norm {class:?}"),
+                    &[normal(shape), normal(&[d]), normal(&[d])],
+                    |t| layer_norm(&t[0], &t[1], &t[2], EPS as f32),
+                    |a| ln_ref(&a[0], &a[1], &a[2]),
+                    Check::default(),
+                )
+            });
+        }
     }
 }

@@ -1,4 +1,9 @@
 use crate::helper::{Check, check_op, normal};
+use fastshap::gpu::{self, KernelClass};
+
+/// Sums over the last axis have a workgroup-per-row kernel on `KernelClass::Gpu`; the tests of
+/// sums and means run under both families.
+const CLASSES: [KernelClass; 2] = [KernelClass::Cpu, KernelClass::Gpu];
 
 fn sum(v: &[f64]) -> f64 {
     v.iter().sum()
@@ -9,16 +14,20 @@ fn max(v: &[f64]) -> f64 {
 
 #[test]
 fn reduce_sum_every_axis() {
-    for shape in [&[7usize, 33][..], &[3, 257, 5], &[1]] {
-        for ax in 0..shape.len() {
-            for keep in [false, true] {
-                check_op(
-                    "sum",
-                    &[normal(shape)],
-                    |x| x[0].sum(ax as isize, keep),
-                    |a| a[0].reduce(ax, keep, sum),
-                    Check::default(),
-                );
+    for class in CLASSES {
+        for shape in [&[7usize, 33][..], &[3, 257, 5], &[1]] {
+            for ax in 0..shape.len() {
+                for keep in [false, true] {
+                    gpu::with_kernel_class(class, || {
+                        check_op(
+                            &format!("sum {class:?}"),
+                            &[normal(shape)],
+                            |x| x[0].sum(ax as isize, keep),
+                            |a| a[0].reduce(ax, keep, sum),
+                            Check::default(),
+                        )
+                    });
+                }
             }
         }
     }
@@ -26,14 +35,28 @@ fn reduce_sum_every_axis() {
 
 #[test]
 fn reduce_long_axis_takes_several_passes() {
-    // 70,000 values: three chunked launches.
-    check_op(
-        "sum long",
-        &[normal(&[2, 70_000])],
-        |x| x[0].sum(1, false),
-        |a| a[0].reduce(1, false, sum),
-        Check::forward_only(),
-    );
+    // 70,000 values: three chunked launches (also on Gpu: rows this long skip the row kernel).
+    for class in CLASSES {
+        gpu::with_kernel_class(class, || {
+            check_op(
+                &format!("sum long {class:?}"),
+                &[normal(&[2, 70_000])],
+                |x| x[0].sum(1, false),
+                |a| a[0].reduce(1, false, sum),
+                Check::forward_only(),
+            )
+        });
+    }
+    // 66,000 rows: the workgroup-per-row kernel's grid folds past 65,535 workgroups into y.
+    gpu::with_kernel_class(KernelClass::Gpu, || {
+        check_op(
+            "sum many rows Gpu",
+            &[normal(&[66_000, 3])],
+            |x| x[0].sum(1, false),
+            |a| a[0].reduce(1, false, sum),
+            Check::forward_only(),
+        )
+    });
     check_op(
         "max long",
         &[normal(&[70_001])],
@@ -47,13 +70,17 @@ fn reduce_long_axis_takes_several_passes() {
 fn reduce_mean_and_max() {
     for (shape, ax) in [(&[7usize, 33][..], 1isize), (&[5, 9, 4], -2), (&[9, 3], 0)] {
         let a = ax.rem_euclid(shape.len() as isize) as usize;
-        check_op(
-            "mean",
-            &[normal(shape)],
-            |x| x[0].mean(ax, false),
-            |r| r[0].reduce(a, false, |v| sum(v) / v.len() as f64),
-            Check::default(),
-        );
+        for class in CLASSES {
+            gpu::with_kernel_class(class, || {
+                check_op(
+                    &format!("mean {class:?}"),
+                    &[normal(shape)],
+                    |x| x[0].mean(ax, false),
+                    |r| r[0].reduce(a, false, |v| sum(v) / v.len() as f64),
+                    Check::default(),
+                )
+            });
+        }
         check_op(
             "max",
             &[normal(shape)],

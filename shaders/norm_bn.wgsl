@@ -83,13 +83,17 @@ fn bn_stats_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
 
+override RELU: bool = false;
+
 @compute @workgroup_size(256)
 fn bn_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * 256u;
     if (i >= p.b * p.c * p.hw) { return; }
     let c = (i / p.hw) % p.c;
     let inv = inverseSqrt(var_in[c] + p.eps);
-    y[i] = (x[i] - mean_in[c]) * inv * w[c] + bias[c];
+    let v = (x[i] - mean_in[c]) * inv * w[c] + bias[c];
+    // batch_norm2d_relu: the following ReLU in the same pass.
+    y[i] = select(v, max(v, 0.0), RELU);
 }
 
 // ---- backward reduction: dw[c] = Σ g·x̂, db[c] = Σ g ----

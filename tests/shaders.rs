@@ -325,3 +325,31 @@ fn every_entry_point_translates_to_spirv_msl_hlsl_and_glsl() {
         "only {translated} translations"
     );
 }
+
+/// Every shader's workgroup memory (all `var<workgroup>` of the file together, an upper bound
+/// for each entry point) fits the 16 KiB WebGPU guarantees: the tiled kernels are written for
+/// GPUs this repository's CI never sees, and a larger tile would only fail there.
+#[test]
+fn workgroup_memory_fits_the_webgpu_minimum() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut over = Vec::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let f = e.unwrap().file_name().to_string_lossy().into_owned();
+        if !f.ends_with(".wgsl") || f.starts_with('_') {
+            continue;
+        }
+        let module = naga::front::wgsl::parse_str(&assemble(&dir, &f)).unwrap();
+        let mut layouter = naga::proc::Layouter::default();
+        layouter.update(module.to_ctx()).unwrap();
+        let bytes: u32 = module
+            .global_variables
+            .iter()
+            .filter(|(_, v)| v.space == naga::AddressSpace::WorkGroup)
+            .map(|(_, v)| layouter[v.ty].size)
+            .sum();
+        if bytes > 16_384 {
+            over.push(format!("{f}: {bytes} bytes"));
+        }
+    }
+    assert!(over.is_empty(), "over 16 KiB of workgroup memory: {over:?}");
+}

@@ -1,9 +1,12 @@
 //! Fused attention at the two model shapes: ViT (T = 65, 12 heads × 32) and MAE (T = 257,
 //! 3 heads × 64). Forward rows count 4·B·H·T²·Dh flops (QKᵀ and PV); backward rows count
 //! 8·B·H·T²·Dh (dV, dP, dQ, dK) — the recomputation of QKᵀ from the saved log-sum-exp is extra
-//! work the kernels do but is not credited.
+//! work the kernels do but is not credited. One row per kernel family
+//! (`attention/fwd/cpu-rowwise`: one invocation per row; `attention/fwd/gpu-tiled`: workgroups
+//! with staged blocks; see [`super::classes`]).
 
-use super::{Row, time_gpu};
+use super::{Row, classes, time_gpu};
+use crate::gpu::{self, KernelClass};
 use crate::ops::attention::attention;
 use crate::tensor::Tensor;
 use anyhow::Result;
@@ -24,27 +27,39 @@ pub fn run(batch: usize) -> Result<Vec<Row>> {
         let desc = format!("B{batch} H{h} T{t} Dh{dh}");
         let flops = (4 * batch * h * t * t * dh) as f64;
 
-        let (secs, timer) = {
-            let _g = crate::no_grad();
-            time_gpu(warmup, reps, || {
-                attention(&q, &k, &v, Some(&mask), scale).expect("attention forward");
-            })
-        };
-        rows.push(Row::new("attention/fwd", &desc, secs, timer).flops(flops));
+        for class in classes(2.0 * flops) {
+            let name = match class {
+                KernelClass::Cpu => "cpu-rowwise",
+                KernelClass::Gpu => "gpu-tiled",
+            };
+            gpu::with_kernel_class(class, || -> Result<()> {
+                let (secs, timer) = {
+                    let _g = crate::no_grad();
+                    time_gpu(warmup, reps, || {
+                        attention(&q, &k, &v, Some(&mask), scale).expect("attention forward");
+                    })
+                };
+                rows.push(
+                    Row::new(format!("attention/fwd/{name}"), &desc, secs, timer).flops(flops),
+                );
 
-        // The backward alone: record one forward, then time its backward rule (the three
-        // kernels: δ, dQ, dK/dV) on a fixed incoming gradient.
-        let (qp, kp, vp) = (q.param(), k.param(), v.param());
-        let out = attention(&qp, &kp, &vp, Some(&mask), scale)?;
-        let g = Tensor::randn(&shape, 4)?;
-        let node = out.0.node.as_ref().expect("attention records a node");
-        let (secs, timer) = {
-            let _g = crate::no_grad();
-            time_gpu(warmup, reps, || {
-                (node.backward)(&out, &g).expect("attention backward");
-            })
-        };
-        rows.push(Row::new("attention/bwd", &desc, secs, timer).flops(2.0 * flops));
+                // The backward alone: record one forward, then time its backward rule (the
+                // three kernels: δ, dQ, dK/dV) on a fixed incoming gradient.
+                let (qp, kp, vp) = (q.param(), k.param(), v.param());
+                let out = attention(&qp, &kp, &vp, Some(&mask), scale)?;
+                let g = Tensor::randn(&shape, 4)?;
+                let node = out.0.node.as_ref().expect("attention records a node");
+                let (secs, timer) = {
+                    let _g = crate::no_grad();
+                    time_gpu(warmup, reps, || {
+                        (node.backward)(&out, &g).expect("attention backward");
+                    })
+                };
+                let row = Row::new(format!("attention/bwd/{name}"), &desc, secs, timer);
+                rows.push(row.flops(2.0 * flops));
+                Ok(())
+            })?;
+        }
     }
     Ok(rows)
 }

@@ -1,8 +1,10 @@
 //! conv2d microbenchmarks on ResNet18's CIFAR shapes: forward, input gradient and weight
 //! gradient as separate rows, each credited with the forward's 2·B·Cout·Ho·Wo·Cin·kh·kw FLOPs
-//! (the two backward GEMMs do the same number of multiply-adds).
+//! (the two backward GEMMs do the same number of multiply-adds). One row per kernel family
+//! (`conv/fwd/cpu-regblock`, `conv/fwd/gpu-tiled`, ...; see [`super::classes`]).
 
-use super::{Row, time_gpu};
+use super::{Row, classes, time_gpu, variant};
+use crate::gpu;
 use crate::ops::conv::{conv2d_input_grad, conv2d_raw, conv2d_weight_grad, out_size};
 use crate::tensor::Tensor;
 use anyhow::Result;
@@ -33,24 +35,30 @@ pub fn run(batch: usize) -> Result<Vec<Row>> {
         let dy = Tensor::randn(&[batch, cout, ho, ho], 7)?;
         let flops = 2.0 * (batch * cout * ho * ho * cin * k * k) as f64;
         let shape = format!("{batch}x{cin}x{hw}x{hw}>{cout} k{k}s{s}");
-        let mut err = None;
-        let mut record = |r: Result<Tensor>| {
-            if let Err(e) = r {
-                err.get_or_insert(e);
+        for class in classes(flops) {
+            let v = variant(class);
+            let mut err = None;
+            gpu::with_kernel_class(class, || {
+                let mut record = |r: Result<Tensor>| {
+                    if let Err(e) = r {
+                        err.get_or_insert(e);
+                    }
+                };
+                let (t, timer) =
+                    time_gpu(warmup, reps, || record(conv2d_raw(&x, &w, Some(&b), s, p)));
+                rows.push(Row::new(format!("conv/fwd/{v}"), &shape, t, timer).flops(flops));
+                let (t, timer) = time_gpu(warmup, reps, || {
+                    record(conv2d_input_grad(&dy, &w, x.shape(), s, p))
+                });
+                rows.push(Row::new(format!("conv/bwd-input/{v}"), &shape, t, timer).flops(flops));
+                let (t, timer) = time_gpu(warmup, reps, || {
+                    record(conv2d_weight_grad(&dy, &x, w.shape(), s, p))
+                });
+                rows.push(Row::new(format!("conv/bwd-weight/{v}"), &shape, t, timer).flops(flops));
+            });
+            if let Some(e) = err {
+                return Err(e);
             }
-        };
-        let (t, timer) = time_gpu(warmup, reps, || record(conv2d_raw(&x, &w, Some(&b), s, p)));
-        rows.push(Row::new("conv/fwd", &shape, t, timer).flops(flops));
-        let (t, timer) = time_gpu(warmup, reps, || {
-            record(conv2d_input_grad(&dy, &w, x.shape(), s, p))
-        });
-        rows.push(Row::new("conv/bwd-input", &shape, t, timer).flops(flops));
-        let (t, timer) = time_gpu(warmup, reps, || {
-            record(conv2d_weight_grad(&dy, &x, w.shape(), s, p))
-        });
-        rows.push(Row::new("conv/bwd-weight", &shape, t, timer).flops(flops));
-        if let Some(e) = err {
-            return Err(e);
         }
     }
     Ok(rows)

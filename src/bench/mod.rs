@@ -8,8 +8,34 @@ pub mod models;
 pub mod probe;
 pub mod profile;
 
-use crate::gpu;
+use crate::gpu::{self, KernelClass};
 use std::time::Instant;
+
+/// The kernel families to time for one configuration of `flops`: the adapter's own, and the
+/// other one too where it is affordable — always on GPUs, and up to 2 GFLOP on CPU adapters,
+/// where the tiled kernels pay for every `workgroupBarrier` (the rule `matmul::run` applies
+/// with its n ≤ 1024).
+pub fn classes(flops: f64) -> Vec<KernelClass> {
+    let native = gpu::ctx().kernel_class();
+    let other = match native {
+        KernelClass::Cpu => KernelClass::Gpu,
+        KernelClass::Gpu => KernelClass::Cpu,
+    };
+    if native == KernelClass::Gpu || flops <= 2e9 {
+        vec![native, other]
+    } else {
+        vec![native]
+    }
+}
+
+/// Row-name suffix of a kernel family: `cpu-regblock` (barrier-free register blocks) or
+/// `gpu-tiled` (workgroup-memory tiles).
+pub fn variant(class: KernelClass) -> &'static str {
+    match class {
+        KernelClass::Cpu => "cpu-regblock",
+        KernelClass::Gpu => "gpu-tiled",
+    }
+}
 
 /// One measured configuration.
 #[derive(Clone, Debug, serde::Serialize)]

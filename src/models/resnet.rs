@@ -56,13 +56,14 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let out = self.bn1.forward(&self.conv1.forward(x)?, train)?.relu()?;
+        let out = self.bn1.forward_relu(&self.conv1.forward(x)?, train)?;
         let out = self.bn2.forward(&self.conv2.forward(&out)?, train)?;
         let skip = match &self.shortcut {
             Some((conv, bn)) => bn.forward(&conv.forward(x)?, train)?,
             None => x.clone(),
         };
-        out.add(&skip)?.relu()
+        // Residual add and ReLU in one pass (ops::fused).
+        out.add_relu(&skip)
     }
 }
 
@@ -120,7 +121,7 @@ impl ResNet {
 
     /// x: [B, in_channels, 32, 32] → logits [B, classes].
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let mut out = self.bn1.forward(&self.conv1.forward(x)?, train)?.relu()?;
+        let mut out = self.bn1.forward_relu(&self.conv1.forward(x)?, train)?;
         for stage in &self.layers {
             for block in stage {
                 out = block.forward(&out, train)?;

@@ -63,7 +63,7 @@ impl MultiConv {
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let mut h = x.clone();
         for (conv, bn) in &self.layers {
-            h = bn.forward(&conv.forward(&h)?, train)?.relu()?;
+            h = bn.forward_relu(&conv.forward(&h)?, train)?;
         }
         Ok(h)
     }

@@ -134,6 +134,20 @@ impl BatchNorm2d {
             self.eps,
         )
     }
+
+    /// relu(forward(x)) in one op (`ops::norm::batch_norm2d_relu`).
+    pub fn forward_relu(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        ops::norm::batch_norm2d_relu(
+            x,
+            &self.weight,
+            &self.bias,
+            &self.running_mean,
+            &self.running_var,
+            train,
+            self.momentum,
+            self.eps,
+        )
+    }
 }
 
 impl Module for BatchNorm2d {

@@ -124,7 +124,12 @@ impl Mlp {
         })
     }
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.fc2.forward(&self.fc1.forward(x)?.gelu()?)
+        // fc1's bias and the GELU in one pass (ops::fused) after a bias-free matmul.
+        let h = match &self.fc1.bias {
+            Some(b) => ops::matmul::linear(x, &self.fc1.weight, None)?.bias_gelu(b)?,
+            None => self.fc1.forward(x)?.gelu()?,
+        };
+        self.fc2.forward(&h)
     }
 }
 

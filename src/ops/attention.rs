@@ -3,9 +3,12 @@
 //! (no T×T matrix), saving only the per-row log-sum-exp for the backward, which recomputes the
 //! probabilities. One invocation per query row (forward, dQ) or key row (dK, dV), no barriers
 //! and no atomics; the choice and its trade-offs are written at the top of the shaders.
+//! On `KernelClass::Gpu` adapters the forward, dQ and dK/dV kernels are the tiled ones of
+//! `shaders/attention_gpu.wgsl` (workgroups of 64 rows with the other side's rows staged in
+//! workgroup memory); they take the same bindings and save the same state.
 
 use super::launch;
-use crate::gpu::{self, Binding, KernelClass, Shader};
+use crate::gpu::{self, Binding, KernelClass};
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
@@ -71,12 +74,10 @@ pub fn attention(
     let mask_t = mask.cloned().unwrap_or_else(|| q.clone());
     let out = Tensor::empty(q.shape())?;
     let lse = Tensor::empty(&[b, h, tq])?;
+    let kernel = Kernel::choose(dh);
     // Q·Kᵀ and P·V: 2 multiply-adds per (query, key, dim).
     let gemm = 2.0 * (rows * tk * dh) as f64;
-    crate::gpu::profile::note_flops(2.0 * gemm);
-    // CPU adapters with 8-lane subgroups: the load-sharing kernels (attention_subgroup*.wgsl).
-    let sg = use_subgroups(dh);
-    let tiles = move |t: usize| b * h * t.div_ceil(8);
+    gpu::profile::note_flops(2.0 * gemm);
     let binds = [
         q.bind(),
         k.bind(),
@@ -85,26 +86,7 @@ pub fn attention(
         out.bind(),
         lse.bind(),
     ];
-    if sg {
-        dispatch_sg(
-            &shader!("attention_subgroup"),
-            "attn_fwd_sg",
-            &has_mask,
-            &params,
-            &binds,
-            tiles(tq),
-        )?;
-    } else {
-        launch(
-            &shader!("attention_fwd"),
-            "attn_fwd",
-            &has_mask,
-            &params,
-            &binds,
-            rows,
-            64,
-        )?;
-    }
+    kernel.run(Stage::Forward, &has_mask, &params, &binds, b * h, tq)?;
     Ok(Tensor::from_op(
         out,
         "attention",
@@ -112,10 +94,10 @@ pub fn attention(
         move |out, g| {
             let inputs = &out.0.node.as_ref().expect("node").inputs;
             let (q, k, v) = (&inputs[0], &inputs[1], &inputs[2]);
-            let sh = shader!("attention_bwd");
             let ld = Tensor::empty(&[rows, 2])?;
+            // δ is one short row dot product: the barrier-free kernel serves every class.
             launch(
-                &sh,
+                &shader!("attention_bwd"),
                 "attn_delta",
                 &has_mask[1..],
                 &params,
@@ -125,7 +107,7 @@ pub fn attention(
             )?;
             let dq = Tensor::empty(q.shape())?;
             // Scores, dP = dO·Vᵀ, dQ = dS·K.
-            crate::gpu::profile::note_flops(3.0 * gemm);
+            gpu::profile::note_flops(3.0 * gemm);
             let binds = [
                 q.bind(),
                 k.bind(),
@@ -135,16 +117,11 @@ pub fn attention(
                 ld.bind(),
                 dq.bind(),
             ];
-            if sg {
-                let sh = shader!("attention_subgroup_bwd");
-                dispatch_sg(&sh, "attn_dq_sg", &has_mask, &params, &binds, tiles(tq))?;
-            } else {
-                launch(&sh, "attn_dq", &has_mask, &params, &binds, rows, 64)?;
-            }
+            kernel.run(Stage::Dq, &has_mask, &params, &binds, b * h, tq)?;
             let dk = Tensor::empty(k.shape())?;
             let dv = Tensor::empty(v.shape())?;
             // Scores, dV = Pᵀ·dO, dP, dK = dSᵀ·Q.
-            crate::gpu::profile::note_flops(4.0 * gemm);
+            gpu::profile::note_flops(4.0 * gemm);
             let binds = [
                 q.bind(),
                 k.bind(),
@@ -155,44 +132,99 @@ pub fn attention(
                 dk.bind(),
                 dv.bind(),
             ];
-            if sg {
-                let sh = shader!("attention_subgroup_bwd");
-                dispatch_sg(&sh, "attn_dkv_sg", &has_mask, &params, &binds, tiles(tk))?;
-            } else {
-                launch(&sh, "attn_dkv", &has_mask, &params, &binds, b * h * tk, 64)?;
-            }
+            kernel.run(Stage::Dkv, &has_mask, &params, &binds, b * h, tk)?;
             Ok(vec![Some(dq), Some(dk), Some(dv)])
         },
     ))
 }
 
-/// Whether attention with head dim `dh` uses the subgroup kernels on this thread: CPU-class
-/// kernels with 8-lane subgroups (the choice, and its test override, are matmul's) and head dims
-/// the kernels split into 32-wide chunks.
-fn use_subgroups(dh: usize) -> bool {
-    let ctx = gpu::ctx();
-    ctx.kernel_class() == KernelClass::Cpu
-        && super::matmul::cpu_matmul() == super::matmul::CpuMatmul::Subgroup
-        && ctx.subgroups_of(8)
-        && dh % 32 == 0
+/// The three kernel sets: tiled (GPU class), subgroup (CPU class with 8-lane subgroups and head
+/// dims in 32-wide chunks; the choice and its test override are matmul's), one row per
+/// invocation (every other case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernel {
+    Tiled,
+    Subgroup,
+    Rowwise,
 }
 
-/// One 8-lane workgroup per tile of 8 rows of one (batch, head); a 1-wide grid folded past
-/// 65,535 (the kernels recover the tile as `wg.x + wg.y · nwg.x`).
-fn dispatch_sg(
-    shader: &Shader,
-    entry: &'static str,
-    constants: &[(&'static str, f64)],
-    params: &[u32],
-    bindings: &[Binding<'_>],
-    tiles: usize,
-) -> Result<()> {
-    gpu::ctx().dispatch(gpu::Dispatch {
-        shader,
-        entry,
-        constants,
-        params,
-        bindings,
-        workgroups: super::grid(tiles, 1),
-    })
+#[derive(Clone, Copy)]
+enum Stage {
+    Forward,
+    Dq,
+    Dkv,
+}
+
+impl Kernel {
+    fn choose(dh: usize) -> Kernel {
+        let ctx = gpu::ctx();
+        if ctx.kernel_class() == KernelClass::Gpu {
+            Kernel::Tiled
+        } else if super::matmul::cpu_matmul() == super::matmul::CpuMatmul::Subgroup
+            && ctx.subgroups_of(8)
+            && dh % 32 == 0
+        {
+            Kernel::Subgroup
+        } else {
+            Kernel::Rowwise
+        }
+    }
+
+    /// Launches `stage` over `heads` (batch·head) × `t` rows (queries, or keys for dK/dV).
+    fn run(
+        self,
+        stage: Stage,
+        constants: &[(&'static str, f64)],
+        params: &[u32],
+        bindings: &[Binding<'_>],
+        heads: usize,
+        t: usize,
+    ) -> Result<()> {
+        let ctx = gpu::ctx();
+        match self {
+            // One workgroup of 64 invocations per (batch·head, block of 64 rows).
+            Kernel::Tiled => {
+                let entry = match stage {
+                    Stage::Forward => "attn_gpu_fwd",
+                    Stage::Dq => "attn_gpu_dq",
+                    Stage::Dkv => "attn_gpu_dkv",
+                };
+                let n = heads * t.div_ceil(64) * 64;
+                launch(
+                    &shader!("attention_gpu"),
+                    entry,
+                    constants,
+                    params,
+                    bindings,
+                    n,
+                    64,
+                )
+            }
+            // One 8-lane workgroup per 8 rows of one (batch, head); a 1-wide grid folded past
+            // 65,535 (the kernels recover the tile as `wg.x + wg.y · nwg.x`).
+            Kernel::Subgroup => {
+                let (shader, entry) = match stage {
+                    Stage::Forward => (shader!("attention_subgroup"), "attn_fwd_sg"),
+                    Stage::Dq => (shader!("attention_subgroup_bwd"), "attn_dq_sg"),
+                    Stage::Dkv => (shader!("attention_subgroup_bwd"), "attn_dkv_sg"),
+                };
+                ctx.dispatch(gpu::Dispatch {
+                    shader: &shader,
+                    entry,
+                    constants,
+                    params,
+                    bindings,
+                    workgroups: super::grid(heads * t.div_ceil(8), 1),
+                })
+            }
+            Kernel::Rowwise => {
+                let (shader, entry) = match stage {
+                    Stage::Forward => (shader!("attention_fwd"), "attn_fwd"),
+                    Stage::Dq => (shader!("attention_bwd"), "attn_dq"),
+                    Stage::Dkv => (shader!("attention_bwd"), "attn_dkv"),
+                };
+                launch(&shader, entry, constants, params, bindings, heads * t, 64)
+            }
+        }
+    }
 }

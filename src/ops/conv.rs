@@ -7,9 +7,9 @@
 //! would be 9× the activation). Each invocation computes 4 output channels × 4 pixels in
 //! registers, so every gathered input value feeds 4 FMAs and every weight 4 more, and it needs
 //! no workgroup memory — hence no `workgroupBarrier`, which lavapipe (our CI adapter) executes at
-//! ~µs each. A direct convolution (one output per invocation) reloads every operand per FMA;
-//! a shared-memory tiled GEMM would be the faster choice on discrete GPUs and can be added as the
-//! `KernelClass::Gpu` variant later — this kernel is correct on both classes.
+//! ~µs each. A direct convolution (one output per invocation) reloads every operand per FMA.
+//! On `KernelClass::Gpu` adapters the three GEMMs run as shared-memory tiled kernels instead
+//! (`gpu.rs`, `shaders/conv_gpu*.wgsl`); both families are correct everywhere and tested on both.
 //!
 //! Backward, each again one writer per element (no atomics):
 //! - input gradient: the transposed convolution gathered per input pixel (implicit GEMM
@@ -21,10 +21,12 @@
 //! - bias gradient: `sum` over B, Ho·Wo.
 
 use super::launch;
-use crate::gpu::{self, KernelClass};
+use crate::gpu::KernelClass;
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
+
+mod gpu;
 
 const WG: u32 = 64;
 
@@ -125,10 +127,14 @@ pub fn conv2d_raw(
         bail!("conv2d: bias {:?} must be [{}]", b.shape(), g.cout);
     }
     let y = Tensor::empty(&[g.b, g.cout, g.ho, g.wo])?;
+    crate::gpu::profile::note_flops(g.flops());
+    if class() == KernelClass::Gpu {
+        gpu::forward(x, w, bias, &y, &g)?;
+        return Ok(y);
+    }
     let n = (g.b * g.ho * g.wo).div_ceil(4) * g.cout.div_ceil(4);
     // Without a bias the kernel never reads binding 3 (has_bias = 0); bind the weight there.
     let bias_bind = bias.unwrap_or(w).bind();
-    gpu::profile::note_flops(g.flops());
     if use_subgroups() {
         launch_sg(
             &g,
@@ -161,6 +167,11 @@ pub fn conv2d_input_grad(
     let g = Geom::new(x_shape, w.shape(), stride, pad)?;
     check_dy(dy, &g)?;
     let dx = Tensor::empty(x_shape)?;
+    crate::gpu::profile::note_flops(g.flops());
+    if class() == KernelClass::Gpu {
+        gpu::input_grad(dy, w, &dx, &g)?;
+        return Ok(dx);
+    }
     // dx is the convolution of dy (dilated by the stride) with the flipped, channel-swapped
     // weights and padding k − 1 − pad, which the subgroup kernel reads in place.
     if use_subgroups() && g.pad < g.kh.min(g.kw) {
@@ -174,7 +185,6 @@ pub fn conv2d_input_grad(
             wo: g.w,
             ..g
         };
-        gpu::profile::note_flops(g.flops());
         launch_sg(
             &t,
             true,
@@ -186,7 +196,6 @@ pub fn conv2d_input_grad(
     // Blocks of 4 same-phase pixels per (row, x-phase mod stride); see conv_bwd.wgsl.
     let nq = g.w.div_ceil(g.stride).div_ceil(4);
     let n = nq * g.stride * g.b * g.h * g.cin.div_ceil(4);
-    gpu::profile::note_flops(g.flops());
     launch(
         &shader!("conv_bwd"),
         "conv_bwd_input",
@@ -209,12 +218,17 @@ pub fn conv2d_weight_grad(
 ) -> Result<Tensor> {
     let g = Geom::new(x.shape(), w_shape, stride, pad)?;
     check_dy(dy, &g)?;
+    crate::gpu::profile::note_flops(g.flops());
+    if class() == KernelClass::Gpu {
+        let partial = gpu::weight_grad_partials(dy, x, &g, gpu::weight_chunk(&g))?;
+        return sum_partials(partial, w_shape);
+    }
     let blocks = g.cout.div_ceil(4) * g.ksz().div_ceil(4);
     let m = g.b * g.ho * g.wo;
     // Split the pixel sum until there are enough invocations to fill the adapter: a few per
     // lavapipe thread on CPUs, tens of thousands on GPUs. Chunks stay ≥ 64 pixels so the
     // partials (and their reduction) stay small next to the work.
-    let target = match gpu::ctx().kernel_class() {
+    let target = match class() {
         KernelClass::Cpu => 1024usize,
         KernelClass::Gpu => 32768,
     };
@@ -229,11 +243,10 @@ pub fn conv2d_weight_grad(
     let partial = Tensor::empty(&[nsplit, nw])?;
     let mut params = g.params(false);
     params.extend([chunk as u32, nsplit as u32]);
-    gpu::profile::note_flops(g.flops());
     if use_subgroups() {
         // One workgroup per 32×32 tile of dw and split (a 1-wide grid folded past 65,535).
         let tiles = g.cout.div_ceil(32) * g.ksz().div_ceil(32);
-        gpu::ctx().dispatch(gpu::Dispatch {
+        crate::gpu::ctx().dispatch(crate::gpu::Dispatch {
             shader: &shader!("conv_subgroup_wgrad", "_fma8"),
             entry: "conv_wgrad_sg",
             constants: &[],
@@ -252,7 +265,17 @@ pub fn conv2d_weight_grad(
             WG,
         )?;
     }
-    let dw = if nsplit == 1 {
+    sum_partials(partial, w_shape)
+}
+
+/// The kernel family of this thread's launches.
+fn class() -> KernelClass {
+    crate::gpu::ctx().kernel_class()
+}
+
+/// Sums split-K partials [nsplit, |w|] into the weight gradient of `w_shape`.
+fn sum_partials(partial: Tensor, w_shape: &[usize]) -> Result<Tensor> {
+    let dw = if partial.shape()[0] == 1 {
         partial
     } else {
         crate::autograd::with_no_grad(|| partial.sum(0, false))?
@@ -263,16 +286,21 @@ pub fn conv2d_weight_grad(
 /// Whether this thread's CPU-class convolutions use the 8-lane subgroup kernels
 /// (`shaders/conv_subgroup*.wgsl`); the choice and its test override are matmul's.
 fn use_subgroups() -> bool {
-    gpu::ctx().kernel_class() == KernelClass::Cpu
+    crate::gpu::ctx().kernel_class() == KernelClass::Cpu
         && super::matmul::cpu_matmul() == super::matmul::CpuMatmul::Subgroup
-        && gpu::ctx().subgroups_of(8)
+        && crate::gpu::ctx().subgroups_of(8)
 }
 
 /// Launches the subgroup convolution (`transposed`: the input gradient, see the shader; `g`
 /// then has dy's and dx's sizes with the forward's stride and padding) for geometry `g`: one 8-lane workgroup per 32 pixels × 32 output channels.
-fn launch_sg(g: &Geom, transposed: bool, params: &[u32], bindings: &[gpu::Binding]) -> Result<()> {
+fn launch_sg(
+    g: &Geom,
+    transposed: bool,
+    params: &[u32],
+    bindings: &[crate::gpu::Binding],
+) -> Result<()> {
     let tiles = (g.b * g.ho * g.wo).div_ceil(32) * g.cout.div_ceil(32);
-    gpu::ctx().dispatch(gpu::Dispatch {
+    crate::gpu::ctx().dispatch(crate::gpu::Dispatch {
         shader: &shader!("conv_subgroup", "_fma8"),
         entry: "conv_fwd_sg",
         constants: &[("TRANSPOSED", if transposed { 1.0 } else { 0.0 })],

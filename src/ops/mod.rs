@@ -5,6 +5,7 @@ pub mod attention;
 pub mod conv;
 pub mod dropout;
 pub mod elementwise;
+pub mod fused;
 pub mod loss;
 pub mod masking;
 pub mod matmul;
@@ -13,6 +14,7 @@ pub mod optim;
 pub mod plumbing;
 pub mod pool;
 pub mod reduce;
+pub mod rows_gpu;
 pub mod softmax;
 
 use crate::gpu::{self, Binding, Dispatch, Shader};

@@ -48,6 +48,39 @@ pub fn batch_norm2d(
     momentum: f32,
     eps: f32,
 ) -> Result<Tensor> {
+    let stats = (running_mean, running_var);
+    bn_act(x, weight, bias, stats, training, momentum, eps, false)
+}
+
+/// relu([`batch_norm2d`]) in one op: the ReLU is applied by the normalising kernel, and the
+/// backward masks the incoming gradient in one pass (`fused::relu_grad`) before BatchNorm's own.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm2d_relu(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    running_mean: &Tensor,
+    running_var: &Tensor,
+    training: bool,
+    momentum: f32,
+    eps: f32,
+) -> Result<Tensor> {
+    let stats = (running_mean, running_var);
+    bn_act(x, weight, bias, stats, training, momentum, eps, true)
+}
+
+/// [`batch_norm2d`], followed by a ReLU where `relu`.
+#[allow(clippy::too_many_arguments)]
+fn bn_act(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    (running_mean, running_var): (&Tensor, &Tensor),
+    training: bool,
+    momentum: f32,
+    eps: f32,
+    relu: bool,
+) -> Result<Tensor> {
     let &[b, c, h, w] = x.shape() else {
         bail!("batch_norm2d expects [B, C, H, W], got {:?}", x.shape());
     };
@@ -96,7 +129,7 @@ pub fn batch_norm2d(
     launch(
         &shader!("norm_bn"),
         "bn_apply",
-        &[],
+        &[("RELU", if relu { 1.0 } else { 0.0 })],
         &params,
         &[
             x.bind(),
@@ -123,11 +156,22 @@ pub fn batch_norm2d(
     };
     Ok(Tensor::from_op(
         y,
-        "batch_norm2d",
+        if relu {
+            "batch_norm2d_relu"
+        } else {
+            "batch_norm2d"
+        },
         &[x, weight, bias],
         move |out, g| {
             let inputs = &out.0.node.as_ref().expect("node").inputs;
             let (x, weight) = (&inputs[0], &inputs[1]);
+            let masked;
+            let g = if relu {
+                masked = super::fused::relu_grad(out, g)?;
+                &masked
+            } else {
+                g
+            };
             let dw = Tensor::empty(&[c])?;
             let db = Tensor::empty(&[c])?;
             per_channel(
@@ -184,15 +228,20 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Resul
     let y = Tensor::empty(x.shape())?;
     let stats = Tensor::empty(&[rows, 2])?;
     let sh = shader!("norm_ln");
-    launch(
-        &sh,
-        "ln_fwd",
-        &[],
-        &params,
-        &[x.bind(), weight.bind(), bias.bind(), y.bind(), stats.bind()],
-        rows,
-        64,
-    )?;
+    let row_kernel = super::rows_gpu::enabled();
+    if row_kernel {
+        super::rows_gpu::layer_norm(x, weight, bias, &y, &stats, &params)?;
+    } else {
+        launch(
+            &sh,
+            "ln_fwd",
+            &[],
+            &params,
+            &[x.bind(), weight.bind(), bias.bind(), y.bind(), stats.bind()],
+            rows,
+            64,
+        )?;
+    }
     Ok(Tensor::from_op(
         y,
         "layer_norm",
@@ -202,15 +251,19 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Resul
             let (x, weight) = (&inputs[0], &inputs[1]);
             let sh = shader!("norm_ln");
             let dx = Tensor::empty(x.shape())?;
-            launch(
-                &sh,
-                "ln_bwd_dx",
-                &[],
-                &params,
-                &[x.bind(), weight.bind(), g.bind(), stats.bind(), dx.bind()],
-                rows,
-                64,
-            )?;
+            if row_kernel {
+                super::rows_gpu::layer_norm_dx(x, weight, g, &stats, &dx, &params)?;
+            } else {
+                launch(
+                    &sh,
+                    "ln_bwd_dx",
+                    &[],
+                    &params,
+                    &[x.bind(), weight.bind(), g.bind(), stats.bind(), dx.bind()],
+                    rows,
+                    64,
+                )?;
+            }
             let nchunks = rows.div_ceil(LN_CHUNK).max(1);
             let dw = Tensor::empty(&[nchunks, d])?;
             let db = Tensor::empty(&[nchunks, d])?;

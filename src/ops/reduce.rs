@@ -25,6 +25,13 @@ fn reduce_raw(x: &Tensor, axis: usize, op: u32) -> Result<Tensor> {
     if n == 0 {
         bail!("cannot reduce an empty axis of shape {shape:?}");
     }
+    if op == SUM && inner == 1 && super::rows_gpu::enabled() && super::rows_gpu::fits(n) {
+        let mut out_shape = shape.to_vec();
+        out_shape[axis] = 1;
+        let y = Tensor::empty(&out_shape)?;
+        super::rows_gpu::sum_rows(x, &y, outer, n)?;
+        return Ok(y);
+    }
     let mut cur = x.clone();
     loop {
         // Argmax in one pass (its partial results would be indices, not values).

@@ -12,6 +12,10 @@ fn softmax_raw(x: &Tensor, log: bool) -> Result<Tensor> {
     let n = x.dim(-1);
     let rows = x.numel() / n;
     let y = Tensor::empty(x.shape())?;
+    if super::rows_gpu::enabled() {
+        super::rows_gpu::softmax(x, &y, rows, n, log)?;
+        return Ok(y);
+    }
     launch(
         &shader!("softmax"),
         "softmax",

@@ -1,0 +1,88 @@
+//! Workgroup-per-row variants of the last-axis row kernels (`shaders/rows_gpu.wgsl`) for
+//! `KernelClass::Gpu` adapters: softmax / log-softmax, LayerNorm forward and input gradient, and
+//! the sum over the last axis. The barrier-free one-invocation-per-row kernels (softmax.rs,
+//! norm.rs, reduce.rs) call these when the class is Gpu; the ops, their backward rules and saved
+//! state stay theirs.
+//!
+//! Why: a row per invocation serialises D values per thread with uncoalesced reads (neighbouring
+//! threads are D words apart), which a GPU only hides with many more rows than ViT's
+//! batch × 65 tokens. 64 invocations per row read it coalesced and reduce it in a tree.
+
+use super::grid;
+use crate::gpu::{self, Dispatch, KernelClass};
+use crate::shader;
+use crate::tensor::Tensor;
+use anyhow::Result;
+
+/// Invocations per row (`WG` in the shader).
+const WG: usize = 64;
+
+/// Whether this thread's launches use the workgroup-per-row kernels.
+pub fn enabled() -> bool {
+    gpu::ctx().kernel_class() == KernelClass::Gpu
+}
+
+/// Whether a sum over rows of `n` values should use the workgroup-per-row kernel: up to 256
+/// values per invocation, as the chunked kernel of reduce.rs takes. Longer rows (few of them, as
+/// in `sum_all`) would leave all but a few multiprocessors idle; the chunked passes spread them
+/// over the whole GPU instead (and stay far below llvmpipe's 65,536 loop iterations).
+pub fn fits(n: usize) -> bool {
+    n <= WG * 256
+}
+
+fn dispatch(
+    entry: &'static str,
+    constants: &[(&'static str, f64)],
+    params: &[u32],
+    bindings: &[gpu::Binding<'_>],
+    rows: usize,
+) -> Result<()> {
+    gpu::ctx().dispatch(Dispatch {
+        shader: &shader!("rows_gpu"),
+        entry,
+        constants,
+        params,
+        bindings,
+        // One workgroup per row.
+        workgroups: grid(rows, 1),
+    })
+}
+
+/// y = softmax (or log-softmax) of each row of x viewed as [rows, n].
+pub fn softmax(x: &Tensor, y: &Tensor, rows: usize, n: usize, log: bool) -> Result<()> {
+    let params = [rows as u32, n as u32, 0];
+    let log = [("LOG", if log { 1.0 } else { 0.0 })];
+    dispatch("softmax_gpu", &log, &params, &[x.bind(), y.bind()], rows)
+}
+
+/// y [rows] = Σ of each row of x viewed as [rows, n].
+pub fn sum_rows(x: &Tensor, y: &Tensor, rows: usize, n: usize) -> Result<()> {
+    let params = [rows as u32, n as u32, 0];
+    dispatch("sum_rows_gpu", &[], &params, &[x.bind(), y.bind()], rows)
+}
+
+/// LayerNorm forward: y and stats [rows, 2] (mean, rstd); `params` = [rows, d, eps bits, ..].
+pub fn layer_norm(
+    x: &Tensor,
+    w: &Tensor,
+    b: &Tensor,
+    y: &Tensor,
+    stats: &Tensor,
+    params: &[u32],
+) -> Result<()> {
+    let binds = [x.bind(), w.bind(), b.bind(), y.bind(), stats.bind()];
+    dispatch("ln_gpu_fwd", &[], params, &binds, params[0] as usize)
+}
+
+/// LayerNorm input gradient from the saved stats; `params` as for [`layer_norm`].
+pub fn layer_norm_dx(
+    x: &Tensor,
+    w: &Tensor,
+    g: &Tensor,
+    stats: &Tensor,
+    dx: &Tensor,
+    params: &[u32],
+) -> Result<()> {
+    let binds = [x.bind(), w.bind(), g.bind(), stats.bind(), dx.bind()];
+    dispatch("ln_gpu_bwd_dx", &[], params, &binds, params[0] as usize)
+}
