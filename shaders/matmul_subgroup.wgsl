@@ -18,30 +18,63 @@
 override TA: bool = false;
 override GROUP_M: u32 = 4u;
 override TB: bool = false;
+// vec4 loads where a run of 4 values is contiguous and aligned (the Rust side checks): A's rows
+// when K % 4 == 0 and A is not transposed; B's rows when N % 4 == 0 (not transposed) or its
+// stored rows when K % 4 == 0 (transposed, then transposed back in registers). On lavapipe a vec4
+// load costs ~2.5 scalar ones, not 4 (`bench probe`).
+override VA: bool = false;
+override VB: bool = false;
 
 struct Params { m: u32, n: u32, k: u32, sa: u32, sb: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
+// Bound as vec4 arrays (pooled buffers are padded to 32 bytes); scalar access is x[i >> 2][i & 3].
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
 // op(A)[m, k] and op(B)[k, n] within one batch; callers clamp m, n, k into range.
 fn ea(base: u32, m: u32, k: u32) -> f32 {
-    if (TA) { return a[base + k * p.m + m]; }
-    return a[base + m * p.k + k];
+    var i = base + m * p.k + k;
+    if (TA) { i = base + k * p.m + m; }
+    return a[i >> 2u][i & 3u];
 }
 fn eb(base: u32, k: u32, n: u32) -> f32 {
-    if (TB) { return b[base + n * p.k + k]; }
-    return b[base + k * p.n + n];
+    var i = base + k * p.n + n;
+    if (TB) { i = base + n * p.k + k; }
+    return b[i >> 2u][i & 3u];
 }
 // op(B)[k, n0..n0+4] (columns clamped).
 fn brow(base: u32, k: u32, n0: u32) -> vec4<f32> {
     let n1 = p.n - 1u;
+    if (VB && !TB) {
+        // N % 4 == 0: a lane past N reads the last whole vec4 (its results are not stored).
+        return b[(base + k * p.n + min(n0, p.n - 4u)) >> 2u];
+    }
     return vec4<f32>(eb(base, k, min(n0, n1)), eb(base, k, min(n0 + 1u, n1)),
                      eb(base, k, min(n0 + 2u, n1)), eb(base, k, min(n0 + 3u, n1)));
 }
+// op(B)[k0..k0+4, n0..n0+4] as columns b_j = row k0 + j (rows past K clamped: the matching A
+// values are 0).
+fn bblock(base: u32, k0: u32, n0: u32) -> mat4x4<f32> {
+    if (VB && TB) {
+        // K % 4 == 0: four stored rows n0..n0+4 at k0..k0+4, transposed in registers.
+        let n1 = p.n - 1u;
+        return transpose(mat4x4<f32>(
+            b[(base + min(n0, n1) * p.k + k0) >> 2u],
+            b[(base + min(n0 + 1u, n1) * p.k + k0) >> 2u],
+            b[(base + min(n0 + 2u, n1) * p.k + k0) >> 2u],
+            b[(base + min(n0 + 3u, n1) * p.k + k0) >> 2u]));
+    }
+    let k1 = p.k - 1u;
+    return mat4x4<f32>(brow(base, k0, n0), brow(base, min(k0 + 1u, k1), n0),
+                       brow(base, min(k0 + 2u, k1), n0), brow(base, min(k0 + 3u, k1), n0));
+}
 // op(A)[m, k0..k0+4] for a clamped row m; values past K read as 0 (from a valid index).
 fn arow(base: u32, m: u32, k0: u32) -> vec4<f32> {
+    if (VA && !TA) {
+        // K % 4 == 0: the 4 values exist and are aligned.
+        return a[(base + m * p.k + k0) >> 2u];
+    }
     let k1 = p.k - 1u;
     var v: vec4<f32>;
     for (var j = 0u; j < 4u; j++) {
@@ -118,13 +151,12 @@ fn matmul_subgroup(@builtin(workgroup_id) wg: vec3<u32>,
     var a29 = vec4<f32>(0.0);
     var a30 = vec4<f32>(0.0);
     var a31 = vec4<f32>(0.0);
-    let k1 = p.k - 1u;
     for (var k0 = 0u; k0 < p.k; k0 += 4u) {
-        // Rows of op(B) past K are zero because arow zeroes the matching A values.
-        let b0 = brow(bbase, k0, n0);
-        let b1 = brow(bbase, min(k0 + 1u, k1), n0);
-        let b2 = brow(bbase, min(k0 + 2u, k1), n0);
-        let b3 = brow(bbase, min(k0 + 3u, k1), n0);
+        let bk = bblock(bbase, k0, n0);
+        let b0 = bk[0];
+        let b1 = bk[1];
+        let b2 = bk[2];
+        let b3 = bk[3];
         fma8(arow(abase, r0, k0), b0, b1, b2, b3,
              &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
         fma8(arow(abase, r1, k0), b0, b1, b2, b3,

@@ -4,8 +4,9 @@
 // combine their partials with a tree in workgroup memory (6 barrier steps). The row loops take
 // ⌈n/64⌉ steps, so llvmpipe's 65,536-iteration limit allows rows of 4M values.
 //
-// Subgroup operations would save the tree's barriers but the device is not created with the
-// SUBGROUP feature; the workgroup tree needs nothing optional.
+// Subgroup operations would save the tree's barriers, but GPUs differ in subgroup width and not
+// every adapter has them; the workgroup tree needs nothing optional (a subgroup variant with this
+// as its fallback is left for when a GPU can measure the difference).
 //
 // Rows come from a grid folded past 65,535 workgroups (`ops::grid` with one invocation per
 // group): row = wid.x + wid.y·nwg.x, uniform per workgroup, so the early return cannot split a

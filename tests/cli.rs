@@ -174,3 +174,41 @@ fn every_layer_imports_only_from_below() {
         upward.join("\n")
     );
 }
+
+/// `fastshap profile` on a full-size network: a table per family and per kernel on stdout and
+/// the same as JSON, whose kernel times add up to 100% and whose conv rows carry GFLOP/s.
+#[test]
+fn profile_breaks_a_forward_pass_down_by_kernel() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("profile.json");
+    let (code, out, err) = fastshap(&[
+        "profile",
+        "--model",
+        "unet",
+        "--pass",
+        "forward",
+        "--batch",
+        "1",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("family") && out.contains("GFLOP/s"), "{out}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(r["launches"].as_u64().unwrap() > 10, "{r}");
+    let kernels = r["kernels"].as_array().unwrap();
+    let total: f64 = kernels.iter().map(|k| k["percent"].as_f64().unwrap()).sum();
+    assert!(
+        (total - 100.0).abs() < 0.1,
+        "kernel shares add up to {total}%"
+    );
+    let conv = kernels
+        .iter()
+        .find(|k| k["family"].as_str().unwrap().starts_with("conv"))
+        .expect("a UNet runs convolutions");
+    assert!(conv["gflops"].as_f64().unwrap() > 0.0, "{conv}");
+    // Bad input gets one clear error.
+    let (code, _, err) = fastshap(&["profile", "--model", "nope"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("unknown --model 'nope'"), "{err}");
+}

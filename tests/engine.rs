@@ -172,3 +172,67 @@ fn binding_over_the_device_limit_is_a_clear_error() {
         "{e}"
     );
 }
+
+/// `fastshap profile`'s recorder: every launch between `profile_begin` and `profile_end` comes
+/// back once, named by shader and entry point, with the FLOPs its op declared and a time; the
+/// results computed while profiling are unchanged; nothing is recorded afterwards.
+#[test]
+fn profiling_records_each_launch_with_name_flops_and_time() {
+    let ctx = fastshap::gpu::ctx();
+    let (m, k, n) = (33, 17, 9);
+    let a = Tensor::randn(&[m, k], 1).unwrap();
+    let b = Tensor::randn(&[k, n], 2).unwrap();
+    let want = a.matmul(&b).unwrap().to_vec().unwrap();
+    ctx.profile_begin();
+    let c = a.matmul(&b).unwrap();
+    let y = c.relu().unwrap();
+    let launches = ctx.profile_end();
+    assert_eq!(c.to_vec().unwrap(), want, "profiling changed a result");
+    assert!(y.to_vec().unwrap().iter().all(|v| *v >= 0.0));
+    assert_eq!(launches.len(), 2, "{launches:?}");
+    let mm = &launches[0];
+    assert!(
+        mm.kernel.contains("matmul") && mm.kernel.contains(".wgsl::"),
+        "{mm:?}"
+    );
+    assert_eq!(mm.flops, 2.0 * (m * k * n) as f64);
+    assert!(mm.secs > 0.0 && mm.secs < 10.0, "{mm:?}");
+    assert!(mm.bytes >= ((m * k + k * n + m * n) * 4) as u64, "{mm:?}");
+    assert_eq!(
+        launches[1].flops, 0.0,
+        "an op that declares no FLOPs: {:?}",
+        launches[1]
+    );
+    // Profiling is over: nothing more is recorded, and a new profile starts empty.
+    a.matmul(&b).unwrap();
+    ctx.profile_begin();
+    assert!(ctx.profile_end().is_empty());
+}
+
+/// The cost-model probes run and give a positive, finite rate for every access kind (and the
+/// subgroup broadcast where the adapter has subgroups).
+#[test]
+fn cost_model_probes_measure_every_access_kind() {
+    let rows = fastshap::bench::probe::run(16).unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r.kernel.as_str()).collect();
+    for want in [
+        "probe/fma_chain",
+        "probe/load_contiguous",
+        "probe/load_scattered",
+        "probe/barrier",
+        "probe/dispatch",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    assert_eq!(
+        names.contains(&"probe/subgroup_broadcast"),
+        fastshap::gpu::ctx().has_subgroups()
+    );
+    for r in &rows {
+        assert!(r.secs > 0.0 && r.secs.is_finite(), "{r:?}");
+        if r.kernel != "probe/dispatch" {
+            let g = r.gflops.unwrap();
+            assert!(g > 0.0 && g.is_finite(), "{r:?}");
+        }
+    }
+}

@@ -5,8 +5,7 @@
 //! (`attention/fwd/cpu-rowwise`: one invocation per row; `attention/fwd/gpu-tiled`: workgroups
 //! with staged blocks; see [`super::classes`]).
 
-use super::{Row, classes, time_gpu};
-use crate::gpu::{self, KernelClass};
+use super::{Row, time_gpu, variants};
 use crate::ops::attention::attention;
 use crate::tensor::Tensor;
 use anyhow::Result;
@@ -27,12 +26,13 @@ pub fn run(batch: usize) -> Result<Vec<Row>> {
         let desc = format!("B{batch} H{h} T{t} Dh{dh}");
         let flops = (4 * batch * h * t * t * dh) as f64;
 
-        for class in classes(2.0 * flops) {
-            let name = match class {
-                KernelClass::Cpu => "cpu-rowwise",
-                KernelClass::Gpu => "gpu-tiled",
+        for var in variants(2.0 * flops) {
+            // The CPU class without subgroups runs one row per invocation.
+            let name = match var.name {
+                "cpu-regblock" => "cpu-rowwise",
+                n => n,
             };
-            gpu::with_kernel_class(class, || -> Result<()> {
+            var.run(|| -> Result<()> {
                 let (secs, timer) = {
                     let _g = crate::no_grad();
                     time_gpu(warmup, reps, || {

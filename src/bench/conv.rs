@@ -3,8 +3,7 @@
 //! (the two backward GEMMs do the same number of multiply-adds). One row per kernel family
 //! (`conv/fwd/cpu-regblock`, `conv/fwd/gpu-tiled`, ...; see [`super::classes`]).
 
-use super::{Row, classes, time_gpu, variant};
-use crate::gpu;
+use super::{Row, time_gpu, variants};
 use crate::ops::conv::{conv2d_input_grad, conv2d_raw, conv2d_weight_grad, out_size};
 use crate::tensor::Tensor;
 use anyhow::Result;
@@ -35,10 +34,10 @@ pub fn run(batch: usize) -> Result<Vec<Row>> {
         let dy = Tensor::randn(&[batch, cout, ho, ho], 7)?;
         let flops = 2.0 * (batch * cout * ho * ho * cin * k * k) as f64;
         let shape = format!("{batch}x{cin}x{hw}x{hw}>{cout} k{k}s{s}");
-        for class in classes(flops) {
-            let v = variant(class);
+        for var in variants(flops) {
+            let v = var.name;
             let mut err = None;
-            gpu::with_kernel_class(class, || {
+            var.run(|| {
                 let mut record = |r: Result<Tensor>| {
                     if let Err(e) = r {
                         err.get_or_insert(e);

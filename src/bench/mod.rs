@@ -9,31 +9,53 @@ pub mod probe;
 pub mod profile;
 
 use crate::gpu::{self, KernelClass};
+use crate::ops::matmul::{CpuMatmul, with_cpu_matmul};
 use std::time::Instant;
 
-/// The kernel families to time for one configuration of `flops`: the adapter's own, and the
-/// other one too where it is affordable — always on GPUs, and up to 2 GFLOP on CPU adapters,
-/// where the tiled kernels pay for every `workgroupBarrier` (the rule `matmul::run` applies
-/// with its n ≤ 1024).
-pub fn classes(flops: f64) -> Vec<KernelClass> {
-    let native = gpu::ctx().kernel_class();
-    let other = match native {
-        KernelClass::Cpu => KernelClass::Gpu,
-        KernelClass::Gpu => KernelClass::Cpu,
-    };
-    if native == KernelClass::Gpu || flops <= 2e9 {
-        vec![native, other]
-    } else {
-        vec![native]
+/// One kernel set to measure: a kernel class and, for the CPU class, which of its kernels.
+#[derive(Clone, Copy, Debug)]
+pub struct Variant {
+    /// Row-name suffix: `cpu-subgroup` (8-lane subgroups share loads), `cpu-regblock`
+    /// (barrier-free register blocks) or `gpu-tiled` (workgroup-memory tiles).
+    pub name: &'static str,
+    pub class: KernelClass,
+    pub cpu: CpuMatmul,
+}
+
+impl Variant {
+    /// Runs `f` with this thread's launches using this variant's kernels.
+    pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        gpu::with_kernel_class(self.class, || with_cpu_matmul(self.cpu, f))
     }
 }
 
-/// Row-name suffix of a kernel family: `cpu-regblock` (barrier-free register blocks) or
-/// `gpu-tiled` (workgroup-memory tiles).
-pub fn variant(class: KernelClass) -> &'static str {
-    match class {
-        KernelClass::Cpu => "cpu-regblock",
-        KernelClass::Gpu => "gpu-tiled",
+/// The variants worth timing for a problem of `flops`: every kernel set of the adapter's own
+/// class, and the other class's too when the adapter is a GPU (the CPU kernels run there) or the
+/// problem is small (the tiled kernels take seconds per GFLOP on lavapipe).
+pub fn variants(flops: f64) -> Vec<Variant> {
+    let ctx = gpu::ctx();
+    let mut cpu = Vec::new();
+    if ctx.subgroups_of(8) {
+        cpu.push(Variant {
+            name: "cpu-subgroup",
+            class: KernelClass::Cpu,
+            cpu: CpuMatmul::Subgroup,
+        });
+    }
+    cpu.push(Variant {
+        name: "cpu-regblock",
+        class: KernelClass::Cpu,
+        cpu: CpuMatmul::Regblock,
+    });
+    let gpu = Variant {
+        name: "gpu-tiled",
+        class: KernelClass::Gpu,
+        cpu: CpuMatmul::Regblock,
+    };
+    match ctx.kernel_class() {
+        KernelClass::Gpu => std::iter::once(gpu).chain(cpu).collect(),
+        KernelClass::Cpu if flops <= 2e9 => cpu.into_iter().chain([gpu]).collect(),
+        KernelClass::Cpu => cpu,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Cost-model probes for CPU adapters (`fastshap bench probe`): what one load, FMA, barrier,
 //! broadcast or dispatch costs per lane on this adapter. Each probe (`shaders/probe.wgsl`) runs
 //! 64 workgroups × 64 invocations × ITERS iterations of one access pattern; the rows give the
-//! rate in G per second (loads, FMAs, …) and ns per lane-op, so the rules in ARCHITECTURE.md
+//! rate in G lane-operations per second and its cost in FMAs, so the rules in ARCHITECTURE.md
 //! ("Facts about lavapipe") can be re-measured on any machine.
 
 use super::{Row, time_gpu};
@@ -32,8 +32,8 @@ const PROBES: [(&str, f64, &str); 10] = [
     ("barrier", 1.0, "workgroupBarrier"),
 ];
 
-/// One row per probe: `gflops` holds G operations per second (not FLOPs, except for `fma`),
-/// `shape` says what one operation is and the ns it costs per lane.
+/// One row per probe: `gflops` holds G operations per second (lane-operations, not FLOPs),
+/// `shape` says what one operation is and what it costs in f32 FMAs (the first probe).
 pub fn run(iters: u32) -> Result<Vec<Row>> {
     let ctx = gpu::ctx();
     let x = Tensor::randn(&[N], 7)?;
@@ -41,6 +41,7 @@ pub fn run(iters: u32) -> Result<Vec<Row>> {
     let params: Vec<u32> = (0..64).map(|i| i * 7 + 1).collect();
     let lanes = (GROUPS * WG) as f64;
     let mut rows = Vec::new();
+    let fma_rate = std::cell::Cell::new(None::<f64>);
     let mut probe = |name: String, what: &str, ops: f64, f: &mut dyn FnMut() -> Result<()>| {
         let mut err = None;
         let (secs, timer) = time_gpu(1, 5, || {
@@ -52,13 +53,15 @@ pub fn run(iters: u32) -> Result<Vec<Row>> {
             return Err(e);
         }
         let rate = ops / secs;
-        // ns per operation per lane: the time one invocation spends on one operation, with
-        // the adapter's threads sharing the lanes.
-        let ns_per_lane_op = secs * 1e9 / (ops / lanes);
+        // Cost in FMAs: how many f32 FMAs (the first probe) a lane could do in the same time.
+        let fmas = fma_rate.get().map_or(1.0, |f| f / rate);
+        if fma_rate.get().is_none() {
+            fma_rate.set(Some(rate));
+        }
         rows.push(
             Row::new(
                 format!("probe/{name}"),
-                format!("{what}: {ns_per_lane_op:.2} ns/lane"),
+                format!("{what} = {fmas:.1} FMA"),
                 secs,
                 timer,
             )

@@ -98,13 +98,22 @@ fn launch(
                     ctx.info.name
                 );
             }
-            // Workgroup = one 8-lane subgroup = a 32×32 tile of C.
+            // Workgroup = one 8-lane subgroup = a 32×32 tile of C. vec4 loads where runs of 4
+            // are contiguous and aligned (batch strides are then multiples of 4 as well).
+            let va = !ta && k % 4 == 0;
+            let vb = if tb { k % 4 == 0 } else { n % 4 == 0 };
             ctx.dispatch(Dispatch {
                 shader: &shader!("matmul_subgroup", "_fma8"),
                 entry: "matmul_subgroup",
-                constants: &[("TA", flag(ta)), ("TB", flag(tb)), ("GROUP_M", 4.0)],
+                constants: &[
+                    ("TA", flag(ta)),
+                    ("TB", flag(tb)),
+                    ("VA", flag(va)),
+                    ("VB", flag(vb)),
+                    ("GROUP_M", 4.0),
+                ],
                 params: &params,
-                bindings: &[a.bind(), b.bind(), c.bind()],
+                bindings: &[bind4(a), bind4(b), c.bind()],
                 workgroups: [(n.div_ceil(32) * m.div_ceil(32)) as u32, 1, nb as u32],
             })
         }
