@@ -189,23 +189,21 @@ fn profiling_records_each_launch_with_name_flops_and_time() {
     let launches = ctx.profile_end();
     assert_eq!(c.to_vec().unwrap(), want, "profiling changed a result");
     assert!(y.to_vec().unwrap().iter().all(|v| *v >= 0.0));
-    assert_eq!(launches.len(), 2, "{launches:?}");
-    let mm = &launches[0];
-    assert!(
-        mm.kernel.contains("matmul") && mm.kernel.contains(".wgsl::"),
-        "{mm:?}"
-    );
-    assert_eq!(mm.flops, 2.0 * (m * k * n) as f64);
+    // Other tests' threads may launch kernels meanwhile (the profile is process-wide): find ours.
+    let flops = 2.0 * (m * k * n) as f64;
+    let mm = launches
+        .iter()
+        .find(|l| l.kernel.contains("matmul") && l.flops == flops)
+        .unwrap_or_else(|| panic!("no matmul launch with {flops} FLOPs in {launches:?}"));
+    assert!(mm.kernel.contains(".wgsl::"), "{mm:?}");
     assert!(mm.secs > 0.0 && mm.secs < 10.0, "{mm:?}");
     assert!(mm.bytes >= ((m * k + k * n + m * n) * 4) as u64, "{mm:?}");
-    assert_eq!(
-        launches[1].flops, 0.0,
-        "an op that declares no FLOPs: {:?}",
-        launches[1]
+    assert!(
+        launches.iter().any(|l| l.flops == 0.0),
+        "the relu (an op that declares no FLOPs) is missing: {launches:?}"
     );
-    // Profiling is over: nothing more is recorded, and a new profile starts empty.
+    // Profiling is over: ending again returns nothing.
     a.matmul(&b).unwrap();
-    ctx.profile_begin();
     assert!(ctx.profile_end().is_empty());
 }
 

@@ -248,7 +248,8 @@ impl Context {
     }
 
     /// Starts recording every launch with its own time (see [`profile`]); returns the timer
-    /// the adapter allows. Pending work is submitted first so it is not counted.
+    /// the adapter allows. Pending work is submitted first so it is not counted. Process-wide:
+    /// launches from every thread are recorded.
     pub fn profile_begin(&self) -> profile::Timer {
         self.flush();
         self.sync();
