@@ -1,6 +1,6 @@
 // erfc with fractional error below 1.2e-7 everywhere (Numerical Recipes' erfcc, Chebyshev fit):
-// the exact-erf GELU needs relative accuracy for negative inputs too. (The same function as in
-// unary.wgsl, shared here with the fused kernels.)
+// the exact-erf GELU needs relative accuracy for negative inputs too. Shared by unary.wgsl and
+// fused.wgsl.
 fn erfc(x: f32) -> f32 {
     let z = abs(x);
     let t = 1.0 / (1.0 + 0.5 * z);

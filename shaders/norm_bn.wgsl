@@ -53,21 +53,34 @@ fn wg_sum2(lid: u32, a: f32, b: f32) -> vec2<f32> {
     return r;
 }
 
+// The lanes' walk over one channel's B·HW values: lane `lid` takes image rows b0, b0 + step,
+// ... and within each the pixels i0, i0 + per, ... With per = min(HW, WG) lanes per image and
+// WG / per images side by side, small planes (ResNet's 8×8 and 4×4: 64 and 16 values) keep
+// every lane busy instead of 16 of 256, with one division per lane rather than per value.
+struct Walk { b0: u32, step: u32, i0: u32, per: u32 }
+fn walk(lid: u32) -> Walk {
+    let per = min(p.hw, WG);
+    let step = WG / per;
+    // Lanes past step·per (when per does not divide WG) start past the batch and do nothing.
+    return Walk(select(lid / per, p.b, lid >= step * per), step, lid % per, per);
+}
+
 @compute @workgroup_size(256)
 fn bn_stats_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let c = wid.x + wid.y * nwg.x; // one workgroup per channel (uniform, so the guard is safe)
     if (c >= p.c) { return; }
     let n = f32(p.b * p.hw);
+    let wk = walk(lid);
     var s = 0.0;
-    for (var b = 0u; b < p.b; b = b + 1u) {
+    for (var b = wk.b0; b < p.b; b = b + wk.step) {
         let base = (b * p.c + c) * p.hw;
-        for (var i = lid; i < p.hw; i = i + WG) { s = s + x[base + i]; }
+        for (var i = wk.i0; i < p.hw; i = i + wk.per) { s = s + x[base + i]; }
     }
     let mean = wg_sum2(lid, s, 0.0).x / n;
     var ss = 0.0;
-    for (var b = 0u; b < p.b; b = b + 1u) {
+    for (var b = wk.b0; b < p.b; b = b + wk.step) {
         let base = (b * p.c + c) * p.hw;
-        for (var i = lid; i < p.hw; i = i + WG) {
+        for (var i = wk.i0; i < p.hw; i = i + wk.per) {
             let d = x[base + i] - mean;
             ss = ss + d * d;
         }
@@ -113,9 +126,10 @@ fn bn_bwd_reduce_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     let inv = inverseSqrt(var4[c] + p.eps);
     var sg = 0.0;
     var sgx = 0.0;
-    for (var b = 0u; b < p.b; b = b + 1u) {
+    let wk = walk(lid);
+    for (var b = wk.b0; b < p.b; b = b + wk.step) {
         let base = (b * p.c + c) * p.hw;
-        for (var i = lid; i < p.hw; i = i + WG) {
+        for (var i = wk.i0; i < p.hw; i = i + wk.per) {
             let gv = g2[base + i];
             sg = sg + gv;
             sgx = sgx + gv * (x[base + i] - m);

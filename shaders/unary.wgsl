@@ -1,3 +1,4 @@
+// requires: _erfc.wgsl
 // Elementwise unary ops, one pipeline per OP (an override constant, so the switch folds away).
 // Four values per invocation through vec4 loads: ~4x the bandwidth of scalar loads on lavapipe.
 // The tail past numel is padding of the same pooled buffer, so computing on it is harmless.
@@ -26,16 +27,7 @@ struct Params { n4: u32, a: f32, b: f32 }
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;
 
-// erfc with fractional error below 1.2e-7 everywhere (Numerical Recipes' erfcc, Chebyshev fit):
-// the exact-erf GELU needs relative accuracy for negative inputs too.
-fn erfc(x: f32) -> f32 {
-    let z = abs(x);
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
-        t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
-        t * (-0.82215223 + t * 0.17087277)))))))));
-    return select(2.0 - r, r, x >= 0.0);
-}
+// erfc: _erfc.wgsl (prepended by the Rust side).
 
 fn pow_signed(x: f32, e: f32) -> f32 {
     let m = pow(abs(x), e);

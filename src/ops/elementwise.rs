@@ -74,7 +74,7 @@ pub fn unary_raw(x: &Tensor, op: Unary, a: f32, b: f32) -> Result<Tensor> {
     let y = Tensor::empty(x.shape())?;
     let n4 = x.numel().div_ceil(4);
     launch(
-        &shader!("unary"),
+        &shader!("unary", "_erfc"),
         "unary",
         &[("OP", op as u32 as f64)],
         &[n4 as u32, a.to_bits(), b.to_bits()],
