@@ -29,7 +29,7 @@ pub struct Shader {
     pub source: &'static str,
 }
 
-/// Declares a [`Shader`] from a file in `shaders/`, e.g. `shader!("unary")`. Shared snippets
+/// Declares a [`Shader`] from a file in `shaders/`, e.g. `shader!("reduce")`. Shared snippets
 /// (files starting with `_`) that a kernel names in its `// requires:` line are prepended:
 /// `shader!("binary", "_binary_ops")`.
 #[macro_export]
