@@ -106,7 +106,7 @@ impl Arr {
     /// Applies `f` to each row of the last axis.
     pub fn rows(&self, f: impl Fn(&[f64]) -> Vec<f64>) -> Arr {
         let n = *self.shape.last().expect("rank >= 1");
-        let data = self.data.chunks(n).flat_map(|r| f(r)).collect();
+        let data = self.data.chunks(n).flat_map(&f).collect();
         Arr::new(&self.shape, data)
     }
 }

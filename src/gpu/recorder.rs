@@ -210,7 +210,7 @@ impl Recorder {
     pub(super) fn upload(&mut self, ctx: &Context, dst: &GpuBuffer, data: &[u8]) {
         use wgpu::util::DeviceExt;
         let mut padded;
-        let bytes = if data.len() % 4 == 0 {
+        let bytes = if data.len().is_multiple_of(4) {
             data
         } else {
             padded = data.to_vec();

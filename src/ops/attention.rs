@@ -162,7 +162,7 @@ impl Kernel {
             Kernel::Tiled
         } else if super::matmul::cpu_matmul() == super::matmul::CpuMatmul::Subgroup
             && ctx.subgroups_of(8)
-            && dh % 32 == 0
+            && dh.is_multiple_of(32)
         {
             Kernel::Subgroup
         } else {
