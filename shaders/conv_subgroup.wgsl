@@ -12,7 +12,11 @@
 // k − 1 − pad. The kernel reads the forward's weight tensor that way (no flipped copy) and the
 // dilated dy in place: tap position y = oy − (kh − 1 − pad) + ky of dx row oy reads dy row y/s
 // when y ≥ 0 and s divides it, else 0. Params then describe that convolution: cin/h/w are dy's
-// channels and size, cout/ho/wo dx's, stride/pad the forward's.
+// channels and size, cout/ho/wo dx's, stride/pad the forward's. With s > 1 one launch covers one
+// stride phase (phy, phx) of dx — rows phy, phy + s, ... (hq of them), columns likewise — where
+// only every s-th tap lands on a dy row: the tap loops start at that phase's first valid tap and
+// step by s, so no load is spent on the zeros between dy's rows. (The forward: phase 0, step 1,
+// hq × wq = ho × wo.)
 
 override TRANSPOSED: bool = false;
 
@@ -20,6 +24,17 @@ struct Params {
     b: u32, cin: u32, h: u32, w: u32,
     cout: u32, ho: u32, wo: u32, kh: u32,
     kw: u32, stride: u32, pad: u32, has_bias: u32,
+    phy: u32, phx: u32, hq: u32, wq: u32,
+}
+
+// The output position of pixel index m (over [B, hq, wq]): (image, row, column).
+fn pixel(m: vec4<u32>) -> array<vec4<u32>, 3> {
+    let qx = m % p.wq;
+    let t = m / p.wq;
+    let qy = t % p.hq;
+    var s = 1u;
+    if (TRANSPOSED) { s = p.stride; }
+    return array<vec4<u32>, 3>(t / p.hq, vec4<u32>(p.phy) + s * qy, vec4<u32>(p.phx) + s * qx);
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -61,11 +76,11 @@ fn wrow(co: vec4<u32>, ci: u32, ky: u32, kx: u32) -> vec4<f32> {
 // Row r of the tile (pixel m0 + r), the lane's channels n0..n0+4, where they exist.
 fn store(m0: u32, r: u32, n0: u32, v: vec4<f32>, bv: vec4<f32>) {
     let m = m0 + r;
-    if (m >= p.b * p.ho * p.wo || n0 >= p.cout) { return; }
-    let ox = m % p.wo;
-    let t = m / p.wo;
-    let oy = t % p.ho;
-    let bb = t / p.ho;
+    if (m >= p.b * p.hq * p.wq || n0 >= p.cout) { return; }
+    let px = pixel(vec4<u32>(m));
+    let bb = px[0].x;
+    let oy = px[1].x;
+    let ox = px[2].x;
     let plane = p.ho * p.wo;
     for (var j = 0u; j < 4u; j++) {
         if (n0 + j < p.cout) { out[(bb * p.cout + n0 + j) * plane + oy * p.wo + ox] = v[j] + bv[j]; }
@@ -76,7 +91,7 @@ fn store(m0: u32, r: u32, n0: u32, v: vec4<f32>, bv: vec4<f32>) {
 fn conv_fwd_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(subgroup_invocation_id) lane: u32) {
     let tile = wg.x + wg.y * nwg.x;
-    let m_total = p.b * p.ho * p.wo;
+    let m_total = p.b * p.hq * p.wq;
     let tiles_m = (m_total + 31u) / 32u;
     if (tile >= tiles_m * ((p.cout + 31u) / 32u)) { return; } // whole workgroup: uniform
     // Pixel tiles vary fastest: neighbouring workgroups read the same weights.
@@ -85,10 +100,10 @@ fn conv_fwd_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     let co = min(vec4<u32>(n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.cout - 1u));
     // This lane's A rows: pixels m0 + lane + 8q (clamped).
     let m = min(vec4<u32>(m0 + lane) + vec4<u32>(0u, 8u, 16u, 24u), vec4<u32>(m_total - 1u));
-    let ox = m % p.wo;
-    let t = m / p.wo;
-    let oy = t % p.ho;
-    let bb = t / p.ho;
+    let px = pixel(m);
+    let bb = px[0];
+    let oy = px[1];
+    let ox = px[2];
     var iy0 = vec4<i32>(oy * p.stride) - i32(p.pad);
     var ix0 = vec4<i32>(ox * p.stride) - i32(p.pad);
     if (TRANSPOSED) {
@@ -107,7 +122,17 @@ fn conv_fwd_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     var a20 = vec4<f32>(0.0); var a21 = vec4<f32>(0.0); var a22 = vec4<f32>(0.0); var a23 = vec4<f32>(0.0);
     var a24 = vec4<f32>(0.0); var a25 = vec4<f32>(0.0); var a26 = vec4<f32>(0.0); var a27 = vec4<f32>(0.0);
     var a28 = vec4<f32>(0.0); var a29 = vec4<f32>(0.0); var a30 = vec4<f32>(0.0); var a31 = vec4<f32>(0.0);
-    for (var ky = 0u; ky < p.kh; ky++) {
+    // Taps: all (forward), or this phase's every s-th from the first that lands on a dy row
+    // (transposed: ky ≡ kh − 1 − pad − phy (mod s)).
+    var ky0 = 0u;
+    var kx0 = 0u;
+    var kstep = 1u;
+    if (TRANSPOSED) {
+        kstep = p.stride;
+        ky0 = (p.kh - 1u - p.pad + p.stride * p.kh - p.phy) % p.stride;
+        kx0 = (p.kw - 1u - p.pad + p.stride * p.kw - p.phx) % p.stride;
+    }
+    for (var ky = ky0; ky < p.kh; ky += kstep) {
         var iy = iy0 + i32(ky);
         var row_ok = iy >= vec4<i32>(0);
         if (TRANSPOSED) {
@@ -117,7 +142,7 @@ fn conv_fwd_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
             iy = y / S;
         }
         row_ok = row_ok & (iy < vec4<i32>(H));
-        for (var kx = 0u; kx < p.kw; kx++) {
+        for (var kx = kx0; kx < p.kw; kx += kstep) {
             var ix = ix0 + i32(kx);
             var col_ok = ix >= vec4<i32>(0);
             if (TRANSPOSED) {

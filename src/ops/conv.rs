@@ -136,10 +136,13 @@ pub fn conv2d_raw(
     // Without a bias the kernel never reads binding 3 (has_bias = 0); bind the weight there.
     let bias_bind = bias.unwrap_or(w).bind();
     if use_subgroups() {
+        let mut params = g.params(bias.is_some());
+        params.extend([0, 0, g.ho as u32, g.wo as u32]);
         launch_sg(
             &g,
+            g.ho * g.wo,
             false,
-            &g.params(bias.is_some()),
+            &params,
             &[x.bind(), w.bind(), bias_bind, y.bind()],
         )?;
         return Ok(y);
@@ -185,12 +188,15 @@ pub fn conv2d_input_grad(
             wo: g.w,
             ..g
         };
-        launch_sg(
-            &t,
-            true,
-            &t.params(false),
-            &[dy.bind(), w.bind(), w.bind(), dx.bind()],
-        )?;
+        // One launch per stride phase of dx (each writes its own pixels).
+        let s = g.stride;
+        for (py, px) in (0..s.min(g.h)).flat_map(|py| (0..s.min(g.w)).map(move |px| (py, px))) {
+            let (hq, wq) = ((g.h - py).div_ceil(s), (g.w - px).div_ceil(s));
+            let mut params = t.params(false);
+            params.extend([py, px, hq, wq].map(|v| v as u32));
+            let binds = [dy.bind(), w.bind(), w.bind(), dx.bind()];
+            launch_sg(&t, hq * wq, true, &params, &binds)?;
+        }
         return Ok(dx);
     }
     // Blocks of 4 same-phase pixels per (row, x-phase mod stride); see conv_bwd.wgsl.
@@ -292,14 +298,18 @@ fn use_subgroups() -> bool {
 }
 
 /// Launches the subgroup convolution (`transposed`: the input gradient, see the shader; `g`
-/// then has dy's and dx's sizes with the forward's stride and padding) for geometry `g`: one 8-lane workgroup per 32 pixels × 32 output channels.
+/// then has dy's and dx's sizes with the forward's stride and padding) over `plane` output
+/// pixels per image (one stride phase of dx, or the whole output), with `params` = the
+/// geometry's 12 words + (phase y, phase x, phase rows, phase columns): one 8-lane workgroup per
+/// 32 pixels × 32 output channels.
 fn launch_sg(
     g: &Geom,
+    plane: usize,
     transposed: bool,
     params: &[u32],
     bindings: &[crate::gpu::Binding],
 ) -> Result<()> {
-    let tiles = (g.b * g.ho * g.wo).div_ceil(32) * g.cout.div_ceil(32);
+    let tiles = (g.b * plane).div_ceil(32) * g.cout.div_ceil(32);
     crate::gpu::ctx().dispatch(crate::gpu::Dispatch {
         shader: &shader!("conv_subgroup", "_fma8"),
         entry: "conv_fwd_sg",
