@@ -123,20 +123,11 @@ impl Net {
         }
     }
 
-    /// One training step: forward in train mode, loss, backward, optimizer update.
-    pub fn step(&self, opt: &mut Optimizer) -> Result<()> {
-        let x = self.input(self.batch())?;
+    /// One training step on `x`: forward in train mode, loss, backward, optimizer update.
+    pub fn step(&self, x: &Tensor, opt: &mut Optimizer) -> Result<()> {
         opt.zero_grad();
-        self.loss(&self.forward(&x, true)?)?.backward()?;
+        self.loss(&self.forward(x, true)?)?.backward()?;
         opt.step()
-    }
-
-    fn batch(&self) -> usize {
-        match self {
-            Net::Classifier(_, labels) => labels.len(),
-            Net::Mae(_, shuffles) => shuffles.len(),
-            Net::UNet(_, target) => target.dim(0),
-        }
     }
 
     pub fn optimizer(&self) -> Result<Optimizer> {
@@ -153,11 +144,7 @@ fn measure(name: &str, batch: usize, reps: usize, net: &Net) -> Result<Vec<Row>>
         net.forward(&x, false).map(|_| ())
     })?;
     let mut opt = net.optimizer()?;
-    let step = wall(reps, || {
-        opt.zero_grad();
-        net.loss(&net.forward(&x, true)?)?.backward()?;
-        opt.step()
-    })?;
+    let step = wall(reps, || net.step(&x, &mut opt))?;
     Ok(vec![
         Row::new(
             format!("model/{name} forward"),

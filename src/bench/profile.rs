@@ -59,7 +59,7 @@ pub fn run(net: &Net, model: &str, batch: usize, pass: Pass) -> Result<Report> {
     let x = net.input(batch)?;
     let mut once = || -> Result<()> {
         match pass {
-            Pass::Step => net.step(&mut opt),
+            Pass::Step => net.step(&x, &mut opt),
             Pass::Forward => {
                 let _g = no_grad();
                 net.forward(&x, false).map(|_| ())

@@ -158,17 +158,15 @@ impl Recorder {
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
+        // Taken on every launch, so a count an op declared is never credited to a later one.
+        let flops = profile::take_flops();
         let Some(prof) = self.profile.as_mut() else {
-            let pass = self.pass(ctx);
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &group, &[]);
-            let [x, y, z] = d.workgroups;
-            pass.dispatch_workgroups(x, y, z);
+            encode(self.pass(ctx), pipeline, &group, d.workgroups, None);
             return;
         };
         let launch = Launch {
             kernel: format!("{}::{}", d.shader.name, d.entry),
-            flops: profile::take_flops(),
+            flops,
             bytes: d.bindings.iter().map(|b| b.bytes).sum(),
             secs: 0.0,
         };
@@ -179,13 +177,13 @@ impl Recorder {
                 .queries
                 .clone()
                 .expect("in-pass profiling has a query set");
-            let pass = self.pass(ctx);
-            pass.write_timestamp(&queries, q);
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &group, &[]);
-            let [x, y, z] = d.workgroups;
-            pass.dispatch_workgroups(x, y, z);
-            pass.write_timestamp(&queries, q + 1);
+            encode(
+                self.pass(ctx),
+                pipeline,
+                &group,
+                d.workgroups,
+                Some((&queries, q)),
+            );
             // The query set holds 2 timestamps per launch: resolve before it overflows.
             if q + 2 >= profile::QUERIES {
                 self.flush(ctx);
@@ -194,11 +192,7 @@ impl Recorder {
             // No timestamps inside passes: time this launch alone, submit to idle.
             self.flush(ctx);
             let t0 = std::time::Instant::now();
-            let pass = self.pass(ctx);
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &group, &[]);
-            let [x, y, z] = d.workgroups;
-            pass.dispatch_workgroups(x, y, z);
+            encode(self.pass(ctx), pipeline, &group, d.workgroups, None);
             self.flush(ctx);
             let _ = ctx.device.poll(wgpu::PollType::wait_indefinitely());
             let secs = t0.elapsed().as_secs_f64();
@@ -369,5 +363,24 @@ impl Recorder {
         drop(view);
         read.unmap();
         Some(secs)
+    }
+}
+
+/// Records one launch into `pass`, between timestamps `q` and `q + 1` of `timestamps` if given.
+fn encode(
+    pass: &mut wgpu::ComputePass<'static>,
+    pipeline: &wgpu::ComputePipeline,
+    group: &wgpu::BindGroup,
+    [x, y, z]: [u32; 3],
+    timestamps: Option<(&wgpu::QuerySet, u32)>,
+) {
+    if let Some((queries, q)) = timestamps {
+        pass.write_timestamp(queries, q);
+    }
+    pass.set_pipeline(pipeline);
+    pass.set_bind_group(0, group, &[]);
+    pass.dispatch_workgroups(x, y, z);
+    if let Some((queries, q)) = timestamps {
+        pass.write_timestamp(queries, q + 1);
     }
 }

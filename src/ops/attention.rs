@@ -160,10 +160,7 @@ impl Kernel {
         let ctx = gpu::ctx();
         if ctx.kernel_class() == KernelClass::Gpu {
             Kernel::Tiled
-        } else if super::matmul::cpu_matmul() == super::matmul::CpuMatmul::Subgroup
-            && ctx.subgroups_of(8)
-            && dh.is_multiple_of(32)
-        {
+        } else if super::matmul::subgroup_kernels() && dh.is_multiple_of(32) {
             Kernel::Subgroup
         } else {
             Kernel::Rowwise

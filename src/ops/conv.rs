@@ -292,9 +292,7 @@ fn sum_partials(partial: Tensor, w_shape: &[usize]) -> Result<Tensor> {
 /// Whether this thread's CPU-class convolutions use the 8-lane subgroup kernels
 /// (`shaders/conv_subgroup*.wgsl`); the choice and its test override are matmul's.
 fn use_subgroups() -> bool {
-    crate::gpu::ctx().kernel_class() == KernelClass::Cpu
-        && super::matmul::cpu_matmul() == super::matmul::CpuMatmul::Subgroup
-        && crate::gpu::ctx().subgroups_of(8)
+    class() == KernelClass::Cpu && super::matmul::subgroup_kernels()
 }
 
 /// Launches the subgroup convolution (`transposed`: the input gradient, see the shader; `g`

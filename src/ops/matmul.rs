@@ -55,6 +55,13 @@ pub fn cpu_matmul() -> CpuMatmul {
     })
 }
 
+/// Whether this thread's CPU-class matmul, conv and attention launches use the 8-lane subgroup
+/// kernels (one choice for the three families; conv and attention fall back to their other
+/// kernels where it is false).
+pub fn subgroup_kernels() -> bool {
+    cpu_matmul() == CpuMatmul::Subgroup && gpu::ctx().subgroups_of(8)
+}
+
 /// Binding rounded up to whole vec4s (the CPU kernel reads vec4 arrays); pooled buffers are
 /// multiples of 32 bytes, so the padding exists and belongs to this tensor alone.
 fn bind4(t: &Tensor) -> Binding<'_> {
