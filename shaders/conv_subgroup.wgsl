@@ -77,10 +77,14 @@ fn wrow(co: vec4<u32>, ci: u32, ky: u32, kx: u32) -> vec4<f32> {
 fn store(m0: u32, r: u32, n0: u32, v: vec4<f32>, bv: vec4<f32>) {
     let m = m0 + r;
     if (m >= p.b * p.hq * p.wq || n0 >= p.cout) { return; }
-    let px = pixel(vec4<u32>(m));
-    let bb = px[0].x;
-    let oy = px[1].x;
-    let ox = px[2].x;
+    // The scalar form of pixel(): integer division runs lane by lane, so not 4 of them here.
+    let qx = m % p.wq;
+    let t = m / p.wq;
+    var st = 1u;
+    if (TRANSPOSED) { st = p.stride; }
+    let bb = t / p.hq;
+    let oy = p.phy + st * (t % p.hq);
+    let ox = p.phx + st * qx;
     let plane = p.ho * p.wo;
     for (var j = 0u; j < 4u; j++) {
         if (n0 + j < p.cout) { out[(bb * p.cout + n0 + j) * plane + oy * p.wo + ox] = v[j] + bv[j]; }
