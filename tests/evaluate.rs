@@ -9,9 +9,12 @@ mod common;
 use common::fastshap_cli;
 
 use fastshap::checkpoint;
-use fastshap::data::embedded;
-use fastshap::fastshap::evaluate::{EvaluateConfig, GroundTruth, Original, evaluate};
+use fastshap::data::{embedded, holdout};
+use fastshap::fastshap::evaluate::{
+    EvaluateConfig, GroundTruth, Original, Shard, evaluate, fidelity_md, merge,
+};
 use fastshap::fastshap::explainer::tiny_config;
+use fastshap::fastshap::fidelity::Interval;
 use fastshap::fastshap::surrogate::{SurrogateArch, load_original};
 use fastshap::fastshap::{Explainer, Surrogate, SurrogateConfig, train_explainer, train_surrogate};
 use fastshap::models::{Vit, VitConfig};
@@ -51,7 +54,8 @@ fn confident_vit(path: &Path) {
 
 /// original → surrogate → explainer in `dir`; returns (surrogate, explainer) checkpoint paths.
 fn pipeline(dir: &Path) -> (PathBuf, PathBuf) {
-    let (tr, te) = embedded().unwrap();
+    // Validation held out of the training split, as every trainer of the product does.
+    let (tr, te) = holdout(&embedded().unwrap().0);
     let orig = dir.join("original.safetensors");
     confident_vit(&orig);
     let mut sc = SurrogateConfig::recipe(SurrogateArch::Vit, Preset::Tiny, &orig, "embedded");
@@ -81,6 +85,23 @@ fn pipeline(dir: &Path) -> (PathBuf, PathBuf) {
     (spath, edir.join(state::BEST))
 }
 
+fn config() -> EvaluateConfig {
+    EvaluateConfig {
+        images: 4,
+        ground_truth: GroundTruth::Auto,
+        bootstrap: 50,
+        // Bigger surrogate calls (fewer launches); KernelSHAP with a looser threshold and a
+        // budget: at 0.01 it took ~800k evaluations per image here (exact needs 65,536).
+        batch: 4096,
+        kernelshap_threshold: 0.05,
+        kernelshap_max_evals: 16384,
+        progress: true,
+        budgets: vec![32, 64, 512, 4096],
+        timing_rounds: 3,
+        ..EvaluateConfig::default()
+    }
+}
+
 #[test]
 fn evaluate_tiny_pipeline_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
@@ -97,61 +118,41 @@ fn evaluate_tiny_pipeline_end_to_end() {
         model: &model,
     };
     let (_, te) = embedded().unwrap();
-    let cfg = EvaluateConfig {
-        images: 4,
-        ground_truth: GroundTruth::Auto,
-        bootstrap: 50,
-        // Bigger surrogate calls (fewer launches); KernelSHAP with a looser threshold and a
-        // budget: at 0.01 it took ~800k evaluations per image here (exact needs 65,536).
-        batch: 4096,
-        kernelshap_threshold: 0.05,
-        kernelshap_max_evals: 16384,
-        progress: true,
-        budgets: vec![64, 512, 4096],
-        ..EvaluateConfig::default()
-    };
+    let cfg = config();
     let out = dir.path().join("eval");
     let t1 = Instant::now();
-    let s = evaluate(&explainer, &sur, Some(&original), &te, &cfg, &out).unwrap();
+    let s = evaluate(&explainer, &epath, &sur, Some(&original), &te, &cfg, &out).unwrap();
     eprintln!("evaluate: {:.1} s", t1.elapsed().as_secs_f64());
     assert_eq!(
-        (s.players, s.ground_truth, s.reference),
+        (s.players, s.ground_truth.as_str(), s.reference.as_str()),
         (16, "exact", "original")
     );
-    eprintln!(
-        "fastshap vs exact (mean of {} images): {:?}",
-        s.images.len(),
-        s.mean_fastshap
-    );
-    eprintln!("kernelshap vs exact: {:?}", s.mean_kernelshap);
-    for r in &s.auc {
-        eprintln!(
-            "AUC {} {:?}: top-1 {:?} log-odds {:?}",
-            r.method, r.mode, r.top1, r.log_odds
-        );
-    }
-    for t in &s.timing {
-        eprintln!("timing {t:?}");
-    }
-    assert!(s.mean_fastshap.pearson.is_finite() && s.mean_fastshap.l2.is_finite());
-    for r in &s.auc {
-        let (m, (lo, hi)) = r.top1;
-        assert!((0.0..=1.0).contains(&m), "{r:?}");
-        assert!(lo <= m + 1e-12 && m <= hi + 1e-12, "{r:?}");
-        assert!(r.log_odds.0.is_finite(), "{r:?}");
+    let f = s.fidelity.as_ref().unwrap();
+    eprintln!("{}", fidelity_md(f));
+    for r in &f.auc {
+        let m = r.top1;
+        assert!((0.0..=1.0).contains(&m.mean), "{r:?}");
+        assert_eq!(m.n, 4, "{r:?}");
+        assert!(m.lo <= m.mean + 1e-12 && m.mean <= m.hi + 1e-12, "{r:?}");
+        assert!(r.log_odds.mean.is_finite(), "{r:?}");
     }
     // Efficiency of exact φ on the surrogate game (log-softmax values of order 1–10; the sum
     // of 2^16 f32 values in f64 keeps about 1e-6 of them).
-    let eff = s.exact_efficiency_error.unwrap();
-    assert!(eff < 1e-4, "exact efficiency gap {eff}");
+    assert!(
+        f.truth_efficiency_gap < 1e-4,
+        "exact efficiency gap {}",
+        f.truth_efficiency_gap
+    );
     assert!(s.rollout_skipped.is_none(), "{:?}", s.rollout_skipped);
-    for f in [
+    for name in [
         "errors.csv",
         "errors.md",
         "curves.csv",
         "auc.md",
         "timing.md",
         "report.md",
+        "records.json",
+        "fidelity.md",
         "phi_fastshap.png",
         "phi_exact.png",
         "rollout.png",
@@ -160,58 +161,167 @@ fn evaluate_tiny_pipeline_end_to_end() {
         "curves_inclusion_log_odds.svg",
         "curves_exclusion_log_odds.svg",
     ] {
-        let p = out.join(f);
+        let p = out.join(name);
         assert!(
             p.exists() && std::fs::metadata(&p).unwrap().len() > 0,
-            "{f} missing"
+            "{name} missing"
         );
     }
     let auc = std::fs::read_to_string(out.join("auc.md")).unwrap();
     assert!(auc.contains("0.42") && auc.contains("0.64"), "{auc}");
-    let csv = std::fs::read_to_string(out.join("errors.csv")).unwrap();
-    // 4 images × (10 classes + mean) × (fastshap, its untrained self, kernelshap) + header.
-    assert_eq!(csv.lines().count(), 1 + 4 * 11 * 3);
-
-    // The answer: the explainer and its untrained self scored against exact values (that
-    // training beats the untrained self is checked where the answer is known in closed form,
-    // tests/fastshap.rs), and the sampling estimators get better with more evaluations.
-    let f = &s.fidelity;
-    let (trained, untrained) = (&f.scores[0], &f.scores[1]);
-    assert_eq!(
-        (trained.name.as_str(), untrained.name.as_str()),
-        ("fastshap", "fastshap (untrained)")
-    );
-    eprintln!(
-        "fidelity: trained Pearson {:?} / L2 {:?}; untrained Pearson {:?} / L2 {:?}",
-        trained.predicted.pearson,
-        trained.predicted.l2,
-        untrained.predicted.pearson,
-        untrained.predicted.l2
-    );
-    for sc in [trained, untrained] {
-        let (p, l2) = (sc.predicted.pearson, sc.predicted.l2);
+    for m in ["leave-one-out", "singletons", "random", "exact"] {
         assert!(
-            p.lo <= p.mean && p.mean <= p.hi && (-1.0..=1.0).contains(&p.mean),
-            "{sc:?}"
-        );
-        assert!(
-            l2.mean > 0.0 && l2.lo <= l2.mean && l2.mean <= l2.hi,
-            "{sc:?}"
+            auc.contains(&format!("| {m} |")),
+            "{m} missing from the AUC table: {auc}"
         );
     }
-    let ks = &f.budget_curves[0];
-    assert_eq!(ks.method, "kernelshap");
-    let (first, last) = (&ks.points[0], ks.points.last().unwrap());
-    assert!(last.l2.mean < first.l2.mean, "{ks:?}");
+    let csv = std::fs::read_to_string(out.join("errors.csv")).unwrap();
+    // 4 images × 10 classes × (fastshap, its untrained self, four baselines, kernelshap) + header.
+    assert_eq!(csv.lines().count(), 1 + 4 * 10 * 7);
+
+    // Every estimator is scored on the images it has (n stated), with its cost.
+    let names: Vec<&str> = f.scores.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "fastshap",
+            "fastshap (untrained)",
+            "leave-one-out",
+            "singletons",
+            "leave-one-out + singletons",
+            "uniform",
+            "kernelshap (converged)"
+        ]
+    );
+    for e in &f.scores {
+        assert_eq!(e.predicted.l2.n, 4, "{e:?}");
+        // Four images: a Student-t interval, never a 95% bootstrap.
+        assert_eq!(e.predicted.l2.interval, Interval::T, "{e:?}");
+    }
+    let loo = f.score("leave-one-out").unwrap();
+    assert_eq!(loo.evaluations, Some(18.0));
+    assert_eq!(f.score("uniform").unwrap().evaluations, Some(2.0));
+    assert_eq!(
+        f.score("uniform").unwrap().predicted.pearson.n,
+        0,
+        "a constant φ has no Pearson"
+    );
+    // The answer names the best cheap baseline per metric and compares FastSHAP to it paired.
+    assert_eq!(f.best_cheap.len(), 2);
+    for v in &f.best_cheap {
+        assert!(
+            ["leave-one-out", "singletons", "leave-one-out + singletons"]
+                .contains(&v.best.as_str()),
+            "{v:?}"
+        );
+        assert_eq!(v.difference.n, 4);
+        assert!(!(v.fastshap_beats && v.fastshap_loses));
+    }
+    assert!(
+        f.comparisons
+            .iter()
+            .any(|c| c.estimator == "kernelshap @ 64")
+    );
+    assert!(
+        (0.0..=1.0 + 1e-9).contains(&f.additivity.mean),
+        "{:?}",
+        f.additivity
+    );
+    // Budgets: permutation sampling runs from 32 (one antithetic pair at P = 16), KernelSHAP
+    // where its A is non-singular; both improve with evaluations.
+    let (ks, perm) = (&f.budget_curves[0], &f.budget_curves[1]);
+    assert_eq!(
+        (ks.method.as_str(), perm.method.as_str()),
+        ("kernelshap", "permutation")
+    );
+    assert_eq!(perm.points[0].budget, 32);
+    for c in [ks, perm] {
+        let (first, last) = (&c.points[0], c.points.last().unwrap());
+        assert!(last.l2.mean < first.l2.mean, "{c:?}");
+    }
+    let t = &f.timing;
+    assert_eq!(t.rounds, 3);
+    assert!(
+        t.fastshap_ms_per_image > 0.0 && t.ms_per_evaluation > 0.0,
+        "{t:?}"
+    );
+    let md = std::fs::read_to_string(out.join("fidelity.md")).unwrap();
+    assert!(
+        md.contains("**The answer.**") && md.contains("cheap baseline"),
+        "{md}"
+    );
+    assert!(md.contains("(t, n = 4)"), "{md}");
+    assert!(!md.contains("95% bootstrap interval over images)"), "{md}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("fidelity.json")).unwrap()).unwrap();
     assert_eq!(json["players"], 16);
     assert!(json["scores"][0]["predicted"]["pearson"]["lo"].is_number());
     let svg = std::fs::read_to_string(out.join("budget.svg")).unwrap();
-    assert!(
-        svg.contains("permutation") && svg.contains("fastshap"),
-        "{svg}"
+    for name in ["permutation", "fastshap", "leave-one-out"] {
+        assert!(svg.contains(name), "{name} missing from budget.svg");
+    }
+
+    // Two shards merged give the same answer as one run (timings aside). Checked on the
+    // KernelSHAP ground truth (the path for large P: sampled additivity, budgets on the live
+    // game), which also keeps this part to seconds instead of three more exact enumerations.
+    let ks_cfg = || EvaluateConfig {
+        ground_truth: GroundTruth::Kernelshap,
+        kernelshap_max_evals: 2048,
+        budgets: vec![32, 128],
+        ..config()
+    };
+    let one = dir.path().join("one");
+    let s1 = evaluate(
+        &explainer,
+        &epath,
+        &sur,
+        Some(&original),
+        &te,
+        &ks_cfg(),
+        &one,
+    )
+    .unwrap();
+    assert_eq!(s1.ground_truth, "kernelshap");
+    let mut shard_dirs = Vec::new();
+    for k in 0..2 {
+        let d = dir.path().join(format!("shard{k}"));
+        let mut c = ks_cfg();
+        c.shard = Some(Shard { index: k, count: 2 });
+        let sh = evaluate(&explainer, &epath, &sur, Some(&original), &te, &c, &d).unwrap();
+        assert!(sh.fidelity.is_none());
+        assert_eq!(sh.images, 2);
+        shard_dirs.push(d);
+    }
+    let merged = dir.path().join("merged");
+    let m = merge(&shard_dirs, cfg.bootstrap, &merged).unwrap();
+    let strip = |p: &Path| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p.join("fidelity.json")).unwrap())
+                .unwrap();
+        v.as_object_mut().unwrap().remove("timing");
+        v
+    };
+    assert_eq!(m.images, 4);
+    assert_eq!(
+        strip(&merged),
+        strip(&one),
+        "merged shards differ from one run"
     );
+    // A shard given twice, or one missing, is one clear error.
+    let e = merge(&[shard_dirs[0].clone()], 50, &dir.path().join("m2"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("1/2") && e.contains("missing"), "{e}");
+    let e = merge(
+        &[shard_dirs[0].clone(), shard_dirs[0].clone()],
+        50,
+        &dir.path().join("m3"),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("given twice"), "{e}");
 
     // Bad inputs through the CLI: an explainer of another P, an unknown ground truth.
     let other = dir.path().join("other.safetensors");
@@ -246,6 +356,22 @@ fn evaluate_tiny_pipeline_end_to_end() {
     assert_ne!(code, 0);
     assert!(
         err.contains("oracle") && err.contains("--ground-truth"),
+        "{err}"
+    );
+    let (code, _, err) = fastshap_cli(&[
+        "evaluate",
+        "--explainer",
+        epath.to_str().unwrap(),
+        "--data",
+        "embedded",
+        "--out",
+        &o,
+        "--shard",
+        "2/2",
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("--shard") && err.contains("0 ≤ K < N"),
         "{err}"
     );
     eprintln!("total {:.1} s", t0.elapsed().as_secs_f64());

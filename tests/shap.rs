@@ -8,11 +8,15 @@ use fastshap::nn::{InitRng, MultiHeadAttention, QkvLayout, init_rng};
 use fastshap::no_grad;
 use fastshap::shap::curves::{self, Mode};
 use fastshap::shap::exact::exact_shapley;
-use fastshap::shap::game::{Game, LinearGame, Link, RestrictedGame, SurrogateGame, TableGame};
+use fastshap::shap::game::{
+    Game, LinearGame, Link, RestrictedGame, SurrogateGame, TableGame, coalition_mask,
+};
 use fastshap::shap::kernelshap::{KernelShapConfig, kernel_shap};
 use fastshap::shap::metrics;
 use fastshap::shap::rollout::{attention_rollout, attention_rollout_host};
 use fastshap::shap::sampler::{ShapleySampler, UniformSizeSampler, shapley_size_probs};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use std::time::Instant;
 
 fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
@@ -753,8 +757,10 @@ fn kernelshap_standard_errors_are_calibrated() {
 // --- permutation sampling and the fidelity metrics ------------------------------------------
 
 use fastshap::fastshap::fidelity::{
-    self, BudgetCurve, BudgetPoint, Stat, budget_curve, budget_errors, evaluations_to_match,
+    self, BudgetCurve, BudgetPoint, Interval, Stat, budget_curve, budget_errors,
+    evaluations_to_match, match_stat,
 };
+use fastshap::shap::baselines::{additivity_exact, additivity_sampled, baselines};
 use fastshap::shap::permutation::{PermutationConfig, permutation_shapley};
 
 #[test]
@@ -838,9 +844,17 @@ fn fidelity_scores_judge_each_class_on_its_own() {
     let n = fidelity::score("negated", &negated, &truth, &target, p, k, 2, 200, 1);
     assert!((n.predicted.pearson.mean + 1.0).abs() < 1e-12);
     assert!((n.predicted.sign_agreement.mean).abs() < 1e-12);
-    // NaN Pearsons (a constant estimate) are dropped from the mean, not propagated.
+    // NaN Pearsons (a constant estimate) are dropped from the mean, not propagated; two values
+    // get a Student-t interval (t₁ = 12.706: mean ± 12.706 · s/√2), never a bootstrap one.
     let st = Stat::of(&[f64::NAN, 0.5, 0.7], 100, 0);
-    assert!((st.mean - 0.6).abs() < 1e-12 && st.lo >= 0.5 && st.hi <= 0.7);
+    assert!((st.mean - 0.6).abs() < 1e-12, "{st:?}");
+    assert_eq!((st.n, st.interval), (2, Interval::T));
+    let half = 12.706 * (0.02f64).sqrt() / 2f64.sqrt();
+    assert!(
+        (st.hi - 0.6 - half).abs() < 1e-9 && (0.6 - st.lo - half).abs() < 1e-9,
+        "{st:?}"
+    );
+    assert!(st.fmt().contains("(t, n = 2)"), "{}", st.fmt());
 }
 
 #[test]
@@ -865,11 +879,15 @@ fn budget_curves_fall_with_evaluations_and_find_the_matching_budget() {
             mean: 0.0,
             lo: 0.0,
             hi: 0.0,
+            n: 1,
+            interval: Interval::None,
         },
         l2: Stat {
             mean: l2,
             lo: l2,
             hi: l2,
+            n: 1,
+            interval: Interval::None,
         },
     };
     let c = BudgetCurve {
@@ -877,8 +895,125 @@ fn budget_curves_fall_with_evaluations_and_find_the_matching_budget() {
         points: vec![point(100.0, 1.0), point(1000.0, 0.5)],
     };
     let m = evaluations_to_match(&c, 0.75).unwrap();
-    assert!((m - 316.227766).abs() < 1e-3, "{m}");
+    assert!(
+        (m.evaluations - 316.227766).abs() < 1e-3 && !m.at_most,
+        "{m:?}"
+    );
     assert_eq!(evaluations_to_match(&c, 0.1), None);
-    assert_eq!(evaluations_to_match(&c, 2.0), Some(100.0));
+    // Already better at the smallest budget: a ceiling, printed "≤ 100", not a measurement.
+    let first = evaluations_to_match(&c, 2.0).unwrap();
+    assert_eq!((first.evaluations, first.at_most), (100.0, true));
+    assert_eq!(first.fmt(), "≤ 100");
     assert!((fidelity::l2_at(&c, 316.227766).unwrap() - 0.75).abs() < 1e-6);
+}
+
+#[test]
+fn match_stat_brackets_the_point_and_says_when_it_cannot() {
+    // 20 images whose L2 halves from 64 to 1,024 evaluations around a target of ~0.5.
+    let budgets = [64, 256, 1024];
+    let rows: Vec<fidelity::ImageBudget> = (0..20)
+        .map(|j| {
+            let w = 1.0 + 0.05 * (j as f64 - 10.0);
+            vec![
+                (64.0, 0.9, w),
+                (256.0, 0.9, 0.5 * w),
+                (1024.0, 0.9, 0.25 * w),
+            ]
+        })
+        .collect();
+    let target = vec![0.5; 20];
+    let m = match_stat(&budgets, &rows, &target, 200, 3);
+    let p = m.point.unwrap();
+    assert!((p.evaluations - 256.0).abs() < 20.0 && !p.at_most, "{m:?}");
+    let (lo, hi) = (m.lo.unwrap(), m.hi.unwrap());
+    assert!(
+        lo <= p.evaluations && p.evaluations <= hi && hi > lo,
+        "{m:?}"
+    );
+    // Below 10 images: the point only, marked indicative.
+    let few = match_stat(&budgets, &rows[..5], &target[..5], 200, 3);
+    assert!(
+        few.lo.is_none() && few.fmt(1024.0).contains("indicative"),
+        "{few:?}"
+    );
+    // A target no budget reaches.
+    let never = match_stat(&budgets, &rows, &[0.01; 20], 200, 3);
+    assert!(
+        never.point.is_none() && never.fmt(1024.0).starts_with("> 1024"),
+        "{never:?}"
+    );
+}
+
+#[test]
+fn baselines_are_exact_where_theory_says_and_additivity_measures_interaction() {
+    let (p, k) = (7, 2);
+    // An additive game: every baseline but the uniform split is exact, additivity is 1.
+    let lin = LinearGame::random(p, k, 4);
+    let table = TableGame::from_fn(p, k, |s, o| {
+        let mut m = vec![0f32; p];
+        coalition_mask(s, p, &mut m);
+        lin.eval(&m).unwrap()[o] as f64
+    });
+    let exact = exact_shapley(&table, 128).unwrap();
+    for b in baselines(&table).unwrap() {
+        if b.name != "uniform" {
+            assert_close(&b.phi, &exact.phi, 1e-5, b.name);
+        }
+        // Efficiency: every baseline is normalised to the gap.
+        for o in 0..k {
+            let sum: f64 = (0..p).map(|i| b.phi[i * k + o]).sum();
+            assert!(
+                (sum - (exact.grand[o] - exact.null[o])).abs() < 1e-6,
+                "{}",
+                b.name
+            );
+        }
+    }
+    let col = |phi: &[f64], o: usize| (0..p).map(|i| phi[i * k + o]).collect::<Vec<_>>();
+    assert!((additivity_exact(&table, &col(&exact.phi, 0), 0) - 1.0).abs() < 1e-9);
+    // Pairwise interactions: leave-one-out and singletons are biased, their mean is exact.
+    let mut rng = StdRng::seed_from_u64(9);
+    let a: Vec<f64> = (0..p).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let bij: Vec<f64> = (0..p * p).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let pair = TableGame::from_fn(p, 1, |s, _| {
+        let has = |i: usize| (s >> i) & 1 == 1;
+        let mut v = 0.0;
+        for i in 0..p {
+            if has(i) {
+                v += a[i];
+                for j in i + 1..p {
+                    if has(j) {
+                        v += bij[i * p + j];
+                    }
+                }
+            }
+        }
+        v
+    });
+    let ex = exact_shapley(&pair, 128).unwrap();
+    let bs = baselines(&pair).unwrap();
+    assert_eq!(bs[2].name, "leave-one-out + singletons");
+    // Game values pass through f32 (`Game::eval`), hence 1e-5 rather than f64 precision.
+    assert_close(
+        &bs[2].phi,
+        &ex.phi,
+        1e-5,
+        "mean of leave-one-out and singletons",
+    );
+    assert!(
+        metrics::l2(&bs[0].phi, &ex.phi) > 0.1,
+        "leave-one-out should be biased here"
+    );
+    assert_eq!(
+        (bs[0].evaluations, bs[2].evaluations, bs[3].evaluations),
+        (p + 2, 2 * p + 2, 2)
+    );
+    let r2 = additivity_exact(&pair, &ex.phi, 0);
+    assert!(r2 < 0.95 && r2 > 0.0, "pairwise game additivity {r2}");
+    // The sampled estimate agrees with the exact one.
+    let sampled = additivity_sampled(&pair, &ex.phi, pair.values[0], 0, 4000, 5).unwrap();
+    assert!(
+        (sampled - r2).abs() < 0.05,
+        "sampled {sampled} vs exact {r2}"
+    );
 }

@@ -1,19 +1,22 @@
 //! `fastshap evaluate`: the explainer against ground-truth Shapley values (exact or converged
-//! KernelSHAP) through its surrogate, inclusion/exclusion curves with bootstrap AUCs, timing
-//! and attention rollout; see [`crate::fastshap::evaluate`] for what each file holds.
+//! KernelSHAP) through its surrogate, beside the cheap baselines and the sampling estimators
+//! at their budgets; `--shard K/N` measures a part of the images, `--merge DIR…` joins shards.
+//! See [`crate::fastshap::evaluate`] for what each file holds.
 
-use crate::fastshap::evaluate::{EvaluateConfig, GroundTruth, Original, evaluate};
+use crate::fastshap::evaluate::{
+    EvaluateConfig, EvaluateSummary, GroundTruth, Original, Shard, evaluate, merge,
+};
 use crate::fastshap::explainer::Explainer;
 use crate::fastshap::surrogate::Surrogate;
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The explainer's checkpoint (from `fastshap explainer`).
-    #[arg(long)]
-    explainer: PathBuf,
+    /// The explainer's checkpoint (from `fastshap explainer`); not with --merge.
+    #[arg(long, required_unless_present = "merge")]
+    explainer: Option<PathBuf>,
     /// The surrogate's checkpoint (default: the one the explainer was trained with).
     #[arg(long)]
     surrogate: Option<PathBuf>,
@@ -24,8 +27,8 @@ pub struct Args {
     #[command(flatten)]
     arch: super::ArchArgs,
     /// CIFAR-10 source or `embedded`; images are drawn from its test split.
-    #[arg(long)]
-    data: String,
+    #[arg(long, required_unless_present = "merge")]
+    data: Option<String>,
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
@@ -41,7 +44,7 @@ pub struct Args {
     /// KernelSHAP's budget of surrogate evaluations per image.
     #[arg(long, default_value_t = 1 << 20)]
     kernelshap_max_evals: usize,
-    /// Bootstrap resamples for the AUC intervals.
+    /// Bootstrap resamples for the intervals.
     #[arg(long, default_value_t = 200)]
     bootstrap: usize,
     /// Masked images per surrogate call.
@@ -53,23 +56,34 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Game-evaluation budgets at which KernelSHAP and permutation sampling are scored against
-    /// the exact values (comma-separated; exact ground truth only; default 64,128,…,16384).
+    /// the ground truth (comma-separated; default 32,64,…,16384).
     #[arg(long, value_delimiter = ',')]
     budgets: Option<Vec<usize>>,
-    /// Images that also get a full KernelSHAP run (default: all).
+    /// Images that also get a full KernelSHAP run beside exact values (default: all).
     #[arg(long)]
     kernelshap_images: Option<usize>,
+    /// Interleaved rounds timing FastSHAP against game evaluations (medians are reported).
+    #[arg(long, default_value_t = 5)]
+    timing_rounds: usize,
+    /// Measure only shard K of N (K = 0…N−1: the images at positions ≡ K mod N) and write
+    /// `records.json` into --out; join the shards with --merge.
+    #[arg(long, conflicts_with = "merge")]
+    shard: Option<Shard>,
+    /// Join shard directories (each with a `records.json`) into one evaluation in --out.
+    #[arg(long, num_args = 1..)]
+    merge: Vec<PathBuf>,
     /// No per-image progress lines and no throughput line.
     #[arg(long)]
     quiet: bool,
 }
 
-pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
+fn measure(a: &Args, gpu: &crate::gpu::Options) -> Result<EvaluateSummary> {
     ensure!(a.images >= 1, "--images must be at least 1");
     ensure!(a.batch_size >= 2, "--batch-size must be at least 2");
     ensure!(a.top_k != Some(0), "--top-k must be at least 1");
     crate::gpu::init(gpu)?;
-    let (explainer, recorded) = Explainer::load(&a.explainer)?;
+    let path = a.explainer.as_ref().context("--explainer is required")?;
+    let (explainer, recorded) = Explainer::load(path)?;
     let sur_path = a.surrogate.clone().unwrap_or(recorded);
     ensure!(
         sur_path.exists(),
@@ -83,7 +97,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         path: path.clone(),
         model,
     });
-    let (_, test) = crate::data::load_source(&a.data)?;
+    let (_, test) = crate::data::load_source(a.data.as_deref().context("--data is required")?)?;
     let cfg = EvaluateConfig {
         images: a.images,
         ground_truth: a.ground_truth,
@@ -99,41 +113,68 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
             .clone()
             .unwrap_or_else(crate::fastshap::evaluate::default_budgets),
         kernelshap_images: a.kernelshap_images,
+        timing_rounds: a.timing_rounds,
+        shard: a.shard,
     };
-    let t0 = Instant::now();
-    let s = evaluate(
+    evaluate(
         &explainer,
+        path,
         &surrogate,
         original.as_ref(),
         &test,
         &cfg,
         &a.out,
-    )?;
+    )
+}
+
+pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
+    let t0 = Instant::now();
+    let s = if a.merge.is_empty() {
+        measure(a, gpu)?
+    } else {
+        merge(&a.merge, a.bootstrap, &a.out)?
+    };
     let secs = t0.elapsed().as_secs_f64();
     println!(
         "evaluated {} images (P = {}, ground truth {}) in {secs:.1} s",
-        s.images.len(),
-        s.players,
-        s.ground_truth,
+        s.images, s.players, s.ground_truth,
     );
-    if !a.quiet {
+    let Some(f) = &s.fidelity else {
         println!(
-            "evaluate: {} images in {secs:.1} s ({:.2} images/s)",
-            s.images.len(),
-            s.images.len() as f64 / secs.max(1e-9)
+            "shard {}: wrote {}; join the shards with `fastshap evaluate --merge DIR… --out DIR`",
+            a.shard
+                .map_or(String::new(), |k| format!("{}/{}", k.index, k.count)),
+            s.files[0].display()
+        );
+        return Ok(());
+    };
+    for e in f.scores.iter().take(2) {
+        println!(
+            "{:<22} vs {}: Pearson {}, L2 {}",
+            e.name,
+            s.ground_truth,
+            e.predicted.pearson.fmt(),
+            e.predicted.l2.fmt()
         );
     }
-    let e = &s.mean_fastshap;
-    println!(
-        "fastshap vs {}: L2 {:.4}, Pearson {:.3}, Spearman {:.3}, sign agreement {:.3}",
-        s.ground_truth, e.l2, e.pearson, e.spearman, e.sign_agreement
-    );
-    for r in &s.auc {
+    for v in &f.best_cheap {
         println!(
-            "{:<10} {:?}: top-1 AUC {:.3} [{:.3}, {:.3}]",
-            r.method, r.mode, r.top1.0, r.top1.1.0, r.top1.1.1
+            "best cheap baseline by {}: {} ({:.3} vs FastSHAP {:.3}, difference {}): FastSHAP {}",
+            v.metric,
+            v.best,
+            v.best_mean,
+            v.fastshap_mean,
+            v.difference.fmt(),
+            if v.fastshap_beats {
+                "beats it"
+            } else if v.fastshap_loses {
+                "loses"
+            } else {
+                "does not beat it"
+            }
         );
     }
+    println!("additivity of the games: {}", f.additivity.fmt());
     println!(
         "curves explain the {}'s prediction{}",
         s.reference,

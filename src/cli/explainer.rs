@@ -106,16 +106,8 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         })?;
     crate::gpu::init(gpu)?;
     let surrogate = Surrogate::load(&cfg.surrogate)?;
-    let (train, test) = crate::data::load_source(&cfg.data)?;
+    let (fit, val) = crate::data::load_fit_val(&cfg.data)?;
     let opts = a.faults.run_options(a.quiet, a.stop_after_epoch);
-    train_explainer(
-        &cfg,
-        &surrogate,
-        &train,
-        &test,
-        &dir,
-        resumed.as_ref(),
-        &opts,
-    )?;
+    train_explainer(&cfg, &surrogate, &fit, &val, &dir, resumed.as_ref(), &opts)?;
     Ok(())
 }

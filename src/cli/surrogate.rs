@@ -126,8 +126,8 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
             build_config(a)
         })?;
     crate::gpu::init(gpu)?;
-    let (train, test) = crate::data::load_source(&cfg.data)?;
+    let (fit, val) = crate::data::load_fit_val(&cfg.data)?;
     let opts = a.faults.run_options(a.quiet, a.stop_after_epoch);
-    train_surrogate(&cfg, &train, &test, &dir, resumed.as_ref(), &opts)?;
+    train_surrogate(&cfg, &fit, &val, &dir, resumed.as_ref(), &opts)?;
     Ok(())
 }

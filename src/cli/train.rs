@@ -181,7 +181,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         }
     };
     crate::gpu::init(gpu)?;
-    let (train, test) = crate::data::load_source(&cfg.data)?;
-    crate::train::train(&cfg, &train, &test, &dir, resumed.as_ref(), &opts)?;
+    let (fit, val) = crate::data::load_fit_val(&cfg.data)?;
+    crate::train::train(&cfg, &fit, &val, &dir, resumed.as_ref(), &opts)?;
     Ok(())
 }

@@ -317,6 +317,37 @@ fn load_tar(name: &str, reader: impl Read) -> Result<(Dataset, Dataset)> {
     }
 }
 
+/// Every `HOLDOUT_EVERY`-th training image (index ≡ HOLDOUT_EVERY − 1) is held out for
+/// validation: readers group images by class, so the held-out part is stratified, and it is the
+/// same for every trainer of a run. No trainer validates on the test split, so test images —
+/// the ones `evaluate` explains — never take part in early stopping, best-checkpoint choice or
+/// the learning-rate schedule.
+pub const HOLDOUT_EVERY: usize = 10;
+
+/// Indices of the training split held out for validation (see [`HOLDOUT_EVERY`]).
+pub fn holdout_indices(train_len: usize) -> Vec<usize> {
+    (0..train_len)
+        .filter(|i| i % HOLDOUT_EVERY == HOLDOUT_EVERY - 1)
+        .collect()
+}
+
+/// The training split as (fit, validation): the images trainers learn from and the held-out
+/// images they validate on (disjoint; together the whole split).
+pub fn holdout(train: &Dataset) -> (Dataset, Dataset) {
+    let val = holdout_indices(train.len());
+    let fit: Vec<usize> = (0..train.len())
+        .filter(|i| i % HOLDOUT_EVERY != HOLDOUT_EVERY - 1)
+        .collect();
+    (train.select(&fit), train.select(&val))
+}
+
+/// The training split of `data` as (fit, validation) — what every trainer's CLI uses; the test
+/// split is left for evaluation.
+pub fn load_fit_val(data: &str) -> Result<(Dataset, Dataset)> {
+    let (train, _) = load_source(data)?;
+    Ok(holdout(&train))
+}
+
 /// The embedded default subset: 2,000 training and 500 test images, 200/50 per class, taken
 /// from the full archive by `tools/make_subset.rs`. Compiled into the binary.
 pub fn embedded() -> Result<(Dataset, Dataset)> {

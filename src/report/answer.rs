@@ -15,17 +15,31 @@ fn num(v: &Value, digits: usize) -> String {
         .map_or("–".into(), |x| format!("{x:.digits$}"))
 }
 
-/// "0.812 [0.780, 0.840]" from a {mean, lo, hi} object.
+/// "0.812 [0.780, 0.840]" from a {mean, lo, hi, n, interval} object; a Student-t interval
+/// says so with its n, a single image is "indicative".
 fn stat(v: &Value) -> String {
     if v.get("mean").is_none() {
         return "–".into();
     }
-    format!(
-        "{} [{}, {}]",
-        num(&v["mean"], 3),
-        num(&v["lo"], 3),
-        num(&v["hi"], 3)
-    )
+    let n = v["n"].as_u64();
+    match v["interval"].as_str() {
+        Some("none") => format!(
+            "{} (indicative, n = {})",
+            num(&v["mean"], 3),
+            n.unwrap_or(0)
+        ),
+        kind => format!(
+            "{} [{}, {}]{}",
+            num(&v["mean"], 3),
+            num(&v["lo"], 3),
+            num(&v["hi"], 3),
+            if kind == Some("t") {
+                format!(" (t, n = {})", n.unwrap_or(0))
+            } else {
+                String::new()
+            }
+        ),
+    }
 }
 
 fn auc(e: &Value, method: &str, mode: &str) -> String {
@@ -36,6 +50,66 @@ fn auc(e: &Value, method: &str, mode: &str) -> String {
                 .find(|r| r["method"] == method && r["mode"] == mode)
         })
         .map_or("–".into(), |r| stat(&r["top1"]))
+}
+
+/// "FastSHAP beats / does not beat leave-one-out (Pearson 0.91 vs 0.73)" from `best_cheap`.
+fn verdict_line(e: &Value) -> String {
+    let Some(v) = e["best_cheap"]
+        .as_array()
+        .and_then(|a| a.iter().find(|v| v["metric"] == "pearson"))
+    else {
+        return "no cheap baseline was scored".into();
+    };
+    let outcome = if v["fastshap_beats"] == true {
+        "beats"
+    } else if v["fastshap_loses"] == true {
+        "loses to"
+    } else {
+        "does not beat"
+    };
+    format!(
+        "FastSHAP {outcome} the best cheap baseline, {} (Pearson on the explained class {} vs \
+         {}; paired difference {}).",
+        v["best"].as_str().unwrap_or("?"),
+        num(&v["fastshap_mean"], 3),
+        num(&v["best_mean"], 3),
+        stat(&v["difference"])
+    )
+}
+
+/// "leave-one-out 0.905 (FastSHAP beats)" for one metric of `best_cheap`.
+fn cheap(e: &Value, metric: &str) -> String {
+    e["best_cheap"]
+        .as_array()
+        .and_then(|a| a.iter().find(|v| v["metric"] == metric))
+        .map_or("–".into(), |v| {
+            format!(
+                "{} {} ({})",
+                escape(v["best"].as_str().unwrap_or("?")),
+                num(&v["best_mean"], 3),
+                if v["fastshap_beats"] == true {
+                    "FastSHAP better"
+                } else if v["fastshap_loses"] == true {
+                    "FastSHAP worse"
+                } else {
+                    "no clear difference"
+                }
+            )
+        })
+}
+
+/// Evaluations to match with "≤" and its interval, from a MatchStat object.
+fn matched(m: &Value) -> String {
+    let p = &m["point"];
+    let Some(ev) = p["evaluations"].as_f64() else {
+        return "more than the largest budget".into();
+    };
+    let le = if p["at_most"] == true { "≤ " } else { "" };
+    match (m["lo"].as_f64(), m["hi"].as_f64()) {
+        (Some(lo), Some(hi)) => format!("{le}{ev:.0} [{lo:.0}, {hi:.0}]"),
+        (Some(lo), None) => format!("{le}{ev:.0} [{lo:.0}, beyond the budgets]"),
+        _ => format!("{le}{ev:.0} (n = {})", num(&m["n"], 0)),
+    }
 }
 
 pub fn answer(run: &Run) -> Section {
@@ -89,9 +163,20 @@ pub fn answer(run: &Run) -> Section {
         o += &note("No explainer has been evaluated yet.");
         return section(o);
     };
+    // The one-sentence answer per explainer: does it beat the best cheap baseline?
+    o += "<ul>\n";
+    for (k, e) in ex {
+        let _ = writeln!(
+            o,
+            "<li><strong>{}</strong>: {}</li>",
+            escape(k),
+            escape(&verdict_line(e))
+        );
+    }
+    o += "</ul>\n";
     // One column per explainer, one row per measure: reads top to bottom on any screen.
     type Cell<'a> = &'a dyn Fn(&Value) -> String;
-    let rows: [(&str, Cell); 12] = [
+    let rows: [(&str, Cell); 13] = [
         ("ground truth", &|e| {
             escape(e["ground_truth"].as_str().unwrap_or("?"))
         }),
@@ -102,7 +187,7 @@ pub fn answer(run: &Run) -> Section {
         ("Pearson, explained class: untrained", &|e| {
             stat(&e["untrained_pearson_explained_class"])
         }),
-        ("Pearson, all classes", &|e| stat(&e["pearson_all_classes"])),
+        ("best cheap baseline, Pearson", &|e| cheap(e, "pearson")),
         ("L2, explained class: trained / untrained", &|e| {
             format!(
                 "{} / {}",
@@ -110,8 +195,9 @@ pub fn answer(run: &Run) -> Section {
                 num(&e["untrained_l2_explained_class"]["mean"], 3)
             )
         }),
-        ("sign agreement (top players), explained class", &|e| {
-            stat(&e["sign_agreement_explained_class"])
+        ("best cheap baseline, L2", &|e| cheap(e, "l2")),
+        ("additivity of the games (1 = additive)", &|e| {
+            stat(&e["additivity"])
         }),
         ("exclusion AUC: fastshap / exact / random", &|e| {
             format!(
@@ -121,19 +207,24 @@ pub fn answer(run: &Run) -> Section {
                 auc(e, "random", "exclusion")
             )
         }),
-        ("KernelSHAP L2 at 1,000 evaluations", &|e| {
-            num(&e["kernelshap_l2_at_1000_evaluations"], 3)
-        }),
         ("KernelSHAP evaluations for equal error", &|e| {
-            e["kernelshap_evaluations_to_match"]
-                .as_f64()
-                .map_or("more than the largest budget".into(), |v| format!("{v:.0}"))
+            matched(&e["kernelshap_evaluations_to_match"])
         }),
         ("FastSHAP ms / image", &|e| num(&e["ms_per_image"], 3)),
         ("speed-up over KernelSHAP at equal error", &|e| {
-            e["speedup_at_equal_error"]
-                .as_f64()
-                .map_or("–".into(), |v| format!("{v:.0}×"))
+            let s = &e["speedup_at_equal_error"];
+            match s["mean"].as_f64() {
+                None => "–".into(),
+                Some(m) if s["lo"].as_f64().is_some() => format!(
+                    "{m:.1}× [{}, {}]",
+                    num(&s["lo"], 1),
+                    s["hi"].as_f64().map_or("∞".into(), |h| format!("{h:.1}"))
+                ),
+                Some(m) => format!("{m:.1}× (indicative)"),
+            }
+        }),
+        ("images to break even (training included)", &|e| {
+            num(&e["images_to_break_even"], 0)
         }),
     ];
     o += "<div class=\"scroll\"><table><thead><tr><th>measure</th>";
@@ -151,8 +242,11 @@ pub fn answer(run: &Run) -> Section {
     o += "</tbody></table></div>\n";
     o.push_str(
         "<p>Pearson and L2 compare the explainer's φ with the ground truth per image on the class \
-         the original predicts (mean over images, 95% bootstrap interval); the untrained row is \
-         the same network at its initial weights. Exclusion AUC: lower is better. Speed-up: \
+         the original predicts (mean over images, 95% interval: bootstrap from 10 images, Student \
+         t below); the untrained row is the same network at its initial weights. Cheap \
+         baselines: leave-one-out, singletons and their mean (≤ 2P + 2 game evaluations), \
+         additively normalised like FastSHAP; \"better\"/\"worse\" only when the paired \
+         interval over images excludes 0. Exclusion AUC: lower is better. Speed-up: \
          KernelSHAP's time at the evaluations it needs to match FastSHAP's L2 (evaluations × \
          the measured time of one) over FastSHAP's time per image. Details in the evaluation \
          section.</p>",

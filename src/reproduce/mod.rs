@@ -113,12 +113,36 @@ pub(crate) struct Run {
     pub dir: PathBuf,
     pub data: String,
     pub plan: Plan,
-    pub train: Dataset,
+    /// The training split without its held-out part: what trainers learn from.
+    pub fit: Dataset,
+    /// The held-out part of the training split: what every trainer validates on.
+    pub val: Dataset,
+    /// The test split: tables, figures and the evaluated images, never used for selection.
     pub test: Dataset,
     pub opts: ReproOptions,
 }
 
 impl Run {
+    pub fn new(
+        dir: PathBuf,
+        data: String,
+        plan: Plan,
+        train: &Dataset,
+        test: Dataset,
+        opts: ReproOptions,
+    ) -> Run {
+        let (fit, val) = crate::data::holdout(train);
+        Run {
+            dir,
+            data,
+            plan,
+            fit,
+            val,
+            test,
+            opts,
+        }
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
     }
@@ -220,14 +244,14 @@ pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Re
         ctx.info.backend
     ))?;
 
-    let run = Run {
-        dir: dir.clone(),
-        data: data.to_string(),
-        plan: plan.clone(),
-        train,
+    let run = Run::new(
+        dir.clone(),
+        data.to_string(),
+        plan.clone(),
+        &train,
         test,
-        opts: opts.clone(),
-    };
+        opts.clone(),
+    );
     let n = list.len();
     for (i, stage) in list.iter().enumerate() {
         let k = i + 1;
@@ -273,4 +297,53 @@ pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Re
         report.display()
     ))?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+    use crate::fastshap::evaluate::choose_images;
+    use std::collections::HashSet;
+
+    /// Clean splits: every trainer of a reproduction validates on images held out of the
+    /// training split, and no image any evaluation explains (the test split, for every preset's
+    /// seed and image count) is among them — compared by content, so a duplicate across splits
+    /// would be caught too.
+    #[test]
+    fn evaluated_images_never_take_part_in_validation() {
+        let (train, test) = crate::data::embedded().unwrap();
+        for preset in [
+            ReproPreset::Smoke,
+            ReproPreset::Tiny,
+            ReproPreset::Cpu,
+            ReproPreset::Demo,
+        ] {
+            let plan = Plan::new(preset);
+            let run = Run::new(
+                PathBuf::new(),
+                "embedded".into(),
+                plan.clone(),
+                &train,
+                test.clone(),
+                ReproOptions { quiet: true },
+            );
+            assert_eq!(run.fit.len() + run.val.len(), train.len());
+            assert_eq!(run.val.len(), train.len() / crate::data::HOLDOUT_EVERY);
+            let val: HashSet<&[u8]> = (0..run.val.len()).map(|i| run.val.image(i)).collect();
+            let fit: HashSet<&[u8]> = (0..run.fit.len()).map(|i| run.fit.image(i)).collect();
+            assert!(
+                val.is_disjoint(&fit),
+                "{preset:?}: fit and validation overlap"
+            );
+            let evaluated = choose_images(run.test.len(), plan.eval_images, plan.seed);
+            for &i in &evaluated {
+                assert!(
+                    !val.contains(run.test.image(i)),
+                    "{preset:?}: evaluated test image {i} is a validation image"
+                );
+            }
+            // Every class keeps validation images (the held-out part is stratified).
+            assert!(run.val.class_counts().iter().all(|&c| c > 0), "{preset:?}");
+        }
+    }
 }

@@ -140,6 +140,10 @@ pub struct Plan {
     pub kernelshap_threshold: f64,
     pub bootstrap: usize,
     pub seed: u64,
+    /// Validation: every n-th training image held out (`data::HOLDOUT_EVERY`); 0 in runs
+    /// started before validation left the test split, which therefore do not resume.
+    #[serde(default)]
+    pub holdout_every: usize,
     /// The fidelity experiment (`cpu`, `demo`): its stages replace the paper's.
     #[serde(default)]
     pub fidelity: Option<FidelityPlan>,
@@ -167,6 +171,7 @@ impl Plan {
                 kernelshap_threshold: 0.05,
                 bootstrap: 20,
                 seed: 0,
+                holdout_every: crate::data::HOLDOUT_EVERY,
                 fidelity: None,
             },
             ReproPreset::Tiny => Plan {
@@ -187,6 +192,7 @@ impl Plan {
                 kernelshap_threshold: 0.05,
                 bootstrap: 100,
                 seed: 0,
+                holdout_every: crate::data::HOLDOUT_EVERY,
                 fidelity: None,
             },
             ReproPreset::Short => Plan {
@@ -207,6 +213,7 @@ impl Plan {
                 kernelshap_threshold: 0.02,
                 bootstrap: 200,
                 seed: 0,
+                holdout_every: crate::data::HOLDOUT_EVERY,
                 fidelity: None,
             },
             ReproPreset::Paper => Plan {
@@ -227,6 +234,7 @@ impl Plan {
                 kernelshap_threshold: 0.01,
                 bootstrap: 200,
                 seed: 0,
+                holdout_every: crate::data::HOLDOUT_EVERY,
                 fidelity: None,
             },
             // Budgets for ~45 minutes on a fast 2-core lavapipe machine (BENCHMARKS.md):
@@ -250,6 +258,7 @@ impl Plan {
                 kernelshap_threshold: 0.01,
                 bootstrap: 1000,
                 seed: 0,
+                holdout_every: crate::data::HOLDOUT_EVERY,
                 fidelity: Some(FidelityPlan::new()),
             },
             // Sized by `reproduce::calibrate` before it runs; these are the budgets of a
@@ -272,6 +281,7 @@ impl Plan {
                 kernelshap_threshold: 0.02,
                 bootstrap: 1000,
                 seed: 0,
+                holdout_every: crate::data::HOLDOUT_EVERY,
                 fidelity: Some(FidelityPlan {
                     kernelshap_images: 1,
                     ..FidelityPlan::new()

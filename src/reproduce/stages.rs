@@ -338,18 +338,29 @@ fn original(run: &Run, o: &OriginalSpec, out: &Path, log: &mut Log) -> Result<Va
     let resumed = resume_or_clear(out, o.slug, &cfg, state::read_resume, log)?;
     let s = crate::train::train(
         &cfg,
-        &run.train,
-        &run.test,
+        &run.fit,
+        &run.val,
         out,
         resumed.as_ref(),
         &run_options(run),
     )?;
     let last = s.metrics.last();
     let best_val = lowest(s.metrics.iter().map(|m| m.val_loss));
+    // Validation is held out of the training split; the test accuracy is measured once, on
+    // the best checkpoint, after every choice is made.
+    let test_acc = match last.and_then(|m| m.val_acc) {
+        Some(_) => {
+            let model: Model = load_original(&best(out))?;
+            let test = TestSet::new(&run.test, run.plan.test_limit);
+            Some(eval::evaluate(&model, &test.data, BATCH)?.accuracy)
+        }
+        None => None,
+    };
     Ok(json!({
         "epochs": s.metrics.len(),
         "best_val_loss": best_val,
         "final_val_acc": last.and_then(|m| m.val_acc),
+        "test_accuracy": test_acc,
         "images_per_s": last.map(|m| m.images_per_s),
         "table2_name": o.table,
     }))
@@ -371,12 +382,12 @@ fn surrogate(
     let cfg = run
         .plan
         .surrogate_config(arch, &best(&original_dir(run, orig)), &run.data)
-        .with_classes(run.train.num_classes());
+        .with_classes(run.fit.num_classes());
     let resumed = resume_or_clear(out, slug, &cfg, surrogate::read_resume, log)?;
     let s = train_surrogate(
         &cfg,
-        &run.train,
-        &run.test,
+        &run.fit,
+        &run.val,
         out,
         resumed.as_ref(),
         &run_options(run),
@@ -412,8 +423,8 @@ fn explainer(run: &Run, slug: &str, out: &Path, log: &mut Log) -> Result<Value> 
     let s = train_explainer(
         &cfg,
         &sur,
-        &run.train,
-        &run.test,
+        &run.fit,
+        &run.val,
         out,
         resumed.as_ref(),
         &run_options(run),
@@ -612,7 +623,8 @@ fn figures(run: &Run, out: &Path) -> Result<Value> {
 }
 
 fn evaluation(run: &Run, slug: &str, out: &Path) -> Result<Value> {
-    let (explainer, sur_path) = Explainer::load(&best(&run.path(&format!("explainers/{slug}"))))?;
+    let explainer_path = best(&run.path(&format!("explainers/{slug}")));
+    let (explainer, sur_path) = Explainer::load(&explainer_path)?;
     let surrogate = Surrogate::load(&sur_path)?;
     let path = best(&original_dir(run, original_of(slug)));
     let model: Model = load_original(&path)?;
@@ -637,30 +649,35 @@ fn evaluation(run: &Run, slug: &str, out: &Path) -> Result<Value> {
             f.budgets.clone()
         }),
         kernelshap_images: f.map(|f| f.kernelshap_images),
+        ..EvaluateConfig::default()
     };
     clear(out)?;
     let s = evaluate(
         &explainer,
+        &explainer_path,
         &surrogate,
         Some(&original),
         &run.test,
         &cfg,
         out,
     )?;
-    let e = &s.mean_fastshap;
+    let fid = s
+        .fidelity
+        .as_ref()
+        .context("an unsharded evaluation has an answer")?;
+    let fs = &fid.scores[0].predicted;
     Ok(json!({
         "pair": slug,
         "players": s.players,
         "ground_truth": s.ground_truth,
-        "images": s.images.len(),
-        "fastshap_vs_truth": {"l2": e.l2, "pearson": e.pearson, "spearman": e.spearman,
-                              "sign_agreement": e.sign_agreement},
-        "auc_top1": s.auc.iter().map(|r| json!({"method": r.method,
-            "mode": format!("{:?}", r.mode), "auc": r.top1.0})).collect::<Vec<_>>(),
-        "seconds_per_image": s.timing.iter().map(|t| (t.method.clone(), json!(t.seconds_per_image)))
-            .collect::<serde_json::Map<_, _>>(),
+        "images": s.images,
+        "fastshap_vs_truth": {"l2": fs.l2.mean, "pearson": fs.pearson.mean,
+                              "spearman": fs.spearman.mean,
+                              "sign_agreement": fs.sign_agreement.mean},
+        "auc_top1": fid.auc.iter().map(|r| json!({"method": r.method,
+            "mode": r.mode, "auc": r.top1.mean})).collect::<Vec<_>>(),
         "rollout": s.rollout_skipped.is_none(),
-        "fidelity": s.fidelity,
+        "fidelity": fid,
     }))
 }
 
@@ -700,14 +717,14 @@ mod tests {
         plan.explainer.epochs = 2;
         plan.explainer.train_limit = Some(16);
         plan.explainer.val_limit = Some(8);
-        let run = Run {
-            dir: tmp.path().to_path_buf(),
-            data: "embedded".into(),
+        let run = Run::new(
+            tmp.path().to_path_buf(),
+            "embedded".into(),
             plan,
-            train,
+            &train,
             test,
-            opts: ReproOptions { quiet: true },
-        };
+            ReproOptions { quiet: true },
+        );
         // The original the first pairing (resnet-by-resnet) explains: an untrained tiny ResNet.
         let orig = best(&original_dir(&run, "resnet"));
         std::fs::create_dir_all(orig.parent().unwrap()).unwrap();
@@ -732,7 +749,7 @@ mod tests {
             .plan
             .surrogate_config(arch, &best(&original_dir(&run, o)), &run.data)
             .with_classes(10);
-        let s = train_surrogate(&cfg, &run.train, &run.test, &out, None, &stop).unwrap();
+        let s = train_surrogate(&cfg, &run.fit, &run.val, &out, None, &stop).unwrap();
         assert!(s.stopped);
         let line = first_line(&out);
         super::run(&run, &stage, &mut log).unwrap();
@@ -745,7 +762,7 @@ mod tests {
         let sur_path = surrogate_path(&run, "resnet-by-resnet");
         let sur = Surrogate::load(&sur_path).unwrap();
         let cfg = run.plan.explainer_config(&sur_path, &run.data);
-        let e = train_explainer(&cfg, &sur, &run.train, &run.test, &out, None, &stop).unwrap();
+        let e = train_explainer(&cfg, &sur, &run.fit, &run.val, &out, None, &stop).unwrap();
         assert!(e.stopped);
         let line = first_line(&out);
         super::run(&run, &stage, &mut log).unwrap();

@@ -45,6 +45,26 @@ impl Default for KernelShapConfig {
     }
 }
 
+/// The error KernelSHAP returns when its budget ran out while A = E[z zᵀ] was still singular
+/// (too few pairs for P players): callers scoring small budgets treat it as "cannot run here".
+#[derive(Debug)]
+pub struct Singular {
+    pub evaluations: usize,
+    pub players: usize,
+}
+
+impl std::fmt::Display for Singular {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "KernelSHAP: A still singular after {} evaluations (P = {})",
+            self.evaluations, self.players
+        )
+    }
+}
+
+impl std::error::Error for Singular {}
+
 #[derive(Clone, Debug)]
 pub struct KernelShapResult {
     pub players: usize,
@@ -276,7 +296,11 @@ pub fn kernel_shap(game: &dyn Game, cfg: &KernelShapConfig) -> Result<KernelShap
                 });
             }
         } else if out_of_budget {
-            bail!("KernelSHAP: A still singular after {evaluations} evaluations (P = {p})");
+            return Err(Singular {
+                evaluations,
+                players: p,
+            }
+            .into());
         }
     }
 }

@@ -1,0 +1,584 @@
+//! From per-image records to the answer (`fidelity.json`): every estimator scored against the
+//! ground truth with intervals that say how they were made and on how many images; FastSHAP
+//! against each of them as a paired difference over images ("beats" only when that interval
+//! excludes 0); the best estimator at or below FastSHAP's cost and the best cheap baseline;
+//! how additive the games are; the sampling estimators' error against their budget with the
+//! evaluations they need to match FastSHAP (bootstrap interval, "≤" at the smallest budget);
+//! AUCs; and the timing, speed-up and training break-even from interleaved, repeated timings.
+
+use super::record::{ImageRecord, RunMeta, ShardTiming};
+use crate::fastshap::fidelity::{
+    self, BudgetCurve, EstimatorScores, ImageBudget, L2, MatchStat, PEARSON, PerImage, Stat,
+    budget_curve, match_stat, per_image, scores_of,
+};
+use crate::fastshap::mix;
+use crate::shap::curves::trapezoid;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+/// Above this mean additivity a game is called nearly additive in the report.
+pub const NEARLY_ADDITIVE: f64 = 0.95;
+
+/// FastSHAP against one other estimator, paired over the images both have.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Comparison {
+    pub estimator: String,
+    /// Its game evaluations per image (`None`: an explainer pass).
+    pub evaluations: Option<f64>,
+    /// FastSHAP − it, per image, explained class: Pearson (> 0: FastSHAP better) and L2
+    /// (< 0: FastSHAP better).
+    pub pearson_difference: Stat,
+    pub l2_difference: Stat,
+}
+
+impl Comparison {
+    /// "beats", "loses to" or "ties with" on Pearson and on L2.
+    pub fn verdicts(&self) -> (&'static str, &'static str) {
+        let word = |s: i8| match s {
+            1 => "beats",
+            -1 => "loses to",
+            _ => "ties with",
+        };
+        (
+            word(self.pearson_difference.sign()),
+            word(-self.l2_difference.sign()),
+        )
+    }
+}
+
+/// The best estimator of a set by one metric, and FastSHAP against it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Verdict {
+    /// "pearson" or "l2".
+    pub metric: String,
+    pub best: String,
+    pub evaluations: Option<f64>,
+    pub best_mean: f64,
+    pub fastshap_mean: f64,
+    /// FastSHAP − best, paired over images.
+    pub difference: Stat,
+    /// The interval excludes 0 in FastSHAP's favour / against it.
+    pub fastshap_beats: bool,
+    pub fastshap_loses: bool,
+}
+
+/// Timing-dependent figures (they differ between runs of the same evaluation).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Timing {
+    pub device: String,
+    /// Interleaved rounds the medians are over.
+    pub rounds: usize,
+    /// Medians: FastSHAP per image (batch of a shard's images), a single image, one game
+    /// evaluation (in calls of `batch` masks).
+    pub fastshap_ms_per_image: f64,
+    pub fastshap_ms_single_image: f64,
+    pub ms_per_evaluation: f64,
+    /// FastSHAP's time per image in game evaluations: its cost on the evaluations axis.
+    pub fastshap_cost_in_evaluations: f64,
+    /// The best estimator at or below that cost, per metric.
+    pub at_cost: Vec<Verdict>,
+    pub kernelshap_ms_at_equal_error: Option<f64>,
+    pub permutation_ms_at_equal_error: Option<f64>,
+    /// KernelSHAP's time at equal error over FastSHAP's per image, with a bootstrap interval
+    /// over images (evaluations to match) and rounds (the time ratio); `None` without a match.
+    pub speedup_at_equal_error: Option<Stat>,
+    /// The explainer's training time, and after how many images FastSHAP (training included)
+    /// is cheaper than KernelSHAP at equal error.
+    pub training_seconds: Option<f64>,
+    pub images_to_break_even: Option<f64>,
+    /// The ground truth's time per image (exact: 2^P evaluations).
+    pub truth_ms_per_image: f64,
+}
+
+/// One method's inclusion/exclusion AUC over images.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AucEntry {
+    pub method: String,
+    pub mode: String,
+    pub top1: Stat,
+    pub log_odds: Stat,
+}
+
+/// How right the explanations are, in numbers (`fidelity.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Fidelity {
+    pub players: usize,
+    pub classes: usize,
+    pub images: usize,
+    /// "exact" or "kernelshap".
+    pub ground_truth: String,
+    /// FastSHAP, its untrained self, the cheap baselines, KernelSHAP to convergence (beside
+    /// exact values), each with the evaluations it spends.
+    pub scores: Vec<EstimatorScores>,
+    /// FastSHAP − each other estimator and each budget point, paired over images.
+    pub comparisons: Vec<Comparison>,
+    /// The best cheap baseline (leave-one-out, singletons, their mean: ≤ 2P + 2 evaluations)
+    /// per metric, and FastSHAP against it.
+    pub best_cheap: Vec<Verdict>,
+    /// Share of each game's kernel-weighted variance its additive part explains (explained
+    /// class), mean over images.
+    pub additivity: Stat,
+    pub additivity_note: Option<String>,
+    /// Error vs evaluations of KernelSHAP and permutation sampling.
+    pub budget_curves: Vec<BudgetCurve>,
+    pub kernelshap_evaluations_to_match: MatchStat,
+    pub permutation_evaluations_to_match: MatchStat,
+    pub kernelshap_l2_at_1000: Option<f64>,
+    pub auc: Vec<AucEntry>,
+    /// Largest |Σφ − (v(N) − v(∅))| of the ground truth.
+    pub truth_efficiency_gap: f64,
+    /// Images whose KernelSHAP ground truth converged (all, for exact values).
+    pub truth_converged: usize,
+    pub timing: Timing,
+}
+
+impl Fidelity {
+    pub fn score(&self, name: &str) -> Option<&EstimatorScores> {
+        self.scores.iter().find(|s| s.name == name)
+    }
+}
+
+/// Estimators present on some images: (name, evaluations, per-image metrics, positions).
+struct Scored {
+    name: String,
+    evaluations: Option<f64>,
+    metrics: PerImage,
+    /// Indices into the records of the images it has.
+    images: Vec<usize>,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    s.sort_by(f64::total_cmp);
+    let m = s.len() / 2;
+    if s.len() % 2 == 1 {
+        s[m]
+    } else {
+        0.5 * (s[m - 1] + s[m])
+    }
+}
+
+fn scored_estimators(meta: &RunMeta, records: &[ImageRecord]) -> Vec<Scored> {
+    let (p, k) = (meta.players, meta.classes.len());
+    let mut names: Vec<String> = Vec::new();
+    for r in records {
+        for e in &r.estimators {
+            if !names.contains(&e.name) {
+                names.push(e.name.clone());
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let images: Vec<usize> = (0..records.len())
+                .filter(|&j| records[j].estimator(&name).is_some())
+                .collect();
+            let est: Vec<Vec<f64>> = images
+                .iter()
+                .map(|&j| records[j].estimator(&name).expect("filtered").phi.clone())
+                .collect();
+            let truth: Vec<Vec<f64>> = images.iter().map(|&j| records[j].truth.clone()).collect();
+            let target: Vec<usize> = images.iter().map(|&j| records[j].class).collect();
+            let evals: Vec<f64> = images
+                .iter()
+                .filter_map(|&j| records[j].estimator(&name).and_then(|e| e.evaluations))
+                .collect();
+            Scored {
+                evaluations: (!evals.is_empty())
+                    .then(|| evals.iter().sum::<f64>() / evals.len() as f64),
+                metrics: per_image(&est, &truth, &target, p, k, meta.top_k),
+                images,
+                name,
+            }
+        })
+        .collect()
+}
+
+/// Per-image (Pearson, L2) of a budget method at budget b, NaN where it could not run.
+fn budget_metric(records: &[ImageRecord], method: &str, b: usize) -> (Vec<f64>, Vec<f64>, f64) {
+    let cells: Vec<_> = records
+        .iter()
+        .map(|r| {
+            r.budgets
+                .iter()
+                .find(|(m, _)| m == method)
+                .and_then(|(_, c)| c.get(b).copied())
+        })
+        .collect();
+    let get = |f: fn(&super::record::BudgetCell) -> f64| -> Vec<f64> {
+        cells
+            .iter()
+            .map(|c| c.map_or(f64::NAN, |c| f(&c)))
+            .collect()
+    };
+    let evals: Vec<f64> = get(|c| c.evaluations)
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .collect();
+    (
+        get(|c| c.pearson),
+        get(|c| c.l2),
+        evals.iter().sum::<f64>() / evals.len().max(1) as f64,
+    )
+}
+
+fn budget_rows(records: &[ImageRecord], method: &str) -> Vec<ImageBudget> {
+    records
+        .iter()
+        .map(|r| {
+            r.budgets
+                .iter()
+                .find(|(m, _)| m == method)
+                .map(|(_, c)| c.iter().map(|c| (c.evaluations, c.pearson, c.l2)).collect())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// A candidate FastSHAP is compared with: name, evaluations, per-image Pearson and L2 aligned
+/// with the records (NaN where missing).
+struct Candidate {
+    name: String,
+    evaluations: Option<f64>,
+    pearson: Vec<f64>,
+    l2: Vec<f64>,
+}
+
+fn aligned(s: &Scored, n: usize, metric: usize) -> Vec<f64> {
+    let mut v = vec![f64::NAN; n];
+    for (i, &j) in s.images.iter().enumerate() {
+        v[j] = s.metrics.predicted[metric][i];
+    }
+    v
+}
+
+fn mean_finite(v: &[f64]) -> f64 {
+    let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    f.iter().sum::<f64>() / f.len() as f64
+}
+
+/// The best candidate by `metric` ("pearson": highest mean, "l2": lowest) and FastSHAP
+/// against it, paired.
+fn verdict(
+    fs: &Candidate,
+    cands: &[&Candidate],
+    metric: &str,
+    resamples: usize,
+    seed: u64,
+) -> Option<Verdict> {
+    let pick = |c: &Candidate| {
+        if metric == "pearson" {
+            c.pearson.clone()
+        } else {
+            c.l2.clone()
+        }
+    };
+    let best = cands
+        .iter()
+        .filter(|c| mean_finite(&pick(c)).is_finite())
+        .max_by(|a, b| {
+            let (x, y) = (mean_finite(&pick(a)), mean_finite(&pick(b)));
+            if metric == "pearson" {
+                x.total_cmp(&y)
+            } else {
+                y.total_cmp(&x)
+            }
+        })?;
+    let d = Stat::paired_difference(&pick(fs), &pick(best), resamples, seed);
+    let better = if metric == "pearson" {
+        d.sign()
+    } else {
+        -d.sign()
+    };
+    Some(Verdict {
+        metric: metric.into(),
+        best: best.name.clone(),
+        evaluations: best.evaluations,
+        best_mean: mean_finite(&pick(best)),
+        fastshap_mean: mean_finite(&pick(fs)),
+        difference: d,
+        fastshap_beats: better == 1,
+        fastshap_loses: better == -1,
+    })
+}
+
+fn auc_entries(records: &[ImageRecord], resamples: usize, seed: u64) -> Vec<AucEntry> {
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for r in records {
+        for c in &r.curves {
+            let key = (c.method.clone(), c.mode.clone());
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys.into_iter()
+        .enumerate()
+        .map(|(i, (method, mode))| {
+            let (mut top1, mut lo) = (Vec::new(), Vec::new());
+            for r in records {
+                if let Some(c) = r
+                    .curves
+                    .iter()
+                    .find(|c| c.method == method && c.mode == mode)
+                {
+                    top1.push(trapezoid(&c.x, &c.top1));
+                    lo.push(trapezoid(&c.x, &c.log_odds));
+                }
+            }
+            let s = mix(&[seed, 40, i as u64]);
+            AucEntry {
+                top1: Stat::of(&top1, resamples, s),
+                log_odds: Stat::of(&lo, resamples, s + 1),
+                method,
+                mode,
+            }
+        })
+        .collect()
+}
+
+/// Speed-up at equal error with a bootstrap interval: images resampled for the evaluations to
+/// match, interleaved rounds resampled for the ratio of one evaluation's time to FastSHAP's.
+fn speedup(
+    budgets: &[usize],
+    rows: &[ImageBudget],
+    fs_l2: &[f64],
+    timing: &ShardTiming,
+    point: Option<f64>,
+    resamples: usize,
+    seed: u64,
+) -> Option<Stat> {
+    let ratios: Vec<f64> = timing.rounds.iter().map(|(fs, ev)| ev / fs).collect();
+    let point = point? * median(&ratios);
+    let n = rows.len();
+    let mut out = Stat {
+        mean: point,
+        lo: f64::NAN,
+        hi: f64::NAN,
+        n,
+        interval: fidelity::Interval::None,
+    };
+    if n >= fidelity::MIN_BOOTSTRAP_N && ratios.len() >= 3 && resamples > 0 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut got: Vec<f64> = (0..resamples)
+            .map(|_| {
+                let imgs: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
+                let r: Vec<ImageBudget> = imgs.iter().map(|&j| rows[j].clone()).collect();
+                let t: Vec<f64> = imgs.iter().map(|&j| fs_l2[j]).collect();
+                let m = match_stat(budgets, &r, &t, 0, 0).point;
+                let rr: Vec<f64> = (0..ratios.len())
+                    .map(|_| ratios[rng.random_range(0..ratios.len())])
+                    .collect();
+                m.map_or(f64::INFINITY, |m| m.evaluations * median(&rr))
+            })
+            .collect();
+        got.sort_by(f64::total_cmp);
+        let q = |f: f64| got[((f * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
+        out.lo = q(0.025);
+        out.hi = q(0.975);
+        out.interval = fidelity::Interval::Bootstrap;
+    }
+    Some(out)
+}
+
+/// The whole answer from the run's records.
+pub fn aggregate(
+    meta: &RunMeta,
+    records: &[ImageRecord],
+    timing: &ShardTiming,
+    resamples: usize,
+) -> Fidelity {
+    let n = records.len();
+    let (p, k) = (meta.players, meta.classes.len());
+    let seed = meta.seed;
+    let scored = scored_estimators(meta, records);
+    let scores: Vec<EstimatorScores> = scored
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut e = scores_of(&s.name, &s.metrics, resamples, mix(&[seed, 21, i as u64]));
+            e.evaluations = s.evaluations;
+            e
+        })
+        .collect();
+
+    // Candidates: every other estimator and every budget point, aligned per image.
+    let cand_of = |s: &Scored| Candidate {
+        name: s.name.clone(),
+        evaluations: s.evaluations,
+        pearson: aligned(s, n, PEARSON),
+        l2: aligned(s, n, L2),
+    };
+    let fs = cand_of(&scored[0]);
+    let mut cands: Vec<Candidate> = scored.iter().skip(1).map(cand_of).collect();
+    for method in ["kernelshap", "permutation"] {
+        for (b, &budget) in meta.budgets.iter().enumerate() {
+            let (pearson, l2, evals) = budget_metric(records, method, b);
+            if l2.iter().any(|v| v.is_finite()) {
+                cands.push(Candidate {
+                    name: format!("{method} @ {budget}"),
+                    evaluations: Some(evals),
+                    pearson,
+                    l2,
+                });
+            }
+        }
+    }
+    let comparisons: Vec<Comparison> = cands
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Comparison {
+            estimator: c.name.clone(),
+            evaluations: c.evaluations,
+            pearson_difference: Stat::paired_difference(
+                &fs.pearson,
+                &c.pearson,
+                resamples,
+                mix(&[seed, 50, i as u64]),
+            ),
+            l2_difference: Stat::paired_difference(
+                &fs.l2,
+                &c.l2,
+                resamples,
+                mix(&[seed, 51, i as u64]),
+            ),
+        })
+        .collect();
+    let cheap_names = &crate::shap::baselines::NAMES[..3];
+    let cheap: Vec<&Candidate> = cands
+        .iter()
+        .filter(|c| cheap_names.contains(&c.name.as_str()))
+        .collect();
+    let best_cheap: Vec<Verdict> = ["pearson", "l2"]
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| verdict(&fs, &cheap, m, resamples, mix(&[seed, 52, i as u64])))
+        .collect();
+
+    let additivity = Stat::of(
+        &records.iter().map(|r| r.additivity).collect::<Vec<_>>(),
+        resamples,
+        mix(&[seed, 60]),
+    );
+    let additivity_note = (additivity.mean >= NEARLY_ADDITIVE).then(|| {
+        format!(
+            "These games are nearly additive (on average {:.1}% of v's Shapley-kernel-weighted \
+             variance is explained by v(∅) + Σ φ_i): leave-one-out and singletons are then close \
+             to exact, so this game cannot separate a good explainer from a cheap one.",
+            100.0 * additivity.mean
+        )
+    });
+
+    let (ks_rows, perm_rows) = (
+        budget_rows(records, "kernelshap"),
+        budget_rows(records, "permutation"),
+    );
+    let budget_curves: Vec<BudgetCurve> = if meta.budgets.is_empty() {
+        Vec::new()
+    } else {
+        vec![
+            budget_curve(
+                "kernelshap",
+                &meta.budgets,
+                &ks_rows,
+                resamples,
+                mix(&[seed, 24]),
+            ),
+            budget_curve(
+                "permutation",
+                &meta.budgets,
+                &perm_rows,
+                resamples,
+                mix(&[seed, 25]),
+            ),
+        ]
+    };
+    let fs_l2 = &fs.l2;
+    let (ks_match, perm_match) = (
+        match_stat(&meta.budgets, &ks_rows, fs_l2, resamples, mix(&[seed, 26])),
+        match_stat(
+            &meta.budgets,
+            &perm_rows,
+            fs_l2,
+            resamples,
+            mix(&[seed, 27]),
+        ),
+    );
+
+    // Timing: medians of interleaved rounds.
+    let fs_s = median(&timing.rounds.iter().map(|r| r.0).collect::<Vec<_>>());
+    let ev_s = median(&timing.rounds.iter().map(|r| r.1).collect::<Vec<_>>());
+    let cost = fs_s / ev_s;
+    let at_cost_cands: Vec<&Candidate> = cands
+        .iter()
+        .filter(|c| c.evaluations.is_some_and(|e| e <= cost))
+        .collect();
+    let at_cost: Vec<Verdict> = ["pearson", "l2"]
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            verdict(
+                &fs,
+                &at_cost_cands,
+                m,
+                resamples,
+                mix(&[seed, 53, i as u64]),
+            )
+        })
+        .collect();
+    let ks_ms = ks_match.point.map(|m| m.evaluations * ev_s * 1e3);
+    let training_seconds = meta.training_seconds;
+    let images_to_break_even = ks_ms.zip(training_seconds).and_then(|(ks, train)| {
+        let saved = ks - fs_s * 1e3;
+        (saved > 0.0).then(|| train * 1e3 / saved)
+    });
+    let timing_out = Timing {
+        device: timing.device.clone(),
+        rounds: timing.rounds.len(),
+        fastshap_ms_per_image: fs_s * 1e3,
+        fastshap_ms_single_image: median(&timing.single) * 1e3,
+        ms_per_evaluation: ev_s * 1e3,
+        fastshap_cost_in_evaluations: cost,
+        at_cost,
+        kernelshap_ms_at_equal_error: ks_ms,
+        permutation_ms_at_equal_error: perm_match.point.map(|m| m.evaluations * ev_s * 1e3),
+        speedup_at_equal_error: speedup(
+            &meta.budgets,
+            &ks_rows,
+            fs_l2,
+            timing,
+            ks_match.point.map(|m| m.evaluations),
+            resamples,
+            mix(&[seed, 28]),
+        ),
+        training_seconds,
+        images_to_break_even,
+        truth_ms_per_image: timing.truth_seconds / n.max(1) as f64 * 1e3,
+    };
+    Fidelity {
+        players: p,
+        classes: k,
+        images: n,
+        ground_truth: meta.ground_truth.clone(),
+        scores,
+        comparisons,
+        best_cheap,
+        additivity,
+        additivity_note,
+        kernelshap_l2_at_1000: budget_curves
+            .first()
+            .and_then(|c| fidelity::l2_at(c, 1000.0)),
+        budget_curves,
+        kernelshap_evaluations_to_match: ks_match,
+        permutation_evaluations_to_match: perm_match,
+        auc: auc_entries(records, resamples, seed),
+        truth_efficiency_gap: records.iter().map(|r| r.efficiency_gap).fold(0.0, f64::max),
+        truth_converged: records.iter().filter(|r| r.truth_converged).count(),
+        timing: timing_out,
+    }
+}

@@ -1,0 +1,339 @@
+//! `fastshap evaluate`: how good is a trained explainer, measured against ground truth that the
+//! FastSHAP paper could not compute, beside every cheaper way to get the same numbers. The
+//! experiment in four phases, each in its own file:
+//!
+//! 1. **measure** (per image, the expensive part): the explainer's φ and its untrained self's,
+//!    ground truth through the same surrogate and link (exact Shapley values from all 2^P
+//!    coalitions when P is small, else KernelSHAP run to convergence), the cheap baselines
+//!    (leave-one-out, singletons, their mean, the uniform split), KernelSHAP and permutation
+//!    sampling at each budget, the game's additivity, inclusion/exclusion curves, and FastSHAP
+//!    timed against game evaluations in interleaved rounds → [`record::ImageRecord`]s;
+//! 2. **shard / merge**: `--shard K/N` stops after phase 1 and writes `records.json`;
+//!    `--merge DIR…` reads the shards back (phase 1 is per image, so N machines split it);
+//! 3. **aggregate**: scores with intervals, paired comparisons, the answer → [`Fidelity`];
+//! 4. **render**: `fidelity.json`/`.md`, tables, plots, maps, `report.md`.
+//!
+//! Images come from the test split; no trainer validates on it (validation is a held-out part
+//! of the training split, [`crate::data::holdout`]), so evaluated images never took part in
+//! any selection.
+
+pub mod aggregate;
+mod measure;
+pub mod record;
+mod render;
+
+pub use aggregate::{AucEntry, Comparison, Fidelity, Timing, Verdict};
+pub use render::{PAPER_AUC, fidelity_md};
+
+use super::SurrogateModel;
+use super::explainer::Explainer;
+use crate::data::Dataset;
+use crate::train::Model;
+use anyhow::{Context, Result, bail, ensure};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use record::{RECORDS_VERSION, RunMeta, ShardFile, merge_shards};
+use std::path::{Path, PathBuf};
+
+/// Largest P for which `auto` picks exact Shapley values (superpixel 8 on CIFAR).
+pub const AUTO_EXACT_MAX_PLAYERS: usize = 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GroundTruth {
+    /// Exact Shapley values (P ≤ 20).
+    Exact,
+    /// KernelSHAP to convergence.
+    Kernelshap,
+    /// Exact when P ≤ 16, else KernelSHAP.
+    Auto,
+}
+
+/// `--shard K/N`: this process measures the images at positions ≡ K (mod N), K in 0…N−1 (a
+/// Slurm array index or a Kubernetes Indexed Job's completion index).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Shard, String> {
+        let bad = || format!("--shard {s:?}: expected K/N with 0 ≤ K < N (e.g. 0/4)");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            k.trim().parse::<usize>().map_err(|_| bad())?,
+            n.trim().parse::<usize>().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct EvaluateConfig {
+    pub images: usize,
+    pub ground_truth: GroundTruth,
+    /// KernelSHAP stops when max std(φ) < threshold · range(φ).
+    pub kernelshap_threshold: f64,
+    /// KernelSHAP's budget of evaluations per image.
+    pub kernelshap_max_evals: usize,
+    pub bootstrap: usize,
+    /// Masks per surrogate call.
+    pub batch: usize,
+    /// Sign agreement over the ground truth's top-k players by |φ| (0: P/4).
+    pub top_k: usize,
+    pub seed: u64,
+    /// Per-image progress lines on stderr.
+    pub progress: bool,
+    /// Budgets (game evaluations per image) at which KernelSHAP and permutation sampling are
+    /// scored against the ground truth (empty: none).
+    pub budgets: Vec<usize>,
+    /// Images (the first of the run's choice) that also get KernelSHAP run to convergence
+    /// beside exact values; `None`: all.
+    pub kernelshap_images: Option<usize>,
+    /// Interleaved timing rounds (FastSHAP vs game evaluations).
+    pub timing_rounds: usize,
+    /// Measure only this shard's images and write `records.json`.
+    pub shard: Option<Shard>,
+}
+
+/// The budgets of the error-vs-evaluations curves: 32 … 16,384, doubling — from where one
+/// antithetic permutation pair fits at P = 16 to well past exact-level error.
+pub fn default_budgets() -> Vec<usize> {
+    (5..=14).map(|e| 1usize << e).collect()
+}
+
+impl Default for EvaluateConfig {
+    fn default() -> Self {
+        EvaluateConfig {
+            images: 16,
+            ground_truth: GroundTruth::Auto,
+            kernelshap_threshold: 0.01,
+            kernelshap_max_evals: 1 << 20,
+            bootstrap: 200,
+            batch: 512,
+            top_k: 0,
+            seed: 0,
+            progress: false,
+            budgets: default_budgets(),
+            kernelshap_images: None,
+            timing_rounds: 5,
+            shard: None,
+        }
+    }
+}
+
+/// The original classifier, when its checkpoint is reachable.
+pub struct Original<'a> {
+    pub path: PathBuf,
+    pub model: &'a Model,
+}
+
+/// What an evaluation (or one shard of it) produced.
+pub struct EvaluateSummary {
+    pub players: usize,
+    pub classes: usize,
+    /// "exact" or "kernelshap".
+    pub ground_truth: String,
+    /// "original" or "surrogate": whose full-image prediction is explained.
+    pub reference: String,
+    /// Images measured (a shard's own).
+    pub images: usize,
+    /// The answer; `None` for a shard (its records await `--merge`).
+    pub fidelity: Option<Fidelity>,
+    /// Why rollout was skipped, or None when `rollout.png` was written.
+    pub rollout_skipped: Option<String>,
+    pub files: Vec<PathBuf>,
+}
+
+/// `n` distinct test indices chosen with `seed` (a partial Fisher–Yates shuffle), sorted.
+pub fn choose_images(len: usize, n: usize, seed: u64) -> Vec<usize> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut idx: Vec<usize> = (0..len).collect();
+    let n = n.min(len);
+    for i in 0..n {
+        let j = rng.random_range(i..len);
+        idx.swap(i, j);
+    }
+    let mut out = idx[..n].to_vec();
+    out.sort_unstable();
+    out
+}
+
+/// The explainer and surrogate must agree on players and classes; one clear error otherwise.
+pub fn check_models(explainer: &Explainer, surrogate: &dyn SurrogateModel) -> Result<()> {
+    let (es, ss) = (explainer.superpixel(), surrogate.superpixel());
+    ensure!(
+        es == ss,
+        "the explainer has P = {} players (superpixel {es}) but the surrogate has P = {} \
+         (superpixel {ss}); evaluate an explainer trained on this surrogate",
+        super::players(es),
+        super::players(ss)
+    );
+    ensure!(
+        explainer.config.unet.classes == surrogate.classes(),
+        "the explainer has {} classes, the surrogate {}",
+        explainer.config.unet.classes,
+        surrogate.classes()
+    );
+    Ok(())
+}
+
+/// The explainer's training time: the sum of its epochs' seconds in the `metrics.jsonl` beside
+/// its checkpoint (`None` when there is none).
+pub fn training_seconds(checkpoint: &Path) -> Option<f64> {
+    let dir = checkpoint.parent()?;
+    let text = std::fs::read_to_string(dir.join(crate::train::state::METRICS)).ok()?;
+    let secs: f64 = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["seconds"].as_f64())
+        .sum();
+    (secs > 0.0).then_some(secs)
+}
+
+fn validate(cfg: &EvaluateConfig, p: usize, s: usize) -> Result<bool> {
+    ensure!(cfg.images >= 1, "--images must be at least 1");
+    ensure!(
+        cfg.kernelshap_threshold.is_finite() && cfg.kernelshap_threshold > 0.0,
+        "--kernelshap-threshold must be positive, got {}",
+        cfg.kernelshap_threshold
+    );
+    Ok(match cfg.ground_truth {
+        GroundTruth::Exact => {
+            ensure!(
+                p <= 20,
+                "--ground-truth exact enumerates 2^P coalitions; P = {p} (superpixel {s}) is \
+                 too many (at most 20): use kernelshap or auto"
+            );
+            true
+        }
+        GroundTruth::Kernelshap => false,
+        GroundTruth::Auto => p <= AUTO_EXACT_MAX_PLAYERS,
+    })
+}
+
+/// Runs the evaluation (or, with `cfg.shard`, one shard of it) and writes its files under
+/// `out`. `explainer_path` names the checkpoint (its training time is read beside it).
+pub fn evaluate(
+    explainer: &Explainer,
+    explainer_path: &Path,
+    surrogate: &dyn SurrogateModel,
+    original: Option<&Original>,
+    test: &Dataset,
+    cfg: &EvaluateConfig,
+    out: &Path,
+) -> Result<EvaluateSummary> {
+    check_models(explainer, surrogate)?;
+    ensure!(!test.is_empty(), "the test split is empty");
+    let s = surrogate.superpixel();
+    let (p, k) = (super::players(s), surrogate.classes());
+    let exact = validate(cfg, p, s)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let classes: Vec<String> = if explainer.classes.len() == k {
+        explainer.classes.clone()
+    } else {
+        (0..k).map(|c| format!("class {c}")).collect()
+    };
+    let idx = choose_images(test.len(), cfg.images, cfg.seed);
+    let shard = cfg.shard.unwrap_or(Shard { index: 0, count: 1 });
+    let items: Vec<(usize, usize)> = idx
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(pos, _)| pos % shard.count == shard.index)
+        .collect();
+    ensure!(
+        !items.is_empty(),
+        "shard {}/{} has no images: the run chooses only {} (use fewer shards)",
+        shard.index,
+        shard.count,
+        idx.len()
+    );
+    let mut meta = RunMeta {
+        version: RECORDS_VERSION,
+        players: p,
+        classes,
+        ground_truth: if exact { "exact" } else { "kernelshap" }.into(),
+        reference: if original.is_some() {
+            "original"
+        } else {
+            "surrogate"
+        }
+        .into(),
+        top_k: if cfg.top_k == 0 {
+            (p / 4).max(1)
+        } else {
+            cfg.top_k
+        },
+        budgets: cfg.budgets.clone(),
+        seed: cfg.seed,
+        images: idx.len(),
+        kernelshap_threshold: cfg.kernelshap_threshold,
+        batch: cfg.batch,
+        rollout_skipped: None,
+        training_seconds: training_seconds(explainer_path),
+        explainer: explainer_path.display().to_string(),
+    };
+    let chosen = measure::Chosen { test, items };
+    let (records, timing) =
+        measure::measure(explainer, surrogate, original, &chosen, cfg, &mut meta)?;
+    let file = ShardFile {
+        meta,
+        shard: (shard.index, shard.count),
+        records,
+        timing,
+    };
+    if cfg.shard.is_some() {
+        file.write(out)?;
+        return Ok(EvaluateSummary {
+            players: p,
+            classes: k,
+            ground_truth: file.meta.ground_truth.clone(),
+            reference: file.meta.reference.clone(),
+            images: file.records.len(),
+            fidelity: None,
+            rollout_skipped: file.meta.rollout_skipped.clone(),
+            files: vec![out.join(record::RECORDS_FILE)],
+        });
+    }
+    file.write(out)?;
+    finish(vec![("this run".into(), file)], cfg.bootstrap, out)
+}
+
+/// `evaluate --merge DIR…`: the shards' records → the same answer as one unsharded run.
+pub fn merge(dirs: &[PathBuf], bootstrap: usize, out: &Path) -> Result<EvaluateSummary> {
+    if dirs.is_empty() {
+        bail!("--merge needs at least one shard directory");
+    }
+    let files = dirs
+        .iter()
+        .map(|d| Ok((d.display().to_string(), ShardFile::read(d)?)))
+        .collect::<Result<Vec<_>>>()?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    finish(files, bootstrap, out)
+}
+
+fn finish(
+    files: Vec<(String, ShardFile)>,
+    bootstrap: usize,
+    out: &Path,
+) -> Result<EvaluateSummary> {
+    let (meta, records, timing) = merge_shards(files)?;
+    let fidelity = aggregate::aggregate(&meta, &records, &timing, bootstrap);
+    let mut written = render::render(&meta, &records, &fidelity, out)?;
+    written.push(out.join(record::RECORDS_FILE));
+    Ok(EvaluateSummary {
+        players: meta.players,
+        classes: meta.classes.len(),
+        ground_truth: meta.ground_truth.clone(),
+        reference: meta.reference.clone(),
+        images: records.len(),
+        fidelity: Some(fidelity),
+        rollout_skipped: meta.rollout_skipped.clone(),
+        files: written,
+    })
+}
