@@ -10,14 +10,15 @@
 //!
 //! For an additive game v(S) = v(∅) + Σ_{i∈S} a_i all four but the uniform split are exact,
 //! so a game that is nearly additive cannot tell a good explainer from a cheap one.
-//! [`additivity`] measures that: the share of v's Shapley-kernel-weighted variance over
-//! coalitions that the additive model v(∅) + Σ_{i∈S} φ_i explains. With the exact φ that model
-//! is the best additive fit under the same weights and the efficiency constraint (the Shapley
-//! values solve exactly that weighted least-squares problem: Charnes et al. 1988, Lundberg & Lee
-//! 2017), so R² = 1 means an additive game and lower means interactions that only a real
-//! Shapley estimate can see.
+//! [`additivity_exact`] measures that: the share of v's Shapley-kernel-weighted variance over
+//! coalitions (∅ and N left out) that the best additive model b₀ + Σ_{i∈S} β_i explains, a
+//! weighted R² with a free intercept (so it lies in [0, 1]: the constant model is nested).
+//! R² = 1 means an additive game; lower means interactions that only a real Shapley estimate
+//! can see. (Fixing the intercept at v(∅), as KernelSHAP's constrained regression does, is not
+//! a variance share: v(∅) of a masked image can lie far from every other coalition's value.)
 
 use super::game::{Game, TableGame};
+use super::linalg::{cholesky, cholesky_solve};
 use super::sampler::ShapleySampler;
 use anyhow::{Result, ensure};
 
@@ -110,28 +111,77 @@ fn kernel_weight(p: usize, s: usize) -> f64 {
     (p - 1) as f64 / (ln_binom.exp() * s as f64 * (p - s) as f64)
 }
 
-/// Weighted R² of an additive fit over coalitions given as (value, weight, fitted value).
-fn weighted_r2(rows: impl Iterator<Item = (f64, f64, f64)>) -> f64 {
-    let (mut sw, mut swv, mut swv2, mut sres) = (0.0, 0.0, 0.0, 0.0);
-    for (v, w, fit) in rows {
-        sw += w;
-        swv += w * v;
-        swv2 += w * v * v;
-        sres += w * (v - fit) * (v - fit);
+/// Weighted least squares of v(S) on [1, z_S] (a free intercept and one coefficient per
+/// player) over coalitions, accumulated one at a time; R² of that fit.
+struct AdditiveFit {
+    p: usize,
+    /// XᵀWX and XᵀWv, with x = [1, z].
+    xx: Vec<f64>,
+    xv: Vec<f64>,
+    sw: f64,
+    swv: f64,
+    swv2: f64,
+}
+
+impl AdditiveFit {
+    fn new(p: usize) -> AdditiveFit {
+        AdditiveFit {
+            p,
+            xx: vec![0.0; (p + 1) * (p + 1)],
+            xv: vec![0.0; p + 1],
+            sw: 0.0,
+            swv: 0.0,
+            swv2: 0.0,
+        }
     }
-    let var = swv2 - swv * swv / sw;
-    if var <= 0.0 {
-        f64::NAN
-    } else {
-        1.0 - sres / var
+
+    /// Adds coalition `members` (the present players) with value `v` and weight `w`.
+    fn add(&mut self, members: &[usize], v: f64, w: f64) {
+        let n = self.p + 1;
+        self.sw += w;
+        self.swv += w * v;
+        self.swv2 += w * v * v;
+        self.xx[0] += w;
+        self.xv[0] += w * v;
+        for &i in members {
+            self.xx[i + 1] += w;
+            self.xx[(i + 1) * n] += w;
+            self.xv[i + 1] += w * v;
+            for &j in members {
+                self.xx[(i + 1) * n + j + 1] += w;
+            }
+        }
+    }
+
+    /// 1 − SS_res / SS_tot (weighted); NaN for a constant game.
+    fn r2(&self) -> f64 {
+        let n = self.p + 1;
+        let ss_tot = self.swv2 - self.swv * self.swv / self.sw;
+        if ss_tot <= 1e-300 {
+            return f64::NAN;
+        }
+        // A tiny ridge keeps a sample that misses a player solvable (that player's
+        // coefficient then stays ≈ 0, which only lowers the fit).
+        let mut a = self.xx.clone();
+        let ridge = 1e-10 * self.sw;
+        for i in 0..n {
+            a[i * n + i] += ridge;
+        }
+        let Some(l) = cholesky(&a, n) else {
+            return f64::NAN;
+        };
+        let mut beta = self.xv.clone();
+        cholesky_solve(&l, n, &mut beta);
+        // At the optimum SS_res = Σ w v² − βᵀ Xᵀ W v.
+        let ss_res = self.swv2 - beta.iter().zip(&self.xv).map(|(b, x)| b * x).sum::<f64>();
+        (1.0 - ss_res / ss_tot).clamp(0.0, 1.0)
     }
 }
 
-/// Additivity of class `c` from a full table (all coalitions but ∅ and N, Shapley-kernel
-/// weights) and that class's exact φ (P values).
-pub fn additivity_exact(table: &TableGame, phi: &[f64], c: usize) -> f64 {
+/// Additivity of class `c` from a full table: the Shapley-kernel-weighted R² of the best
+/// additive model over all coalitions but ∅ and N.
+pub fn additivity_exact(table: &TableGame, c: usize) -> f64 {
     let (p, k) = (table.players, table.outputs);
-    let null = table.values[c];
     let weights: Vec<f64> = (0..=p)
         .map(|s| {
             if s == 0 || s == p {
@@ -141,43 +191,28 @@ pub fn additivity_exact(table: &TableGame, phi: &[f64], c: usize) -> f64 {
             }
         })
         .collect();
-    let rows = (1..(1usize << p) - 1).map(|s| {
-        let fit = null
-            + (0..p)
-                .filter(|i| (s >> i) & 1 == 1)
-                .map(|i| phi[i])
-                .sum::<f64>();
-        (
-            table.values[s * k + c],
-            weights[s.count_ones() as usize],
-            fit,
-        )
-    });
-    weighted_r2(rows)
+    let mut fit = AdditiveFit::new(p);
+    let mut members = Vec::with_capacity(p);
+    for s in 1..(1usize << p) - 1 {
+        members.clear();
+        members.extend((0..p).filter(|i| (s >> i) & 1 == 1));
+        fit.add(&members, table.values[s * k + c], weights[members.len()]);
+    }
+    fit.r2()
 }
 
 /// Additivity of class `c` estimated from `pairs` Shapley-kernel samples of `game` (paired, so
-/// plain averages are the kernel-weighted sums), for games too large to enumerate; `phi` is the
-/// class's ground-truth φ (P values) and `null` v(∅) of that class.
-pub fn additivity_sampled(
-    game: &dyn Game,
-    phi: &[f64],
-    null: f64,
-    c: usize,
-    pairs: usize,
-    seed: u64,
-) -> Result<f64> {
+/// plain averages are the kernel-weighted sums), for games too large to enumerate.
+pub fn additivity_sampled(game: &dyn Game, c: usize, pairs: usize, seed: u64) -> Result<f64> {
     let (p, k) = (game.players(), game.outputs());
     let masks = ShapleySampler::new(p, seed).sample_paired(pairs);
     let v = game.eval(&masks)?;
-    let rows = masks.chunks(p).enumerate().map(|(r, s)| {
-        let fit = null
-            + s.iter()
-                .zip(phi)
-                .filter(|(m, _)| **m > 0.5)
-                .map(|(_, f)| f)
-                .sum::<f64>();
-        (v[r * k + c] as f64, 1.0, fit)
-    });
-    Ok(weighted_r2(rows))
+    let mut fit = AdditiveFit::new(p);
+    let mut members = Vec::with_capacity(p);
+    for (r, row) in masks.chunks(p).enumerate() {
+        members.clear();
+        members.extend((0..p).filter(|&i| row[i] > 0.5));
+        fit.add(&members, v[r * k + c] as f64, 1.0);
+    }
+    Ok(fit.r2())
 }

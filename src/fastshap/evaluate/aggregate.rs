@@ -465,15 +465,28 @@ pub fn aggregate(
         resamples,
         mix(&[seed, 60]),
     );
-    let additivity_note = (additivity.mean >= NEARLY_ADDITIVE).then(|| {
-        format!(
-            "These games are nearly additive (on average {:.1}% of v's Shapley-kernel-weighted \
-             variance is explained by v(∅) + Σ φ_i): leave-one-out and singletons are then close \
-             to exact, so this game cannot separate a good explainer from a cheap one.",
+    let cheap_pearson = best_cheap
+        .iter()
+        .find(|v| v.metric == "pearson")
+        .map_or(f64::NAN, |v| v.best_mean);
+    let additivity_note = if additivity.mean >= NEARLY_ADDITIVE {
+        Some(format!(
+            "These games are nearly additive ({:.1}% of v's kernel-weighted variance is additive): \
+             leave-one-out and singletons are then close to exact, so this game cannot separate a \
+             good explainer from a cheap one.",
             100.0 * additivity.mean
-        )
-    });
-
+        ))
+    } else if cheap_pearson >= NEARLY_ADDITIVE {
+        // The mean of leave-one-out and singletons is exact for games whose interactions are
+        // at most pairwise: a low additivity with a near-exact cheap baseline means that.
+        Some(format!(
+            "The games are not additive, but their interactions are nearly all pairwise: the \
+             best cheap baseline already reaches Pearson {cheap_pearson:.3} with the truth, so \
+             this game can hardly separate a good explainer from a cheap one."
+        ))
+    } else {
+        None
+    };
     let (ks_rows, perm_rows) = (
         budget_rows(records, "kernelshap"),
         budget_rows(records, "permutation"),

@@ -324,11 +324,8 @@ pub(super) fn measure(
         ];
         let col = column(&truth.phi, p, k, class);
         let additivity = match &truth.table {
-            Some(t) => additivity_exact(t, &col, class),
-            None => {
-                let null = game.eval(&vec![0.0; p])?[class] as f64;
-                additivity_sampled(&game, &col, null, class, ADDITIVITY_PAIRS, img_seed(17))?
-            }
+            Some(t) => additivity_exact(t, class),
+            None => additivity_sampled(&game, class, ADDITIVITY_PAIRS, img_seed(17))?,
         };
 
         // Rankings for the curves: every estimator with a ranking, the truth, rollout, random.

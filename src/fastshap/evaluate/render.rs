@@ -57,24 +57,21 @@ pub fn fidelity_md(f: &Fidelity) -> String {
     );
     o.push_str("**The answer.** ");
     let t = &f.timing;
-    match t.at_cost.iter().find(|v| v.metric == "pearson") {
-        Some(v) => {
-            let _ = write!(
-                o,
-                "At FastSHAP's cost ({:.3} ms per image = {:.1} game evaluations of {:.4} ms): {} ",
-                t.fastshap_ms_per_image,
-                t.fastshap_cost_in_evaluations,
-                t.ms_per_evaluation,
-                verdict_sentence(v, "estimator at that cost")
-            );
-        }
-        None => {
-            let _ = write!(
-                o,
-                "No other estimator runs within FastSHAP's cost ({:.1} game evaluations). ",
-                t.fastshap_cost_in_evaluations
-            );
-        }
+    let _ = write!(
+        o,
+        "FastSHAP's cost is {:.3} ms per image = {:.1} game evaluations of {:.4} ms. ",
+        t.fastshap_ms_per_image, t.fastshap_cost_in_evaluations, t.ms_per_evaluation
+    );
+    if t.at_cost.is_empty() {
+        o.push_str("No other estimator runs within that cost. ");
+    }
+    if !t.at_cost.is_empty() && !t.at_cost.iter().any(|v| v.metric == "pearson") {
+        o.push_str(
+            "No estimator with a ranking runs within that cost (the uniform split has none). ",
+        );
+    }
+    for v in &t.at_cost {
+        let _ = write!(o, "{} ", verdict_sentence(v, "estimator within that cost"));
     }
     for v in &f.best_cheap {
         let _ = write!(
@@ -90,7 +87,8 @@ pub fn fidelity_md(f: &Fidelity) -> String {
     let _ = writeln!(
         o,
         "**Does this game discriminate?** Additivity (share of v's Shapley-kernel-weighted \
-         variance over coalitions explained by v(∅) + Σ φ_i, explained class): {}.{}\n",
+         variance over coalitions that the best additive model b₀ + Σ_{{i∈S}} β_i explains, \
+         explained class; 1 = additive): {}.{}\n",
         f.additivity.fmt(),
         f.additivity_note
             .as_ref()
@@ -168,8 +166,8 @@ pub fn fidelity_md(f: &Fidelity) -> String {
         let _ = writeln!(
             o,
             "To match FastSHAP's mean L2 on the explained class, KernelSHAP needs {} evaluations \
-             per image and permutation sampling {} (95% bootstrap interval over images; \"≤\": \
-             already at the smallest budget tried).",
+             per image and permutation sampling {} (a 95% bootstrap interval over images from 10 \
+             images up, else indicative; \"≤\": already at the smallest budget tried).",
             f.kernelshap_evaluations_to_match.fmt(largest),
             f.permutation_evaluations_to_match.fmt(largest)
         );
