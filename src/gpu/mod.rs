@@ -45,6 +45,21 @@ macro_rules! shader {
     };
 }
 
+/// The WGSL a backend compiles for a kernel's source. A browser's WebGPU (Dawn/Tint) rejects
+/// subgroup builtins unless the module says `enable subgroups;`, which naga 30 does not parse
+/// (it translates the builtins for native backends without it), so the directive is added only
+/// where the source goes to the browser verbatim.
+pub fn wgsl_for(backend: wgpu::Backend, source: &str) -> std::borrow::Cow<'_, str> {
+    let uses_subgroups = source
+        .lines()
+        .any(|l| l.split("//").next().is_some_and(|code| code.contains("subgroup")));
+    if backend == wgpu::Backend::BrowserWebGpu && uses_subgroups {
+        format!("enable subgroups;\n{source}").into()
+    } else {
+        source.into()
+    }
+}
+
 /// Which family of kernel variants suits the adapter. Software adapters (lavapipe) pay dearly for
 /// `workgroupBarrier`, so they get barrier-free register-blocked kernels; real GPUs get
 /// shared-memory tiles. The choice lives here, in one place, and can be forced for tests.
@@ -315,7 +330,7 @@ impl Context {
         }
         let desc = wgpu::ShaderModuleDescriptor {
             label: Some(shader.name),
-            source: wgpu::ShaderSource::Wgsl(shader.source.into()),
+            source: wgpu::ShaderSource::Wgsl(wgsl_for(self.info.backend, shader.source)),
         };
         let module = if checked {
             self.device.create_shader_module(desc)
