@@ -3,6 +3,8 @@
 //! page POSTs to `/result`. WebGPU promises run in real time (not Chromium's virtual time), so
 //! the page reports when it is done rather than being read at a fixed moment.
 
+#![allow(dead_code)] // each test binary uses its own part
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -38,10 +40,20 @@ impl Served {
     }
 }
 
-/// Opens `/index.html` of `files` in headless Chromium with WebGPU on and returns the body of
+/// Opens `/index.html` of `files` in headless Chromium (see [`run_page_at`]).
+pub fn run_page(files: HashMap<String, Served>, timeout: Duration, flags: &[&str]) -> String {
+    run_page_at("index.html", files, timeout, flags)
+}
+
+/// Opens `/{start}` of `files` in headless Chromium with WebGPU on and returns the body of
 /// the page's first `POST /result`, or panics after `timeout` with Chromium's last words.
 /// Extra Chromium flags (e.g. a window size) go in `flags`.
-pub fn run_page(files: HashMap<String, Served>, timeout: Duration, flags: &[&str]) -> String {
+pub fn run_page_at(
+    start: &str,
+    files: HashMap<String, Served>,
+    timeout: Duration,
+    flags: &[&str],
+) -> String {
     let server = tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1");
     let port = server.server_addr().to_ip().expect("an IP address").port();
     let profile = tempfile::tempdir().unwrap();
@@ -59,7 +71,7 @@ pub fn run_page(files: HashMap<String, Served>, timeout: Duration, flags: &[&str
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(flags)
-        .arg(format!("http://127.0.0.1:{port}/index.html"))
+        .arg(format!("http://127.0.0.1:{port}/{start}"))
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::File::create(profile.path().join("chromium.err")).unwrap())
         .spawn()
