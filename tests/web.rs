@@ -107,6 +107,23 @@ fn rel_err(got: &[f32], want: &[f32]) -> f64 {
     diff / scale
 }
 
+/// The page as a visitor sees it after explaining: a picture with the heatmaps' colours in it,
+/// not a blank page or an error. Kept at target/web-site.png for a look.
+fn check_screenshot(shot: &Path) {
+    let img = image::open(shot)
+        .unwrap_or_else(|e| panic!("no screenshot at {}: {e}", shot.display()))
+        .to_rgb8();
+    assert!(img.width() >= 1000 && img.height() >= 1000, "{:?}", img.dimensions());
+    let colours: std::collections::HashSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
+    assert!(colours.len() > 200, "{} colours: blank render?", colours.len());
+    // Heatmap red or blue: each image's largest |φ| takes a saturated end of the diverging map
+    // (the page's chrome has none).
+    let reddish = img.pixels().filter(|p| p.0[0] > 200 && p.0[2] < 120).count();
+    let bluish = img.pixels().filter(|p| p.0[2] > 200 && p.0[0] < 120).count();
+    assert!(reddish + bluish > 500, "heatmaps missing: {reddish} red, {bluish} blue px");
+    let _ = std::fs::copy(shot, concat!(env!("CARGO_MANIFEST_DIR"), "/target/web-site.png"));
+}
+
 #[test]
 fn site_explains_in_chromium_as_the_native_build_does() {
     if !have_engine() || !browser::have_chromium("the browser test of `fastshap web`") {
@@ -165,7 +182,14 @@ fn site_explains_in_chromium_as_the_native_build_does() {
         "check.html".into(),
         browser::Served::new(include_str!("web/site_check.html"), "text/html"),
     );
-    let body = browser::run_page_at("check.html", files, Duration::from_secs(300), &[]);
+    let shot = tmp.path().join("site.png");
+    let flags = [
+        "--window-size=1100,1100".to_string(),
+        "--hide-scrollbars".to_string(),
+        format!("--screenshot={}", shot.display()),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let body = browser::run_page_at("check.html", files, Duration::from_secs(300), &flags);
     let report: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(report["ready"], true, "page not ready: {}", report["errors"]);
     eprintln!("page: {}", report["status"]);
@@ -176,6 +200,8 @@ fn site_explains_in_chromium_as_the_native_build_does() {
     assert!(errors[0].as_str().unwrap().starts_with("notes.txt: "), "{errors:?}");
     assert!(report["errorShown"].as_str().unwrap().contains("notes.txt"));
     assert_eq!(report["shown"].as_u64(), Some(names.len() as u64));
+
+    check_screenshot(&shot);
 
     let results = report["results"].as_array().unwrap();
     assert_eq!(results.len(), names.len());

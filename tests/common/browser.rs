@@ -76,13 +76,22 @@ pub fn run_page_at(
         .stderr(std::fs::File::create(profile.path().join("chromium.err")).unwrap())
         .spawn()
         .expect("start chromium");
+    // A page may load `hold` (e.g. an <img>): its answer, and so the page's load event, waits
+    // for the result. With `--screenshot`, Chromium shoots after the load event, so the picture
+    // shows the finished page; the server then keeps serving until Chromium exits.
+    let screenshot = flags.iter().any(|f| f.starts_with("--screenshot"));
     let deadline = Instant::now() + timeout;
-    let result = loop {
+    let mut held = Vec::new();
+    let mut result = None;
+    loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break None;
+        if left.is_zero() || (result.is_some() && !screenshot) {
+            break;
         }
-        let Ok(Some(mut req)) = server.recv_timeout(left.min(Duration::from_millis(500))) else {
+        if result.is_some() && child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        let Ok(Some(mut req)) = server.recv_timeout(left.min(Duration::from_millis(200))) else {
             continue;
         };
         let path = req.url().split('?').next().unwrap_or("").to_string();
@@ -90,7 +99,15 @@ pub fn run_page_at(
             let mut body = String::new();
             std::io::Read::read_to_string(req.as_reader(), &mut body).unwrap();
             let _ = req.respond(tiny_http::Response::empty(200));
-            break Some(body);
+            result.get_or_insert(body);
+            for r in held.drain(..) {
+                let _ = tiny_http::Request::respond(r, tiny_http::Response::empty(204));
+            }
+            continue;
+        }
+        if path == "/hold" && result.is_none() {
+            held.push(req);
+            continue;
         }
         let response = match files.get(path.trim_start_matches('/')) {
             Some(f) => {
@@ -100,7 +117,7 @@ pub fn run_page_at(
             None => tiny_http::Response::from_data(Vec::new()).with_status_code(404),
         };
         let _ = req.respond(response);
-    };
+    }
     let _ = child.kill();
     let _ = child.wait();
     match result {
