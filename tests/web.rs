@@ -221,3 +221,32 @@ fn site_explains_in_chromium_as_the_native_build_does() {
         assert!(want.iter().any(|v| *v != 0.0), "{name}: φ all zero");
     }
 }
+
+/// `fastshap web` refuses, in one line naming the problem, before writing anything: no engine
+/// built, or an explainer checkpoint that does not exist.
+#[test]
+fn web_errors_are_one_line_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("site");
+    let out_s = out.to_string_lossy().into_owned();
+    let missing = tmp.path().join("no-such.safetensors");
+    let missing_s = missing.to_string_lossy().into_owned();
+    let empty_pkg = tmp.path().to_string_lossy().into_owned();
+    let cases: [(Vec<&str>, &str); 2] = [
+        (
+            vec!["web", "--explainer", &missing_s, "--out", &out_s, "--pkg", &empty_pkg],
+            "tools/build_web.sh",
+        ),
+        (vec!["web", "--explainer", &missing_s, "--out", &out_s], "no-such.safetensors"),
+    ];
+    for (args, want) in cases {
+        if want == "no-such.safetensors" && !have_engine() {
+            continue;
+        }
+        let (code, _, err) = fastshap_cli(&args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_eq!(err.lines().filter(|l| l.starts_with("error")).count(), 1, "{err}");
+        assert!(!out.exists(), "{args:?} wrote {}", out.display());
+    }
+}

@@ -528,15 +528,12 @@ pub struct Readback {
 
 /// The mapping's outcome once wgpu reports it, and the task waiting for it.
 #[derive(Default)]
-struct Mapped(
-    Mutex<(
-        Option<Result<(), wgpu::BufferAsyncError>>,
-        Option<std::task::Waker>,
-    )>,
-);
+struct Mapped(Mutex<(Option<MapResult>, Option<std::task::Waker>)>);
+
+type MapResult = Result<(), wgpu::BufferAsyncError>;
 
 impl std::future::Future for &Mapped {
-    type Output = Result<(), wgpu::BufferAsyncError>;
+    type Output = MapResult;
     fn poll(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
