@@ -8,7 +8,7 @@
 // Saved for the backward: lse = m + log l per row.
 
 const MAXD: u32 = 128u;  // head dims up to this fit the per-invocation accumulators
-const NEG: f32 = -3.4028235e38;  // finite "−∞": exp(NEG − s) is 0 without inf − inf = NaN
+const NEG: f32 = -0x1.fffffep+127f;  // finite "−∞": exp(NEG − s) is 0 without inf − inf = NaN
 override HAS_MASK: bool = false;
 // The head dim as a pipeline constant: loops over it get fixed trip counts, so the compiler
 // unrolls them and keeps the per-row accumulators in registers instead of indexed scratch.

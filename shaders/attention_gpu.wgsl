@@ -17,7 +17,7 @@
 const MAXD: u32 = 128u;
 const TILE: u32 = 1536u;    // floats per staged operand
 const BQ: u32 = 64u;        // rows per workgroup (= invocations)
-const NEG: f32 = -3.4028235e38;  // finite "−∞", as in attention_fwd.wgsl
+const NEG: f32 = -0x1.fffffep+127f;  // finite "−∞", as in attention_fwd.wgsl
 override HAS_MASK: bool = false;
 override DH: u32 = 32u;
 

@@ -8,7 +8,7 @@
 // same loop (broadcasts need uniform control flow). Needs DH a multiple of 32, at most 128.
 
 const MAXV: u32 = 32u;  // vec4s of the longest row (DH = 128)
-const NEG: f32 = -3.4028235e38;  // finite "−∞": exp(NEG − s) is 0 without inf − inf = NaN
+const NEG: f32 = -0x1.fffffep+127f;  // finite "−∞": exp(NEG − s) is 0 without inf − inf = NaN
 override HAS_MASK: bool = false;
 // The head dim as a pipeline constant: loops over it get fixed trip counts and are unrolled, so
 // the per-row arrays below stay in registers (indexed arrays would live in per-lane scratch).

@@ -51,7 +51,10 @@ fn rows_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
             if (cf >= 0.0 && cf < f32(p.k) && fract(cf) == 0.0) {
                 loss.x = (1.0 - p.eps) * (lse - x[base + c]) + p.eps * smooth_term;
             } else {
-                loss.x = bitcast<f32>(0x7fc00000u); // NaN: invalid class index
+                // NaN: invalid class index. From a `var`, not a constant: WGSL's constant evaluation
+                // (Tint's) rejects a NaN value.
+                var nan_bits = 0x7fc00000u;
+                loss.x = bitcast<f32>(nan_bits);
             }
             aux.x = 1.0;
         }

@@ -25,7 +25,7 @@ fn max_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let y0 = i32(oy * p.stride) - i32(p.pad);
     let x0 = i32(ox * p.stride) - i32(p.pad);
     // pad <= k/2 (checked on the host), so every window holds at least one real element.
-    var best = -3.4028235e38;
+    var best = -0x1.fffffep+127f;
     var arg = 0xffffffffu;
     for (var y = max(y0, 0); y < min(y0 + i32(p.k), i32(p.h)); y = y + 1) {
         for (var x = max(x0, 0); x < min(x0 + i32(p.k), i32(p.w)); x = x + 1) {

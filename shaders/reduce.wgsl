@@ -25,7 +25,7 @@ fn reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     let k1 = min(p.n, k0 + p.chunk);
     let base = o * p.n * p.inner + i;
     var acc = 0.0;
-    var best = -3.4028235e38;
+    var best = -0x1.fffffep+127f;
     var arg = k0;
     for (var k = k0; k < k1; k = k + 1u) {
         let v = x[base + k * p.inner];

@@ -59,7 +59,7 @@ fn softmax_gpu(@builtin(local_invocation_index) lid: u32,
     let r = row_of(wid, nwg);
     if (r >= p.rows) { return; }
     let base = r * p.n;
-    var m = -3.4028235e38;
+    var m = -0x1.fffffep+127f;
     for (var k = lid; k < p.n; k += WG) { m = max(m, x[base + k]); }
     m = wg_max(m, lid);
     var s = 0.0;

@@ -56,12 +56,13 @@ pub fn write_tensors<'a>(
 pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "{} is not a valid safetensors checkpoint: {e}",
-            path.display()
-        )
-    })?;
+    metadata_of(&path.display().to_string(), &bytes)
+}
+
+/// [`read_metadata`] of a checkpoint's bytes (`name` is used in errors).
+pub fn metadata_of(name: &str, bytes: &[u8]) -> Result<Metadata> {
+    let (_, meta) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| anyhow::anyhow!("{name} is not a valid safetensors checkpoint: {e}"))?;
     Ok(meta.metadata().clone().unwrap_or_default())
 }
 
@@ -146,12 +147,17 @@ fn to_f32(name: &str, v: &TensorView) -> Result<Vec<f32>> {
 pub fn load(model: &dyn Module, path: &Path) -> Result<HashMap<String, String>> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
+    load_bytes(model, &path.display().to_string(), &bytes)
+}
+
+/// [`load`] from a checkpoint's bytes (`name` is used in errors), e.g. fetched by a page.
+pub fn load_bytes(model: &dyn Module, name: &str, bytes: &[u8]) -> Result<Metadata> {
     let ours = model.named_tensors();
     let expected: Vec<(String, Vec<usize>)> = ours
         .iter()
         .map(|(n, t, _)| (n.clone(), t.shape().to_vec()))
         .collect();
-    let (values, meta) = match_bytes(&path.display().to_string(), &bytes, &expected)?;
+    let (values, meta) = match_bytes(name, bytes, &expected)?;
     for ((_, t, _), data) in ours.iter().zip(values) {
         t.assign(&Tensor::from_slice(&data, t.shape())?)?;
     }

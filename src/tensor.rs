@@ -189,6 +189,15 @@ impl Tensor {
         Ok(bytemuck::cast_slice(&bytes).to_vec())
     }
 
+    /// [`Tensor::to_vec`] without blocking (what a browser page must use).
+    pub async fn to_vec_async(&self) -> Result<Vec<f32>> {
+        let bytes = gpu::ctx()
+            .read_async(&self.0.buf, (self.numel() * 4) as u64)
+            .wait_async()
+            .await?;
+        Ok(bytemuck::cast_slice(&bytes).to_vec())
+    }
+
     /// The single value of a one-element tensor.
     pub fn item(&self) -> Result<f32> {
         if self.numel() != 1 {

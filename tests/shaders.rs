@@ -4,23 +4,9 @@
 
 use std::path::Path;
 
-fn assemble(dir: &Path, file: &str) -> String {
-    let own = std::fs::read_to_string(dir.join(file)).unwrap();
-    let mut src = String::new();
-    for line in own.lines().take_while(|l| l.starts_with("//")) {
-        if let Some(reqs) = line.strip_prefix("// requires:") {
-            for r in reqs.split(',').map(str::trim).filter(|r| !r.is_empty()) {
-                src.push_str(
-                    &std::fs::read_to_string(dir.join(r))
-                        .unwrap_or_else(|e| panic!("{file} requires {r}: {e}")),
-                );
-                src.push('\n');
-            }
-        }
-    }
-    src.push_str(&own);
-    src
-}
+#[path = "common/wgsl.rs"]
+mod wgsl;
+use wgsl::{assemble, kernels};
 
 #[test]
 fn every_shader_validates() {
@@ -66,24 +52,6 @@ fn a_broken_shader_is_reported_with_file_and_line() {
     let e = naga::front::wgsl::parse_str(src).unwrap_err();
     let msg = e.emit_to_string_with_path(src, "shaders/broken.wgsl");
     assert!(msg.contains("shaders/broken.wgsl:3"), "{msg}");
-}
-
-/// The shader files as the program compiles them: (file, assembled source), snippets excluded.
-fn kernels() -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".wgsl") && !n.starts_with('_'))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|f| {
-            let src = assemble(&dir, &f);
-            (f, src)
-        })
-        .collect()
 }
 
 /// The snippets a kernel's `// requires:` line names, in order.

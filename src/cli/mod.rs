@@ -13,6 +13,7 @@ mod reproduce;
 mod surrogate;
 mod tables;
 mod train;
+mod web;
 
 use clap::{Parser, Subcommand};
 
@@ -77,6 +78,9 @@ enum Command {
     /// Explainer error against exact/KernelSHAP Shapley values, inclusion/exclusion AUCs,
     /// timing and attention rollout, as Markdown/CSV tables and plots.
     Evaluate(Box<evaluate::Args>),
+    /// A static site that explains dropped images in the browser, on the visitor's GPU
+    /// (WebGPU): index.html, the wasm engine and the checkpoints.
+    Web(Box<web::Args>),
 }
 
 /// Fault injection for tests (hidden flags of the training commands).
@@ -208,6 +212,7 @@ pub fn main() -> i32 {
         Command::Surrogate(a) => surrogate::run(a, &opts),
         Command::Explainer(a) => explainer::run(a, &opts),
         Command::Explain(a) => explain::run(a, &opts),
+        Command::Web(a) => web::run(a, &opts),
         Command::Compare(a) => compare::run(a, &opts),
         Command::Tables(a) => tables::run(a, &opts),
         Command::WriteAtomic { path, bytes, fill } => {

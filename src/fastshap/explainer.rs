@@ -241,23 +241,27 @@ impl Explainer {
 
     /// Rebuilds and loads an explainer checkpoint; also returns the surrogate path it records.
     pub fn load(path: &Path) -> Result<(Explainer, PathBuf)> {
-        let meta = checkpoint::read_metadata(path)?;
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
+        Explainer::from_bytes(&path.display().to_string(), &bytes)
+    }
+
+    /// [`Explainer::load`] from the checkpoint's bytes (`name` is used in errors).
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<(Explainer, PathBuf)> {
+        let meta = checkpoint::metadata_of(name, bytes)?;
         if meta.get(META_ROLE).map(String::as_str) != Some("explainer") {
-            bail!(
-                "{} is not an explainer checkpoint (train one with `fastshap explainer`)",
-                path.display()
-            );
+            bail!("{name} is not an explainer checkpoint (train one with `fastshap explainer`)");
         }
         let config: ExplainerConfig = meta
             .get(META_EXPLAINER)
             .and_then(|s| serde_json::from_str(s).ok())
-            .with_context(|| format!("{}: no valid {META_EXPLAINER}", path.display()))?;
+            .with_context(|| format!("{name}: no valid {META_EXPLAINER}"))?;
         let classes: Vec<String> = meta
             .get(META_CLASSES)
             .and_then(|s| serde_json::from_str(s).ok())
-            .with_context(|| format!("{}: no valid {META_CLASSES}", path.display()))?;
+            .with_context(|| format!("{name}: no valid {META_CLASSES}"))?;
         let e = Explainer::new(config, classes)?;
-        checkpoint::load(&e.unet, path)?;
+        checkpoint::load_bytes(&e.unet, name, bytes)?;
         let sur = meta
             .get(META_SURROGATE_PATH)
             .map(PathBuf::from)
@@ -298,7 +302,8 @@ fn masked_values(
     link_values(link, &surrogate.logits(&masked)?)
 }
 
-fn check_pair(explainer: &ExplainerConfig, surrogate: &dyn SurrogateModel) -> Result<()> {
+/// Whether `explainer` was made for `surrogate` (superpixel size, classes): one clear error if not.
+pub fn check_pair(explainer: &ExplainerConfig, surrogate: &dyn SurrogateModel) -> Result<()> {
     ensure!(
         explainer.unet.superpixel == surrogate.superpixel(),
         "the explainer uses superpixel {} but the surrogate was trained with {}",
@@ -345,16 +350,48 @@ pub fn explain_batch(
     surrogate: &dyn SurrogateModel,
     images: &Tensor,
 ) -> Result<Explanation> {
+    let t = explain_tensors(explainer, surrogate, images)?;
+    let host = [t[0].to_vec()?, t[1].to_vec()?, t[2].to_vec()?, t[3].to_vec()?];
+    Ok(normalize_explanation(explainer, host))
+}
+
+/// [`explain_batch`] without blocking on the read-backs (a browser page's event loop must run
+/// for them to complete); the same launches and the same arithmetic.
+pub async fn explain_batch_async(
+    explainer: &Explainer,
+    surrogate: &dyn SurrogateModel,
+    images: &Tensor,
+) -> Result<Explanation> {
+    let t = explain_tensors(explainer, surrogate, images)?;
+    let mut host = Vec::with_capacity(4);
+    for x in &t {
+        host.push(x.to_vec_async().await?);
+    }
+    let host: [Vec<f32>; 4] = host.try_into().expect("four read-backs");
+    Ok(normalize_explanation(explainer, host))
+}
+
+/// The device side of an explanation, recorded but not read: raw φ [B, P, K], v(1) [B, K],
+/// the surrogate's probabilities [B, K] and v(0) [K].
+fn explain_tensors(
+    explainer: &Explainer,
+    surrogate: &dyn SurrogateModel,
+    images: &Tensor,
+) -> Result<[Tensor; 4]> {
     check_pair(&explainer.config, surrogate)?;
     let _g = no_grad();
     let link = explainer.config.link.link();
     let raw = explainer.raw_phi(images, false)?;
-    let (b, p, k) = (raw.dim(0), raw.dim(1), raw.dim(2));
     let (grand, logits) = grand_value(surrogate, link, images)?;
-    let null = null_value(surrogate, link)?.to_vec()?;
-    let grand = grand.to_vec()?;
-    let probs = logits.softmax()?.to_vec()?;
-    let mut phi = raw.to_vec()?;
+    let null = null_value(surrogate, link)?;
+    Ok([raw, grand, logits.softmax()?, null])
+}
+
+/// φ normalised on the host from what [`explain_tensors`] computed, read back.
+fn normalize_explanation(explainer: &Explainer, host: [Vec<f32>; 4]) -> Explanation {
+    let [mut phi, grand, probs, null] = host;
+    let (k, b) = (null.len(), grand.len() / null.len().max(1));
+    let p = phi.len() / (b * k).max(1);
     let norm = explainer.config.normalization;
     for i in 0..b {
         let rows = &mut phi[i * p * k..(i + 1) * p * k];
@@ -371,7 +408,7 @@ pub fn explain_batch(
             }
         }
     }
-    Ok(Explanation {
+    Explanation {
         images: b,
         players: p,
         classes: k,
@@ -379,7 +416,7 @@ pub fn explain_batch(
         probs,
         grand,
         null,
-    })
+    }
 }
 
 /// Validation images with their fixed masks and precomputed values (the surrogate is fixed and

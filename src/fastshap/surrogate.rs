@@ -208,23 +208,27 @@ impl SurrogateModel for Surrogate {
 impl Surrogate {
     /// Rebuilds and loads a surrogate checkpoint (`best.safetensors` of a surrogate run).
     pub fn load(path: &Path) -> Result<Surrogate> {
-        let meta = checkpoint::read_metadata(path)?;
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
+        Surrogate::from_bytes(&path.display().to_string(), &bytes)
+    }
+
+    /// [`Surrogate::load`] from the checkpoint's bytes (`name` is used in errors).
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Surrogate> {
+        let meta = checkpoint::metadata_of(name, bytes)?;
         if meta.get(META_ROLE).map(String::as_str) != Some("surrogate") {
-            bail!(
-                "{} is not a surrogate checkpoint (train one with `fastshap surrogate`)",
-                path.display()
-            );
+            bail!("{name} is not a surrogate checkpoint (train one with `fastshap surrogate`)");
         }
         let model = Model::from_metadata(&meta, &mut init_rng(0))?;
-        checkpoint::load(&model, path)?;
+        checkpoint::load_bytes(&model, name, bytes)?;
         let superpixel: usize = meta
             .get(META_SUPERPIXEL)
             .and_then(|s| s.parse().ok())
-            .with_context(|| format!("{}: no valid {META_SUPERPIXEL}", path.display()))?;
+            .with_context(|| format!("{name}: no valid {META_SUPERPIXEL}"))?;
         let classes: Vec<String> = meta
             .get(META_CLASSES)
             .and_then(|s| serde_json::from_str(s).ok())
-            .with_context(|| format!("{}: no valid {META_CLASSES}", path.display()))?;
+            .with_context(|| format!("{name}: no valid {META_CLASSES}"))?;
         Ok(Surrogate {
             model,
             superpixel,

@@ -135,7 +135,22 @@ fn choose(adapters: &[wgpu::AdapterInfo], opts: &Options) -> Result<usize> {
         .expect("non-empty"))
 }
 
-pub(super) fn select(opts: &Options) -> Result<wgpu::Adapter> {
+/// The adapter `opts` picks. In a browser there is one choice, the page's WebGPU adapter
+/// (high-performance preferred); `--adapter`/`--backend` do not exist there.
+#[cfg(target_arch = "wasm32")]
+pub(super) async fn select(_opts: &Options) -> Result<wgpu::Adapter> {
+    let backends = wgpu::Backends::BROWSER_WEBGPU;
+    instance(backends)
+        .request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("this browser offers no WebGPU adapter: {e}"))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(super) async fn select(opts: &Options) -> Result<wgpu::Adapter> {
     let backends = parse_backend(opts.backend.as_deref())?;
     let adapters = enumerate(backends);
     let infos: Vec<wgpu::AdapterInfo> = adapters.iter().map(|a| a.get_info()).collect();

@@ -45,6 +45,21 @@ macro_rules! shader {
     };
 }
 
+/// The WGSL a backend compiles for a kernel's source. A browser's WebGPU (Dawn/Tint) rejects
+/// subgroup builtins unless the module says `enable subgroups;`, which naga 30 does not parse
+/// (it translates the builtins for native backends without it), so the directive is added only
+/// where the source goes to the browser verbatim.
+pub fn wgsl_for(backend: wgpu::Backend, source: &str) -> std::borrow::Cow<'_, str> {
+    let uses_subgroups = source
+        .lines()
+        .any(|l| l.split("//").next().is_some_and(|code| code.contains("subgroup")));
+    if backend == wgpu::Backend::BrowserWebGpu && uses_subgroups {
+        format!("enable subgroups;\n{source}").into()
+    } else {
+        source.into()
+    }
+}
+
 /// Which family of kernel variants suits the adapter. Software adapters (lavapipe) pay dearly for
 /// `workgroupBarrier`, so they get barrier-free register-blocked kernels; real GPUs get
 /// shared-memory tiles. The choice lives here, in one place, and can be forced for tests.
@@ -150,13 +165,30 @@ pub fn with_kernel_class<T>(k: KernelClass, f: impl FnOnce() -> T) -> T {
 /// Creates the process-wide context with explicit options. Errors if one already exists with a
 /// different adapter, or if no adapter matches.
 pub fn init(opts: &Options) -> Result<&'static Context> {
+    pollster::block_on(init_async(opts))
+}
+
+/// [`init`] for callers that must not block: in a browser, adapter and device requests are
+/// promises that resolve only while the page's event loop runs.
+pub async fn init_async(opts: &Options) -> Result<&'static Context> {
     if let Some(c) = CONTEXT.get() {
         return Ok(c);
     }
-    let ctx = Context::new(opts)?;
+    let ctx = Context::new(opts).await?;
     let _ = CONTEXT.set(ctx);
     Ok(CONTEXT.get().expect("context just set"))
 }
+
+/// The first uncaught wgpu error of a browser page, taken once. Natively such an error ends the
+/// process (see [`Context`]'s device callback); a page cannot exit, so it keeps the message for
+/// the caller to show.
+#[cfg(target_arch = "wasm32")]
+pub fn take_uncaptured_error() -> Option<String> {
+    UNCAPTURED.lock().unwrap().take()
+}
+
+#[cfg(target_arch = "wasm32")]
+static UNCAPTURED: Mutex<Option<String>> = Mutex::new(None);
 
 /// The process-wide context, created from the environment on first use.
 ///
@@ -173,8 +205,8 @@ pub fn ctx() -> &'static Context {
 }
 
 impl Context {
-    fn new(opts: &Options) -> Result<Context> {
-        let adapter = adapter::select(opts)?;
+    async fn new(opts: &Options) -> Result<Context> {
+        let adapter = adapter::select(opts).await?;
         let info = adapter.get_info();
         let limits = adapter.limits();
         // Optional features, used where the adapter has them: timestamp queries for kernel
@@ -183,7 +215,8 @@ impl Context {
             & (wgpu::Features::TIMESTAMP_QUERY
                 | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
                 | wgpu::Features::SUBGROUP);
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
             label: Some("fastshap"),
             required_features: features,
             // The adapter's real limits: wgpu's defaults cap storage bindings at 128 MiB.
@@ -191,13 +224,22 @@ impl Context {
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
-        }))
-        .map_err(|e| anyhow!("cannot open device on adapter '{}': {e}", info.name))?;
+            })
+            .await
+            .map_err(|e| anyhow!("cannot open device on adapter '{}': {e}", info.name))?;
         device.on_uncaptured_error(Arc::new(|e: wgpu::Error| {
             // Validation errors are bugs in our kernels or launches; out-of-memory and device loss
             // are reported here too. Either way the run cannot continue meaningfully.
-            eprintln!("{}", describe_gpu_error(&e));
-            std::process::exit(3);
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                eprintln!("{}", describe_gpu_error(&e));
+                std::process::exit(3);
+            }
+            #[cfg(target_arch = "wasm32")]
+            UNCAPTURED
+                .lock()
+                .unwrap()
+                .get_or_insert_with(|| describe_gpu_error(&e));
         }));
         let kernel_class = match (opts.kernel_class, info.device_type) {
             (Some(k), _) => k,
@@ -315,7 +357,7 @@ impl Context {
         }
         let desc = wgpu::ShaderModuleDescriptor {
             label: Some(shader.name),
-            source: wgpu::ShaderSource::Wgsl(shader.source.into()),
+            source: wgpu::ShaderSource::Wgsl(wgsl_for(self.info.backend, shader.source)),
         };
         let module = if checked {
             self.device.create_shader_module(desc)
@@ -445,11 +487,20 @@ impl Context {
             rec.copy_raw(self, &src.buffer, 0, &staging, 0, bytes.next_multiple_of(4));
             rec.flush(self);
         }
-        let (tx, rx) = std::sync::mpsc::channel();
+        let mapped = Arc::new(Mapped::default());
+        let done = mapped.clone();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
+            let mut st = done.0.lock().unwrap();
+            st.0 = Some(r);
+            if let Some(w) = st.1.take() {
+                w.wake();
+            }
         });
-        Readback { staging, bytes, rx }
+        Readback {
+            staging,
+            bytes,
+            mapped,
+        }
     }
 
     /// Times the GPU work recorded by `f` with timestamp queries (seconds), or `None` when the
@@ -466,18 +517,43 @@ impl Context {
     }
 }
 
-/// A read-back in flight; [`Readback::wait`] blocks until the bytes are on the host.
+/// A read-back in flight; [`Readback::wait`] blocks until the bytes are on the host,
+/// [`Readback::wait_async`] awaits them (the only way in a browser, where the mapping completes
+/// from the page's event loop).
 pub struct Readback {
     staging: wgpu::Buffer,
     bytes: u64,
-    rx: std::sync::mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>,
+    mapped: Arc<Mapped>,
+}
+
+/// The mapping's outcome once wgpu reports it, and the task waiting for it.
+#[derive(Default)]
+struct Mapped(Mutex<(Option<MapResult>, Option<std::task::Waker>)>);
+
+type MapResult = Result<(), wgpu::BufferAsyncError>;
+
+impl std::future::Future for &Mapped {
+    type Output = MapResult;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let mut st = self.0.lock().unwrap();
+        match st.0.take() {
+            Some(r) => std::task::Poll::Ready(r),
+            None => {
+                st.1 = Some(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        }
+    }
 }
 
 impl Readback {
     pub fn wait(self) -> Result<Vec<u8>> {
         let c = ctx();
         loop {
-            if let Ok(r) = self.rx.try_recv() {
+            if let Some(r) = self.mapped.0.lock().unwrap().0.take() {
                 r.map_err(|e| anyhow!("reading a tensor back from the GPU failed: {e}"))?;
                 break;
             }
@@ -485,6 +561,28 @@ impl Readback {
                 .poll(wgpu::PollType::wait_indefinitely())
                 .map_err(|e| anyhow!("GPU device lost while waiting for results: {e}"))?;
         }
+        self.take()
+    }
+
+    pub async fn wait_async(self) -> Result<Vec<u8>> {
+        // Natively the mapping completes inside `poll`; in a browser, on the event loop.
+        #[cfg(not(target_arch = "wasm32"))]
+        ctx()
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| anyhow!("GPU device lost while waiting for results: {e}"))?;
+        (&*self.mapped)
+            .await
+            .map_err(|e| anyhow!("reading a tensor back from the GPU failed: {e}"))?;
+        #[cfg(target_arch = "wasm32")]
+        if let Some(e) = take_uncaptured_error() {
+            bail!("{e}");
+        }
+        self.take()
+    }
+
+    /// The mapped bytes (the mapping has completed).
+    fn take(self) -> Result<Vec<u8>> {
         let view = self
             .staging
             .slice(..)
