@@ -9,6 +9,9 @@ use crate::nn::{Block, InitRng, Kind, LayerNorm, Linear, Module, QkvLayout, join
 use crate::ops;
 use anyhow::Result;
 
+mod coalitions;
+pub use coalitions::VitCoalitions;
+
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct VitConfig {
     pub in_channels: usize,

@@ -124,8 +124,11 @@ impl Model {
         image: &Tensor,
         s: usize,
     ) -> Result<Option<CoalitionLogits<'a>>> {
-        let _ = (image, s);
         Ok(match self {
+            Model::Vit(m) => {
+                let c = m.coalitions(image, s)?;
+                Some(Box::new(move |masks: &[f32]| c.logits(masks)))
+            }
             _ => None,
         })
     }
