@@ -972,3 +972,50 @@ fn vit_surrogate_game_takes_the_coalition_path() {
     let (a, b) = (fast.eval(&masks).unwrap(), plain.eval(&masks).unwrap());
     assert!(rel_diff(&a, &b) <= 1e-4, "values differ by {:.2e}", rel_diff(&a, &b));
 }
+
+#[test]
+fn resnet_coalitions_equal_the_masked_image_forward() {
+    // BatchNorm folded into the convs (with running statistics away from 0 / 1), the stem as
+    // [m, 1]·G: the logits must be the plain eval-mode forward's on masked images, for
+    // superpixels of 8 and 4 and binary and fractional masks.
+    let _ng = no_grad();
+    for (s, seed) in [(8, 1u64), (4, 2)] {
+        let net = ResNet::new(
+            ResNetConfig {
+                widths: [8, 16, 16, 24],
+                blocks: [1, 1, 1, 1],
+                ..ResNetConfig::resnet18(4, 10)
+            },
+            &mut init_rng(seed),
+        )
+        .unwrap();
+        use fastshap::nn::{Kind, Module};
+        net.visit("", &mut |name, t, _k: Kind| {
+            let (lo, hi) = if name.ends_with("running_mean") || name.ends_with("bn1.bias") {
+                (-0.5, 0.5)
+            } else if name.contains("bn") || name.contains("shortcut.1") {
+                (0.5, 1.5)
+            } else {
+                return;
+            };
+            let v = Tensor::rand(t.shape(), lo, hi, seed + name.len() as u64).unwrap();
+            t.assign(&v).unwrap();
+        });
+        let image = Tensor::randn(&[1, 3, 32, 32], seed + 10).unwrap();
+        let p = (32 / s) * (32 / s);
+        let mut masks = UniformSizeSampler::new(p, seed).sample(19);
+        for m in masks.iter_mut().step_by(5) {
+            *m *= 0.625;
+        }
+        let fast = net.coalitions(&image, s).unwrap().logits(&masks).unwrap();
+        let mt = Tensor::from_slice(&masks, &[19, p]).unwrap();
+        let plain = net
+            .forward(
+                &fastshap::ops::masking::apply_player_mask(&image, &mt, s).unwrap(),
+                false,
+            )
+            .unwrap();
+        let err = rel_diff(&fast.to_vec().unwrap(), &plain.to_vec().unwrap());
+        assert!(err <= 1e-4, "s {s}: coalition logits differ by {err:.2e}");
+    }
+}

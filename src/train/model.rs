@@ -129,6 +129,10 @@ impl Model {
                 let c = m.coalitions(image, s)?;
                 Some(Box::new(move |masks: &[f32]| c.logits(masks)))
             }
+            Model::ResNet(m) => {
+                let c = m.coalitions(image, s)?;
+                Some(Box::new(move |masks: &[f32]| c.logits(masks)))
+            }
             _ => None,
         })
     }
