@@ -2,6 +2,7 @@
 //! Coalitions are passed as N×P row-major 0/1 masks (1 = player present); values come back N×K.
 
 use crate::ops::masking::apply_player_mask;
+pub use crate::train::model::CoalitionLogits;
 use crate::{Tensor, no_grad};
 use anyhow::{Result, bail};
 use rand::rngs::StdRng;
@@ -76,14 +77,17 @@ pub struct SurrogateGame<'a> {
     classes: usize,
 }
 
+/// Logits [N, K] of masked inputs [N, C+1, H, W].
+pub type MaskedLogits<'a> = Box<dyn Fn(&Tensor) -> Result<Tensor> + 'a>;
+
 /// How a [`SurrogateGame`] gets the logits of a chunk of coalitions.
 enum Surrogate<'a> {
     /// Logits [N, K] of masked inputs [N, C+1, H, W]; the game masks the image
     /// ([`apply_player_mask`]).
-    Masked(Box<dyn Fn(&Tensor) -> Result<Tensor> + 'a>),
+    Masked(MaskedLogits<'a>),
     /// Logits [N, K] of N host rows of P mask values, from a surrogate prepared for this image
     /// (e.g. `models::VitCoalitions`, which folds the masking into its first layer).
-    Coalitions(Box<dyn Fn(&[f32]) -> Result<Tensor> + 'a>),
+    Coalitions(CoalitionLogits<'a>),
 }
 
 impl<'a> SurrogateGame<'a> {
@@ -101,7 +105,7 @@ impl<'a> SurrogateGame<'a> {
 
     /// [`SurrogateGame::new`] with the surrogate boxed (e.g. a closure over a model).
     pub fn masked(
-        surrogate: Box<dyn Fn(&Tensor) -> Result<Tensor> + 'a>,
+        surrogate: MaskedLogits<'a>,
         image: Tensor,
         superpixel: usize,
         link: Link,
@@ -113,7 +117,7 @@ impl<'a> SurrogateGame<'a> {
     /// A game over a surrogate that takes the coalitions themselves (rows of P mask values)
     /// and must give the logits the masked-image surrogate gives for `image` masked to them.
     pub fn from_coalitions(
-        logits: Box<dyn Fn(&[f32]) -> Result<Tensor> + 'a>,
+        logits: CoalitionLogits<'a>,
         image: Tensor,
         superpixel: usize,
         link: Link,
