@@ -8,13 +8,25 @@ use fastshap::Tensor;
 use fastshap::gpu::{self, KernelClass};
 use fastshap::ops::softmax_pool::softmax_pool;
 
-/// u[n, h] = Σ_t softmax_t(x[n, t]·q[n, h]) x[n, t], with the maximum subtracted.
-fn pool_ref(x: &Arr, q: &Arr) -> Arr {
+/// u[n, h] = Σ_t softmax_t(z[n, t]·q[n, h]) z[n, t], with the maximum subtracted; z = x, or
+/// with `eps` each row standardised ((x − mean)/√(var + eps)). q [1, H, D] serves every n.
+fn pool_ref(x: &Arr, q: &Arr, eps: Option<f64>) -> Arr {
     let (n, t, d, h) = (x.shape[0], x.shape[1], x.shape[2], q.shape[1]);
+    let mut x = x.clone();
+    if let Some(eps) = eps {
+        for row in x.data.chunks_mut(d) {
+            let mean = row.iter().sum::<f64>() / d as f64;
+            let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / d as f64;
+            for v in row.iter_mut() {
+                *v = (*v - mean) / (var + eps).sqrt();
+            }
+        }
+    }
     let mut out = vec![0f64; n * h * d];
     for b in 0..n {
         for k in 0..h {
-            let qr = &q.data[(b * h + k) * d..(b * h + k + 1) * d];
+            let qn = if q.shape[0] == 1 { k } else { b * h + k };
+            let qr = &q.data[qn * d..(qn + 1) * d];
             let s: Vec<f64> = (0..t)
                 .map(|j| {
                     let xr = &x.data[(b * t + j) * d..(b * t + j + 1) * d];
@@ -45,17 +57,22 @@ fn softmax_pool_matches_reference() {
         (65, 9, 1, 64),
         (3, 33, 2, 128),
     ] {
-        for class in [KernelClass::Cpu, KernelClass::Gpu] {
+        // Per-row and shared queries, raw and standardised rows.
+        let variants = [(n, None), (1, Some(1e-5)), (n, Some(0.1))];
+        for (class, (qn, eps)) in [KernelClass::Cpu, KernelClass::Gpu]
+            .into_iter()
+            .flat_map(|c| variants.map(|v| (c, v)))
+        {
             gpu::with_kernel_class(class, || {
                 // Queries scaled by 1/√D as attention scales its scores (the game folds the
                 // scale into q): unscaled, the scores' f32 rounding (|s| ~ √D·3) alone moves
                 // outputs that cancel to ~1e-2 by 1e-4 of themselves at D = 128.
                 let scale = 1.0 / (d as f64).sqrt();
                 check_op(
-                    &format!("softmax_pool {class:?} N{n} T{t} H{h} D{d}"),
-                    &[normal(&[n, t, d]).no_grad(), normal(&[n, h, d]).no_grad()],
-                    |x| softmax_pool(&x[0], &x[1].mul_scalar(scale as f32)?),
-                    |a| pool_ref(&a[0], &a[1].map(|v| v * scale)),
+                    &format!("softmax_pool {class:?} N{n} T{t} H{h} D{d} q{qn} eps {eps:?}"),
+                    &[normal(&[n, t, d]).no_grad(), normal(&[qn, h, d]).no_grad()],
+                    |x| softmax_pool(&x[0], &x[1].mul_scalar(scale as f32)?, eps.map(|e| e as f32)),
+                    |a| pool_ref(&a[0], &a[1].map(|v| v * scale), eps),
                     Check::forward_only(),
                 )
             });
@@ -73,8 +90,8 @@ fn softmax_pool_is_stable_for_large_scores() {
             uniform(&[5, 11, 16], -5.0, 5.0).no_grad(),
             uniform(&[5, 2, 16], -5.0, 5.0).no_grad(),
         ],
-        |x| softmax_pool(&x[0], &x[1]),
-        |a| pool_ref(&a[0], &a[1]),
+        |x| softmax_pool(&x[0], &x[1], None),
+        |a| pool_ref(&a[0], &a[1], None),
         Check::forward_only().rtol(1e-3),
     );
 }
@@ -83,13 +100,13 @@ fn softmax_pool_is_stable_for_large_scores() {
 fn softmax_pool_refuses_bad_shapes_and_gradients() {
     let x = Tensor::randn(&[2, 3, 4], 1).unwrap();
     let q = Tensor::randn(&[2, 1, 5], 2).unwrap();
-    let e = softmax_pool(&x, &q).unwrap_err().to_string();
+    let e = softmax_pool(&x, &q, None).unwrap_err().to_string();
     assert!(e.contains("[2, 3, 4]") && e.contains("[2, 1, 5]"), "{e}");
     let wide = Tensor::randn(&[1, 2, 129], 3).unwrap();
-    assert!(softmax_pool(&wide, &wide).is_err());
+    assert!(softmax_pool(&wide, &wide, None).is_err());
     let q = Tensor::randn(&[2, 1, 4], 4).unwrap().param();
-    let e = softmax_pool(&x, &q).unwrap_err().to_string();
+    let e = softmax_pool(&x, &q, None).unwrap_err().to_string();
     assert!(e.contains("inference only"), "{e}");
     let _ng = fastshap::no_grad();
-    assert!(softmax_pool(&x, &q).is_ok());
+    assert!(softmax_pool(&x, &q, Some(1e-5)).is_ok());
 }

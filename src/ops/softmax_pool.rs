@@ -16,11 +16,15 @@ use anyhow::{Result, bail};
 /// Widest rows the kernel's per-invocation registers hold (`MAXD` in the shader).
 pub const MAX_WIDTH: usize = 128;
 
-/// x [N, T, D] (T ≥ 1), q [N, H, D] → u [N, H, D].
-pub fn softmax_pool(x: &Tensor, q: &Tensor) -> Result<Tensor> {
+/// x [N, T, D] (T ≥ 1), q [N, H, D] or [1, H, D] (the same queries for every n) → u [N, H, D].
+/// With `norm_eps`, each row of x is standardised first ((x − mean)/√(var + eps), a LayerNorm
+/// without its affine part) inside the kernel.
+pub fn softmax_pool(x: &Tensor, q: &Tensor, norm_eps: Option<f32>) -> Result<Tensor> {
     let (xs, qs) = (x.shape(), q.shape());
-    if xs.len() != 3 || qs.len() != 3 || xs[0] != qs[0] || xs[2] != qs[2] {
-        bail!("softmax_pool: need x [N, T, D] and q [N, H, D], got x {xs:?} and q {qs:?}");
+    if xs.len() != 3 || qs.len() != 3 || (qs[0] != xs[0] && qs[0] != 1) || xs[2] != qs[2] {
+        bail!(
+            "softmax_pool: need x [N, T, D] and q [N or 1, H, D], got x {xs:?} and q {qs:?}"
+        );
     }
     let (n, t, h, d) = (xs[0], xs[1], qs[1], xs[2]);
     if t == 0 || d == 0 || d > MAX_WIDTH {
@@ -29,17 +33,22 @@ pub fn softmax_pool(x: &Tensor, q: &Tensor) -> Result<Tensor> {
     if autograd::is_enabled() && (x.requires_grad() || q.requires_grad()) {
         bail!("softmax_pool is inference only (no backward); call it under no_grad()");
     }
-    let u = Tensor::empty(qs)?;
+    let u = Tensor::empty(&[n, h, d])?;
     if n * h == 0 {
         return Ok(u);
     }
     // Per (row, query, dim): one multiply-add for the score, one for the accumulator.
     crate::gpu::profile::note_flops(4.0 * (n * h * t * d) as f64);
+    let shared = (qs[0] == 1 && n > 1) as u32;
+    let eps = norm_eps.unwrap_or(0.0);
     launch(
         &shader!("softmax_pool"),
         "softmax_pool",
-        &[("D", d as f64)],
-        &[(n * h) as u32, t as u32, h as u32],
+        &[
+            ("D", d as f64),
+            ("NORM", if norm_eps.is_some() { 1.0 } else { 0.0 }),
+        ],
+        &[(n * h) as u32, t as u32, h as u32, shared, eps.to_bits()],
         &[x.bind(), q.bind(), u.bind()],
         n * h,
         64,

@@ -11,8 +11,11 @@
 //!
 //! Only the CLS token's output is read, so the last block runs for it alone: its attention is
 //! one query over the LayerNorm'd tokens, and with the query·key and value·output projections
-//! multiplied out (below, in f64 once per image) it is `ops::softmax_pool` between two small
-//! Linears; its MLP runs on one token per image. Earlier blocks (depth > 1) run in full.
+//! and the LayerNorm's γ, β multiplied out (below, in f64 once per image) it is one
+//! `ops::softmax_pool` over the block's input rows (standardised in the kernel, never stored)
+//! and one small Linear; its MLP runs on one token per image. In a one-block ViT the CLS
+//! token entering that block is the same for every coalition (cls + pos), so its query is a
+//! constant and its residual part of the Linear's bias. Earlier blocks (depth > 1) run in full.
 
 use super::Vit;
 use crate::Tensor;
@@ -33,14 +36,23 @@ pub struct VitCoalitions<'a> {
     cls: Option<ClsAttention>,
 }
 
-/// x·W_qkᵀ + b_qk is q̃ [N, H·D], the CLS query pulled back through each head's key projection
-/// (its bias only shifts every score of a head alike, so it drops out of the softmax); u·W_voᵀ +
-/// b_vo is the attention output after the output projection, from the pooled rows u [N, H·D].
+/// The last block's attention for the CLS token, folded. Scores are q'·ẑ_t with ẑ_t token t
+/// standardised (γ, β of norm1 moved out: γ into q', β only shifts a head's scores alike), the
+/// pooled ū = Σ_t a_t ẑ_t, and the output (after the output projection) ū·W_voᵀ + b_vo.
 struct ClsAttention {
-    w_qk: Tensor,
-    b_qk: Tensor,
+    query: Query,
     w_vo: Tensor,
     b_vo: Tensor,
+    /// The CLS token is the same for every coalition: its residual is in `b_vo`.
+    constant_cls: bool,
+    eps: f32,
+}
+
+enum Query {
+    /// q' [1, H, D] for every coalition (the CLS token entering the block is a constant).
+    Constant(Tensor),
+    /// q' = LN1(cls)·Wᵀ + b per coalition, [H·D, D] and [H·D].
+    Linear(Tensor, Tensor),
 }
 
 impl Vit {
@@ -85,8 +97,18 @@ impl Vit {
             &[&rows.reshape(&[players, t * d])?, &konst.reshape(&[1, t * d])?],
             0,
         )?;
+        // With one block the CLS token entering it is cls + pos[0] for every coalition.
+        let constant_cls = if self.blocks.len() == 1 {
+            let host = |t: &Tensor| -> Result<Vec<f64>> {
+                Ok(t.to_vec()?.into_iter().map(f64::from).collect())
+            };
+            let (cls, pos) = (host(&self.cls_token)?, host(&self.pos_emb)?);
+            Some((0..d).map(|i| cls[i] + pos[i]).collect::<Vec<f64>>())
+        } else {
+            None
+        };
         let cls = match self.blocks.last() {
-            Some(b) => Some(ClsAttention::fold(b)?),
+            Some(b) => Some(ClsAttention::fold(b, constant_cls)?),
             None => None,
         };
         Ok(VitCoalitions {
@@ -133,10 +155,12 @@ impl VitCoalitions<'_> {
 
 impl ClsAttention {
     /// Multiplies out the last block's projections in f64 (per head h with rows j ∈ h of the
-    /// [out, in] weights, scale 1/√Dh):
-    ///   W_qk[h·D + i, l] = scale Σ_j W_k[j, i] W_q[j, l],   b_qk[h·D + i] = scale Σ_j b_q[j] W_k[j, i]
-    ///   W_vo[o, h·D + i] = Σ_j W_o[o, j] W_v[j, i],          b_vo[o] = Σ_j W_o[o, j] b_v[j] + b_o[o]
-    fn fold(block: &Block) -> Result<ClsAttention> {
+    /// [out, in] weights, scale 1/√Dh, norm1's γ, β):
+    ///   W_q'[h·D + i, l] = γ_i scale Σ_j W_k[j, i] W_q[j, l],   b_q'[h·D + i] = γ_i scale Σ_j b_q[j] W_k[j, i]
+    ///   W_vo[o, h·D + i] = γ_i Σ_j W_o[o, j] W_v[j, i],
+    ///   b_vo[o] = Σ_j W_o[o, j] (b_v[j] + Σ_i W_v[j, i] β_i) + b_o[o] (+ the constant CLS token)
+    /// and with a constant CLS token x (`constant_cls`), q' = W_q'·LN1(x) + b_q' once.
+    fn fold(block: &Block, constant_cls: Option<Vec<f64>>) -> Result<ClsAttention> {
         let a = &block.attn;
         ensure!(
             a.layout == QkvLayout::Separate,
@@ -157,38 +181,58 @@ impl ClsAttention {
         );
         let (bq, bv) = (bias(&a.proj_in[0])?, bias(&a.proj_in[2])?);
         let (wo, bo) = (host(&a.proj_out.weight)?, bias(&a.proj_out)?);
+        let (gamma, beta) = (host(&block.norm1.weight)?, host(&block.norm1.bias)?);
+        let eps = block.norm1.eps;
         let scale = 1.0 / (dh as f64).sqrt();
         let hd = heads * d;
-        let (mut w_qk, mut b_qk) = (vec![0f64; hd * d], vec![0f64; hd]);
+        let (mut w_q, mut b_q) = (vec![0f64; hd * d], vec![0f64; hd]);
         let (mut w_vo, mut b_vo) = (vec![0f64; d * hd], bo);
         for h in 0..heads {
             for j in h * dh..(h + 1) * dh {
                 for i in 0..d {
-                    let k = scale * wk[j * d + i];
-                    b_qk[h * d + i] += bq[j] * k;
+                    let k = gamma[i] * scale * wk[j * d + i];
+                    b_q[h * d + i] += bq[j] * k;
                     for l in 0..d {
-                        w_qk[(h * d + i) * d + l] += k * wq[j * d + l];
+                        w_q[(h * d + i) * d + l] += k * wq[j * d + l];
                     }
                 }
+                let vb = bv[j] + (0..d).map(|i| wv[j * d + i] * beta[i]).sum::<f64>();
                 for o in 0..d {
                     let w = wo[o * d + j];
+                    b_vo[o] += w * vb;
                     for i in 0..d {
-                        w_vo[o * hd + h * d + i] += w * wv[j * d + i];
+                        w_vo[o * hd + h * d + i] += w * wv[j * d + i] * gamma[i];
                     }
                 }
             }
         }
-        for o in 0..d {
-            b_vo[o] += (0..d).map(|j| wo[o * d + j] * bv[j]).sum::<f64>();
-        }
         let dev = |v: &[f64], shape: &[usize]| {
             Tensor::from_slice(&v.iter().map(|&x| x as f32).collect::<Vec<_>>(), shape)
         };
+        let query = match &constant_cls {
+            Some(x) => {
+                // LN1 of the constant token, in f64, then its queries.
+                let mean = x.iter().sum::<f64>() / d as f64;
+                let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / d as f64;
+                let ln: Vec<f64> = (0..d)
+                    .map(|i| (x[i] - mean) / (var + eps as f64).sqrt() * gamma[i] + beta[i])
+                    .collect();
+                let q: Vec<f64> = (0..hd)
+                    .map(|r| b_q[r] + (0..d).map(|l| w_q[r * d + l] * ln[l]).sum::<f64>())
+                    .collect();
+                for o in 0..d {
+                    b_vo[o] += x[o];
+                }
+                Query::Constant(dev(&q, &[1, heads, d])?)
+            }
+            None => Query::Linear(dev(&w_q, &[hd, d])?, dev(&b_q, &[hd])?),
+        };
         Ok(ClsAttention {
-            w_qk: dev(&w_qk, &[hd, d])?,
-            b_qk: dev(&b_qk, &[hd])?,
+            query,
             w_vo: dev(&w_vo, &[d, hd])?,
             b_vo: dev(&b_vo, &[d])?,
+            constant_cls: constant_cls.is_some(),
+            eps,
         })
     }
 
@@ -196,12 +240,20 @@ impl ClsAttention {
     fn forward(&self, block: &Block, h: &Tensor) -> Result<Tensor> {
         let (n, d) = (h.dim(0), h.dim(2));
         let heads = block.attn.heads;
-        let ln = block.norm1.forward(h)?;
-        let ln_cls = ln.narrow(1, 0, 1)?.reshape(&[n, d])?;
-        let q = linear(&ln_cls, &self.w_qk, Some(&self.b_qk))?.reshape(&[n, heads, d])?;
-        let u = softmax_pool(&ln, &q)?.reshape(&[n, heads * d])?;
+        let cls = || h.narrow(1, 0, 1)?.reshape(&[n, d]);
+        let q = match &self.query {
+            Query::Constant(q) => q.clone(),
+            Query::Linear(w, b) => {
+                linear(&block.norm1.forward(&cls()?)?, w, Some(b))?.reshape(&[n, heads, d])?
+            }
+        };
+        let u = softmax_pool(h, &q, Some(self.eps))?.reshape(&[n, heads * d])?;
         let attn = linear(&u, &self.w_vo, Some(&self.b_vo))?;
-        let x = h.narrow(1, 0, 1)?.reshape(&[n, d])?.add(&attn)?;
+        let x = if self.constant_cls {
+            attn
+        } else {
+            cls()?.add(&attn)?
+        };
         x.add(&block.mlp.forward(&block.norm2.forward(&x)?)?)
     }
 }
