@@ -907,6 +907,8 @@ fn vit_coalitions_equal_the_masked_image_forward() {
         (4, 8, 2, 16, 2, 2),
         (8, 4, 1, 24, 3, 3),
         (4, 4, 0, 16, 1, 4),
+        // P = 256 > the patch's inputs: the masked embedding is kept, the last block folded.
+        (4, 2, 1, 16, 2, 5),
     ] {
         let cfg = VitConfig {
             in_channels: 4,
@@ -977,9 +979,10 @@ fn vit_surrogate_game_takes_the_coalition_path() {
 fn resnet_coalitions_equal_the_masked_image_forward() {
     // BatchNorm folded into the convs (with running statistics away from 0 / 1), the stem as
     // [m, 1]·G: the logits must be the plain eval-mode forward's on masked images, for
-    // superpixels of 8 and 4 and binary and fractional masks.
+    // superpixels of 8, 4 and 2 and binary and fractional masks.
     let _ng = no_grad();
-    for (s, seed) in [(8, 1u64), (4, 2)] {
+    // s = 2 (P = 256) takes the masked, folded stem instead of [m, 1]·G.
+    for (s, seed) in [(8, 1u64), (4, 2), (2, 3)] {
         let net = ResNet::new(
             ResNetConfig {
                 widths: [8, 16, 16, 24],

@@ -8,7 +8,9 @@
 //! any coalition is relu([m, 1]·G), G's row p the (folded) stem of player p alone (image and
 //! mask channel restricted to its superpixel), its last row the stem's bias at every pixel. One
 //! [N, P+1]·[P+1, C·H·W] matmul replaces masking and the 4-channel stem, the conv shape the
-//! kernels handle worst.
+//! kernels handle worst — where it does fewer multiply-adds than the stem (P + 1 against
+//! kh·kw·Cin per output, twice that for the masking pass): at superpixel 2 (P = 256) the image
+//! is masked and the folded stem runs instead.
 
 use super::{BasicBlock, ResNet};
 use crate::Tensor;
@@ -21,11 +23,17 @@ use anyhow::{Result, bail, ensure};
 pub struct ResNetCoalitions<'a> {
     net: &'a ResNet,
     players: usize,
-    /// [P+1, C·H·W]: per player its share of the stem's output, then the stem's bias.
-    g: Tensor,
-    /// The stem's output shape [C, H, W].
-    stem: [usize; 3],
+    first: Stem,
     blocks: Vec<FoldedBlock>,
+}
+
+/// How the stem's output is made.
+enum Stem {
+    /// relu([m, 1]·G), G [P+1, C·H·W]: per player its share of the stem's output, then the
+    /// stem's bias; and that output's shape [C, H, W].
+    Coalitions(Tensor, [usize; 3]),
+    /// The folded stem on the image masked to each coalition.
+    Masked(Tensor, usize, Folded),
 }
 
 /// A convolution with its BatchNorm folded in: weight, bias, stride, padding.
@@ -125,22 +133,12 @@ impl ResNet {
         );
         let players = (is[2] / s) * (is[3] / s);
         let stem = Folded::new(&self.conv1, &self.bn1)?;
-        let mut eye = vec![0f32; players * players];
-        for p in 0..players {
-            eye[p * players + p] = 1.0;
-        }
-        let alone = apply_player_mask(image, &Tensor::from_slice(&eye, &[players, players])?, s)?;
-        // Each player's share without the bias; the bias is the constant row.
-        let rows = conv2d_raw(&alone, &stem.0, None, stem.2, stem.3)?;
-        let (c, h, w) = (rows.dim(1), rows.dim(2), rows.dim(3));
-        let konst = stem.1.reshape(&[1, c, 1, 1])?.broadcast_to(&[1, c, h, w])?;
-        let g = crate::ops::plumbing::concat(
-            &[
-                &rows.reshape(&[players, c * h * w])?,
-                &konst.reshape(&[1, c * h * w])?,
-            ],
-            0,
-        )?;
+        let w = stem.0.shape();
+        let first = if players < 2 * w[1] * w[2] * w[3] {
+            coalition_stem(image, s, players, &stem)?
+        } else {
+            Stem::Masked(image.clone(), s, stem)
+        };
         let blocks = self
             .layers
             .iter()
@@ -150,11 +148,30 @@ impl ResNet {
         Ok(ResNetCoalitions {
             net: self,
             players,
-            g,
-            stem: [c, h, w],
+            first,
             blocks,
         })
     }
+}
+
+/// G [P+1, C·H·W] of the folded stem: each player alone (no bias), then the bias at every pixel.
+fn coalition_stem(image: &Tensor, s: usize, players: usize, stem: &Folded) -> Result<Stem> {
+    let mut eye = vec![0f32; players * players];
+    for p in 0..players {
+        eye[p * players + p] = 1.0;
+    }
+    let alone = apply_player_mask(image, &Tensor::from_slice(&eye, &[players, players])?, s)?;
+    let rows = conv2d_raw(&alone, &stem.0, None, stem.2, stem.3)?;
+    let (c, h, w) = (rows.dim(1), rows.dim(2), rows.dim(3));
+    let konst = stem.1.reshape(&[1, c, 1, 1])?.broadcast_to(&[1, c, h, w])?;
+    let g = crate::ops::plumbing::concat(
+        &[
+            &rows.reshape(&[players, c * h * w])?,
+            &konst.reshape(&[1, c * h * w])?,
+        ],
+        0,
+    )?;
+    Ok(Stem::Coalitions(g, [c, h, w]))
 }
 
 impl ResNetCoalitions<'_> {
@@ -169,14 +186,21 @@ impl ResNetCoalitions<'_> {
             bail!("ResNet coalitions: {} mask values are not rows of {p}", masks.len());
         }
         let n = masks.len() / p;
-        let mut with_one = Vec::with_capacity(n * (p + 1));
-        for row in masks.chunks(p) {
-            with_one.extend_from_slice(row);
-            with_one.push(1.0);
-        }
-        let m = Tensor::from_slice(&with_one, &[n, p + 1])?;
-        let [c, h, w] = self.stem;
-        let mut out = m.matmul(&self.g)?.relu()?.reshape(&[n, c, h, w])?;
+        let mut out = match &self.first {
+            Stem::Coalitions(g, [c, h, w]) => {
+                let mut with_one = Vec::with_capacity(n * (p + 1));
+                for row in masks.chunks(p) {
+                    with_one.extend_from_slice(row);
+                    with_one.push(1.0);
+                }
+                let m = Tensor::from_slice(&with_one, &[n, p + 1])?;
+                m.matmul(g)?.relu()?.reshape(&[n, *c, *h, *w])?
+            }
+            Stem::Masked(image, s, stem) => {
+                let m = Tensor::from_slice(masks, &[n, p])?;
+                stem.forward(&apply_player_mask(image, &m, *s)?, true)?
+            }
+        };
         for block in &self.blocks {
             out = block.forward(&out)?;
         }

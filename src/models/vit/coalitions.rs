@@ -7,7 +7,9 @@
 //! of player p alone (image and mask channel restricted to its superpixel, no bias) and G's last
 //! row the tokens of the empty input plus the CLS token and position embeddings. One
 //! [N, P+1]·[P+1, T·D] matmul replaces masking, patchifying and the [N·T, p²·C]·[p²·C, D]
-//! embedding, for any superpixel and patch sizes, and fractional masks too.
+//! embedding, for any superpixel and patch sizes, and fractional masks too — where it is the
+//! cheaper of the two: G is dense, so with many players per patch (superpixel 2, patch 4:
+//! P = 256) the plain masked embedding does fewer multiply-adds and is kept.
 //!
 //! Only the CLS token's output is read, so the last block runs for it alone: its attention is
 //! one query over the LayerNorm'd tokens, and with the query·key and value·output projections
@@ -30,10 +32,17 @@ use anyhow::{Result, bail, ensure};
 pub struct VitCoalitions<'a> {
     vit: &'a Vit,
     players: usize,
-    /// [P+1, T·D]: per player its tokens' share, then the constant row.
-    g: Tensor,
+    first: FirstLayer,
     /// The last block's attention for the CLS token, folded (None for a ViT without blocks).
     cls: Option<ClsAttention>,
+}
+
+/// How the tokens entering the first block are made.
+enum FirstLayer {
+    /// [m, 1]·G, G [P+1, T·D]: per player its tokens' share, then the constant row.
+    Coalitions(Tensor),
+    /// The plain embedding of the image masked to each coalition.
+    Masked(Tensor, usize),
 }
 
 /// The last block's attention for the CLS token, folded. Scores are q'·ẑ_t with ẑ_t token t
@@ -80,23 +89,14 @@ impl Vit {
         );
         let players = (c.image / s).pow(2);
         let (t, d) = (c.tokens(), c.dim);
-        // Each player alone: its share of every patch token (no bias: that is the constant row).
-        let mut eye = vec![0f32; players * players];
-        for p in 0..players {
-            eye[p * players + p] = 1.0;
-        }
-        let alone = apply_player_mask(image, &Tensor::from_slice(&eye, &[players, players])?, s)?;
-        let tokens = linear(&alone.patchify(c.patch)?, &self.emb.weight, None)?;
-        let rows = concat(&[&Tensor::zeros(&[players, 1, d])?, &tokens], 1)?;
-        let bias = match &self.emb.bias {
-            Some(b) => b.broadcast_to(&[1, t - 1, d])?,
-            None => Tensor::zeros(&[1, t - 1, d])?,
+        // Multiply-adds per coalition: [m, 1]·G against the embedding (masking and patchify
+        // move about as much again, hence the 2).
+        let patch_in = c.patch * c.patch * (c.in_channels);
+        let first = if (players + 1) * t <= 2 * (t - 1) * patch_in {
+            FirstLayer::Coalitions(self.coalition_embedding(image, s, players)?)
+        } else {
+            FirstLayer::Masked(image.clone(), s)
         };
-        let konst = concat(&[&self.cls_token, &bias], 1)?.add(&self.pos_emb)?;
-        let g = concat(
-            &[&rows.reshape(&[players, t * d])?, &konst.reshape(&[1, t * d])?],
-            0,
-        )?;
         // With one block the CLS token entering it is cls + pos[0] for every coalition.
         let constant_cls = if self.blocks.len() == 1 {
             let host = |t: &Tensor| -> Result<Vec<f64>> {
@@ -114,9 +114,31 @@ impl Vit {
         Ok(VitCoalitions {
             vit: self,
             players,
-            g,
+            first,
             cls,
         })
+    }
+
+    /// G [P+1, T·D]: each player alone, its share of every patch token (no bias), then the
+    /// tokens of the empty input (bias, CLS token, positions).
+    fn coalition_embedding(&self, image: &Tensor, s: usize, players: usize) -> Result<Tensor> {
+        let (t, d) = (self.config.tokens(), self.config.dim);
+        let mut eye = vec![0f32; players * players];
+        for p in 0..players {
+            eye[p * players + p] = 1.0;
+        }
+        let alone = apply_player_mask(image, &Tensor::from_slice(&eye, &[players, players])?, s)?;
+        let tokens = linear(&alone.patchify(self.config.patch)?, &self.emb.weight, None)?;
+        let rows = concat(&[&Tensor::zeros(&[players, 1, d])?, &tokens], 1)?;
+        let bias = match &self.emb.bias {
+            Some(b) => b.broadcast_to(&[1, t - 1, d])?,
+            None => Tensor::zeros(&[1, t - 1, d])?,
+        };
+        let konst = concat(&[&self.cls_token, &bias], 1)?.add(&self.pos_emb)?;
+        concat(
+            &[&rows.reshape(&[players, t * d])?, &konst.reshape(&[1, t * d])?],
+            0,
+        )
     }
 }
 
@@ -132,13 +154,21 @@ impl VitCoalitions<'_> {
             bail!("ViT coalitions: {} mask values are not rows of {p}", masks.len());
         }
         let n = masks.len() / p;
-        let mut with_one = Vec::with_capacity(n * (p + 1));
-        for row in masks.chunks(p) {
-            with_one.extend_from_slice(row);
-            with_one.push(1.0);
-        }
-        let m = Tensor::from_slice(&with_one, &[n, p + 1])?;
-        let mut h = m.matmul(&self.g)?.reshape(&[n, c.tokens(), c.dim])?;
+        let mut h = match &self.first {
+            FirstLayer::Coalitions(g) => {
+                let mut with_one = Vec::with_capacity(n * (p + 1));
+                for row in masks.chunks(p) {
+                    with_one.extend_from_slice(row);
+                    with_one.push(1.0);
+                }
+                let m = Tensor::from_slice(&with_one, &[n, p + 1])?;
+                m.matmul(g)?.reshape(&[n, c.tokens(), c.dim])?
+            }
+            FirstLayer::Masked(image, s) => {
+                let m = Tensor::from_slice(masks, &[n, p])?;
+                self.vit.embed(&apply_player_mask(image, &m, *s)?)?
+            }
+        };
         let blocks = &self.vit.blocks;
         let Some((last, first)) = blocks.split_last() else {
             let cls = h.narrow(1, 0, 1)?.reshape(&[n, c.dim])?;
