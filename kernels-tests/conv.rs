@@ -235,3 +235,42 @@ fn conv2d_shape_errors() {
     let b = Tensor::zeros(&[3]).unwrap();
     assert!(x.conv2d(&w, Some(&b), 1, 1).is_err());
 }
+
+#[test]
+fn conv2d_bias_relu_matches_reference() {
+    // The inference conv with folded BatchNorm: relu(conv + bias), the ReLU applied as the
+    // subgroup kernel stores; every class and CPU kernel set, forward only (no backward).
+    use fastshap::ops::conv::conv2d_bias_relu;
+    for c in CASES.into_iter().chain([(3, 16, 9, 9, 33, 3, 3, 1, 1)]) {
+        let (b, cin, h, w, cout, kh, kw, s, p) = c;
+        let inputs = [
+            normal(&[b, cin, h, w]).no_grad(),
+            normal(&[cout, cin, kh, kw]).no_grad(),
+            normal(&[cout]).no_grad(),
+        ];
+        for class in CLASSES {
+            let kernels = match class {
+                KernelClass::Cpu => crate::helper::cpu_kernels(),
+                KernelClass::Gpu => vec![CpuMatmul::Regblock],
+            };
+            for k in kernels {
+                gpu::with_kernel_class(class, || {
+                    with_cpu_matmul(k, || {
+                        check_op(
+                            &format!("conv2d_bias_relu {class:?}/{k:?} {c:?}"),
+                            &inputs,
+                            |t| conv2d_bias_relu(&t[0], &t[1], &t[2], s, p),
+                            |a| conv_ref(&a[0], &a[1], Some(&a[2]), s, p).map(|v| v.max(0.0)),
+                            Check::forward_only(),
+                        )
+                    })
+                });
+            }
+        }
+    }
+    let x = Tensor::randn(&[1, 2, 5, 5], 1).unwrap().param();
+    let w = Tensor::randn(&[3, 2, 3, 3], 2).unwrap();
+    let b = Tensor::zeros(&[3]).unwrap();
+    let e = conv2d_bias_relu(&x, &w, &b, 1, 1).unwrap_err().to_string();
+    assert!(e.contains("inference only"), "{e}");
+}

@@ -18,3 +18,4 @@ mod plumbing;
 mod pool;
 mod reduce;
 mod softmax;
+mod softmax_pool;

@@ -19,6 +19,9 @@
 // hq × wq = ho × wo.)
 
 override TRANSPOSED: bool = false;
+// RELU: the stored value is max(conv + bias, 0) (inference with BatchNorm folded into the
+// weights and bias, `ops::conv::conv2d_bias_relu`): no separate pass over the output.
+override RELU: bool = false;
 
 struct Params {
     b: u32, cin: u32, h: u32, w: u32,
@@ -87,7 +90,9 @@ fn store(m0: u32, r: u32, n0: u32, v: vec4<f32>, bv: vec4<f32>) {
     let ox = p.phx + st * qx;
     let plane = p.ho * p.wo;
     for (var j = 0u; j < 4u; j++) {
-        if (n0 + j < p.cout) { out[(bb * p.cout + n0 + j) * plane + oy * p.wo + ox] = v[j] + bv[j]; }
+        var y = v[j] + bv[j];
+        if (RELU) { y = max(y, 0.0); }
+        if (n0 + j < p.cout) { out[(bb * p.cout + n0 + j) * plane + oy * p.wo + ox] = y; }
     }
 }
 

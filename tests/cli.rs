@@ -175,6 +175,54 @@ fn every_layer_imports_only_from_below() {
     );
 }
 
+/// `fastshap bench game` and `profile --model game-…`: JSON rows like the other benches'
+/// (`game/…` with GFLOP/s and evaluations/s beside the reference kernels' rows), a profile of one
+/// batch of the ViT game's coalition path, and one clear error for an unknown game.
+#[test]
+fn bench_and_profile_the_surrogate_game() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("game.json");
+    let (code, out, err) = fastshap(&[
+        "bench",
+        "game",
+        "--games",
+        "vit",
+        "--batch",
+        "64",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("MFLOP executed"), "{out}");
+    let rows: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let kernels: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kernel"].as_str().unwrap())
+        .collect();
+    assert!(
+        kernels[0].starts_with("matmul/") && kernels[1].starts_with("conv/"),
+        "{kernels:?}"
+    );
+    let game = &rows[2];
+    assert_eq!(game["kernel"], "game/vit");
+    assert!(game["gflops"].as_f64().unwrap() > 0.0, "{game}");
+    assert!(game["images_per_sec"].as_f64().unwrap() > 0.0, "{game}");
+    let (code, out, err) = fastshap(&["profile", "--model", "game-vit", "--batch", "64"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("softmax_pool") && out.contains("matmul"),
+        "{out}"
+    );
+    let (code, _, err) = fastshap(&["bench", "game", "--games", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown game 'nope'"), "{err}");
+    let (code, _, err) = fastshap(&["profile", "--model", "game-nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown game 'game-nope'"), "{err}");
+}
+
 /// `fastshap profile` on a full-size network: a table per family and per kernel on stdout and
 /// the same as JSON, whose kernel times add up to 100% and whose conv rows carry GFLOP/s.
 #[test]

@@ -1019,3 +1019,149 @@ fn baselines_are_exact_where_theory_says_and_additivity_measures_interaction() {
         "sampled {sampled} vs exact {r2}"
     );
 }
+
+// --- the ViT surrogate's coalition path -------------------------------------------------------
+
+/// max |a − b| / max(1, max |b|).
+fn rel_diff(a: &[f32], b: &[f32]) -> f64 {
+    let scale = b.iter().fold(1f64, |m, &v| m.max((v as f64).abs()));
+    let diff = a
+        .iter()
+        .zip(b)
+        .fold(0f64, |m, (&x, &y)| m.max((x as f64 - y as f64).abs()));
+    diff / scale
+}
+
+#[test]
+fn vit_coalitions_equal_the_masked_image_forward() {
+    // The coalition path folds masking into the patch embedding and runs the last block for the
+    // CLS token only; its logits must be the plain forward's on masked images. Superpixels equal
+    // to, larger than and smaller than the patches; one and two blocks; binary and fractional
+    // masks; trained-looking weights (random, with non-trivial LayerNorm parameters).
+    let _ng = no_grad();
+    for (patch, s, depth, dim, heads, seed) in [
+        (8, 8, 1, 32, 2, 1u64),
+        (4, 8, 2, 16, 2, 2),
+        (8, 4, 1, 24, 3, 3),
+        (4, 4, 0, 16, 1, 4),
+        // P = 256 > the patch's inputs: the masked embedding is kept, the last block folded.
+        (4, 2, 1, 16, 2, 5),
+    ] {
+        let cfg = VitConfig {
+            in_channels: 4,
+            classes: 10,
+            image: 32,
+            patch,
+            dim,
+            mlp: 2 * dim,
+            heads,
+            depth,
+        };
+        let vit = Vit::new(cfg, &mut init_rng(seed)).unwrap();
+        // LayerNorm γ, β away from 1, 0 (the fold must not rely on the initial values).
+        use fastshap::nn::{Kind, Module};
+        vit.visit("", &mut |name, t, _k: Kind| {
+            if name.contains("norm") {
+                let v = Tensor::rand(t.shape(), 0.5, 1.5, seed + name.len() as u64).unwrap();
+                t.assign(&v).unwrap();
+            }
+        });
+        let image = Tensor::randn(&[1, 3, 32, 32], seed + 10).unwrap();
+        let p = (32 / s) * (32 / s);
+        let mut masks = UniformSizeSampler::new(p, seed).sample(37);
+        for m in masks.iter_mut().step_by(7) {
+            *m *= 0.375; // fractional values scale a superpixel
+        }
+        let fast = vit.coalitions(&image, s).unwrap().logits(&masks).unwrap();
+        let mt = Tensor::from_slice(&masks, &[37, p]).unwrap();
+        let plain = vit
+            .forward(
+                &fastshap::ops::masking::apply_player_mask(&image, &mt, s).unwrap(),
+                false,
+            )
+            .unwrap();
+        assert_eq!(fast.shape(), plain.shape());
+        let err = rel_diff(&fast.to_vec().unwrap(), &plain.to_vec().unwrap());
+        assert!(
+            err <= 1e-4,
+            "patch {patch}, s {s}, depth {depth}: coalition logits differ by {err:.2e}"
+        );
+    }
+}
+
+#[test]
+fn vit_surrogate_game_takes_the_coalition_path() {
+    // SurrogateModel::game of a ViT surrogate gives the values of the masked-image game.
+    use fastshap::fastshap::{Surrogate, SurrogateModel};
+    use fastshap::train::Model;
+    let cfg = fastshap::reproduce::FidelityPlan::new().surrogate;
+    let surrogate = Surrogate {
+        model: Model::Vit(Vit::new(cfg, &mut init_rng(7)).unwrap()),
+        superpixel: 8,
+        classes: (0..10).map(|i| i.to_string()).collect(),
+        original: None,
+        original_arch: None,
+    };
+    let image = Tensor::randn(&[1, 3, 32, 32], 8).unwrap();
+    let masks = UniformSizeSampler::new(16, 9).sample(300);
+    let fast = surrogate
+        .game(image.clone(), Link::LogSoftmax, 128)
+        .unwrap();
+    let logits = |x: &Tensor| surrogate.logits(x);
+    let plain = SurrogateGame::new(&logits, image, 8, Link::LogSoftmax, 128).unwrap();
+    assert_eq!((fast.players(), fast.outputs()), (16, 10));
+    let (a, b) = (fast.eval(&masks).unwrap(), plain.eval(&masks).unwrap());
+    assert!(
+        rel_diff(&a, &b) <= 1e-4,
+        "values differ by {:.2e}",
+        rel_diff(&a, &b)
+    );
+}
+
+#[test]
+fn resnet_coalitions_equal_the_masked_image_forward() {
+    // BatchNorm folded into the convs (with running statistics away from 0 / 1), the stem as
+    // [m, 1]·G: the logits must be the plain eval-mode forward's on masked images, for
+    // superpixels of 8, 4 and 2 and binary and fractional masks.
+    let _ng = no_grad();
+    // s = 2 (P = 256) takes the masked, folded stem instead of [m, 1]·G.
+    for (s, seed) in [(8, 1u64), (4, 2), (2, 3)] {
+        let net = ResNet::new(
+            ResNetConfig {
+                widths: [8, 16, 16, 24],
+                blocks: [1, 1, 1, 1],
+                ..ResNetConfig::resnet18(4, 10)
+            },
+            &mut init_rng(seed),
+        )
+        .unwrap();
+        use fastshap::nn::{Kind, Module};
+        net.visit("", &mut |name, t, _k: Kind| {
+            let (lo, hi) = if name.ends_with("running_mean") || name.ends_with("bn1.bias") {
+                (-0.5, 0.5)
+            } else if name.contains("bn") || name.contains("shortcut.1") {
+                (0.5, 1.5)
+            } else {
+                return;
+            };
+            let v = Tensor::rand(t.shape(), lo, hi, seed + name.len() as u64).unwrap();
+            t.assign(&v).unwrap();
+        });
+        let image = Tensor::randn(&[1, 3, 32, 32], seed + 10).unwrap();
+        let p = (32 / s) * (32 / s);
+        let mut masks = UniformSizeSampler::new(p, seed).sample(19);
+        for m in masks.iter_mut().step_by(5) {
+            *m *= 0.625;
+        }
+        let fast = net.coalitions(&image, s).unwrap().logits(&masks).unwrap();
+        let mt = Tensor::from_slice(&masks, &[19, p]).unwrap();
+        let plain = net
+            .forward(
+                &fastshap::ops::masking::apply_player_mask(&image, &mt, s).unwrap(),
+                false,
+            )
+            .unwrap();
+        let err = rel_diff(&fast.to_vec().unwrap(), &plain.to_vec().unwrap());
+        assert!(err <= 1e-4, "s {s}: coalition logits differ by {err:.2e}");
+    }
+}

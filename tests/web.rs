@@ -7,9 +7,9 @@
 //! either is missing unless CI asked for them (`FASTSHAP_REQUIRE_CHROMIUM`, `FASTSHAP_REQUIRE_WEB`,
 //! both set by .ci/run after it builds the engine).
 
-mod common;
 #[path = "common/browser.rs"]
 mod browser;
+mod common;
 
 use common::fastshap_cli;
 use fastshap::models::ResNetConfig;
@@ -41,13 +41,23 @@ fn small_explainer(dir: &Path) -> String {
         blocks: [1, 1, 1, 1],
         ..ResNetConfig::resnet18(3, 10)
     };
-    let model = Model::ResNet(
-        fastshap::models::ResNet::new(cfg, &mut fastshap::nn::init_rng(5)).unwrap(),
-    );
+    let model =
+        Model::ResNet(fastshap::models::ResNet::new(cfg, &mut fastshap::nn::init_rng(5)).unwrap());
     common::save_confident(&model, "linear.", &dir.join("original.safetensors"));
     let quick = [
-        "--preset", "tiny", "--epochs", "1", "--batch-size", "32", "--train-limit", "64",
-        "--val-limit", "32", "--data", "embedded", "--quiet",
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--train-limit",
+        "64",
+        "--val-limit",
+        "32",
+        "--data",
+        "embedded",
+        "--quiet",
     ];
     let (orig, sur) = (d("original.safetensors"), d("sur"));
     let mut args = vec!["surrogate", "--original", &orig, "--arch", "resnet18"];
@@ -99,7 +109,10 @@ fn phi_file(path: &Path) -> Vec<f32> {
 /// the browser runs other kernel classes (other summation orders) than lavapipe.
 fn rel_err(got: &[f32], want: &[f32]) -> f64 {
     assert_eq!(got.len(), want.len());
-    let scale = want.iter().fold(0f64, |m, v| m.max(v.abs() as f64)).max(1e-30);
+    let scale = want
+        .iter()
+        .fold(0f64, |m, v| m.max(v.abs() as f64))
+        .max(1e-30);
     let diff = got
         .iter()
         .zip(want)
@@ -113,15 +126,35 @@ fn check_screenshot(shot: &Path) {
     let img = image::open(shot)
         .unwrap_or_else(|e| panic!("no screenshot at {}: {e}", shot.display()))
         .to_rgb8();
-    assert!(img.width() >= 1000 && img.height() >= 1000, "{:?}", img.dimensions());
+    assert!(
+        img.width() >= 1000 && img.height() >= 1000,
+        "{:?}",
+        img.dimensions()
+    );
     let colours: std::collections::HashSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
-    assert!(colours.len() > 200, "{} colours: blank render?", colours.len());
+    assert!(
+        colours.len() > 200,
+        "{} colours: blank render?",
+        colours.len()
+    );
     // Heatmap red or blue: each image's largest |φ| takes a saturated end of the diverging map
     // (the page's chrome has none).
-    let reddish = img.pixels().filter(|p| p.0[0] > 200 && p.0[2] < 120).count();
-    let bluish = img.pixels().filter(|p| p.0[2] > 200 && p.0[0] < 120).count();
-    assert!(reddish + bluish > 500, "heatmaps missing: {reddish} red, {bluish} blue px");
-    let _ = std::fs::copy(shot, concat!(env!("CARGO_MANIFEST_DIR"), "/target/web-site.png"));
+    let reddish = img
+        .pixels()
+        .filter(|p| p.0[0] > 200 && p.0[2] < 120)
+        .count();
+    let bluish = img
+        .pixels()
+        .filter(|p| p.0[2] > 200 && p.0[0] < 120)
+        .count();
+    assert!(
+        reddish + bluish > 500,
+        "heatmaps missing: {reddish} red, {bluish} blue px"
+    );
+    let _ = std::fs::copy(
+        shot,
+        concat!(env!("CARGO_MANIFEST_DIR"), "/target/web-site.png"),
+    );
 }
 
 #[test]
@@ -171,7 +204,10 @@ fn site_explains_in_chromium_as_the_native_build_does() {
     for n in &dropped {
         files.insert(
             format!("check/{n}"),
-            browser::Served::new(std::fs::read(imgs.join(n)).unwrap(), "application/octet-stream"),
+            browser::Served::new(
+                std::fs::read(imgs.join(n)).unwrap(),
+                "application/octet-stream",
+            ),
         );
     }
     files.insert(
@@ -191,13 +227,20 @@ fn site_explains_in_chromium_as_the_native_build_does() {
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let body = browser::run_page_at("check.html", files, Duration::from_secs(300), &flags);
     let report: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(report["ready"], true, "page not ready: {}", report["errors"]);
+    assert_eq!(
+        report["ready"], true,
+        "page not ready: {}",
+        report["errors"]
+    );
     eprintln!("page: {}", report["status"]);
 
     // The file that is not an image: one message on the page, naming it; the others explained.
     let errors = report["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].as_str().unwrap().starts_with("notes.txt: "), "{errors:?}");
+    assert!(
+        errors[0].as_str().unwrap().starts_with("notes.txt: "),
+        "{errors:?}"
+    );
     assert!(report["errorShown"].as_str().unwrap().contains("notes.txt"));
     assert_eq!(report["shown"].as_u64(), Some(names.len() as u64));
 
@@ -216,8 +259,14 @@ fn site_explains_in_chromium_as_the_native_build_does() {
             .map(|v| v.as_f64().unwrap() as f32)
             .collect();
         let e = rel_err(&got, &want);
-        eprintln!("{name}: φ rel. error {e:.2e}, {:.1} ms in the page", r["ms"]);
-        assert!(e <= 1e-4, "{name}: φ differs from `fastshap explain` by {e:.2e}");
+        eprintln!(
+            "{name}: φ rel. error {e:.2e}, {:.1} ms in the page",
+            r["ms"]
+        );
+        assert!(
+            e <= 1e-4,
+            "{name}: φ differs from `fastshap explain` by {e:.2e}"
+        );
         assert!(want.iter().any(|v| *v != 0.0), "{name}: φ all zero");
     }
 }
@@ -234,10 +283,21 @@ fn web_errors_are_one_line_and_write_nothing() {
     let empty_pkg = tmp.path().to_string_lossy().into_owned();
     let cases: [(Vec<&str>, &str); 2] = [
         (
-            vec!["web", "--explainer", &missing_s, "--out", &out_s, "--pkg", &empty_pkg],
+            vec![
+                "web",
+                "--explainer",
+                &missing_s,
+                "--out",
+                &out_s,
+                "--pkg",
+                &empty_pkg,
+            ],
             "tools/build_web.sh",
         ),
-        (vec!["web", "--explainer", &missing_s, "--out", &out_s], "no-such.safetensors"),
+        (
+            vec!["web", "--explainer", &missing_s, "--out", &out_s],
+            "no-such.safetensors",
+        ),
     ];
     for (args, want) in cases {
         if want == "no-such.safetensors" && !have_engine() {
@@ -246,7 +306,11 @@ fn web_errors_are_one_line_and_write_nothing() {
         let (code, _, err) = fastshap_cli(&args);
         assert_eq!(code, 1, "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
-        assert_eq!(err.lines().filter(|l| l.starts_with("error")).count(), 1, "{err}");
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("error")).count(),
+            1,
+            "{err}"
+        );
         assert!(!out.exists(), "{args:?} wrote {}", out.display());
     }
 }

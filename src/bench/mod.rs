@@ -3,6 +3,7 @@
 
 pub mod attention;
 pub mod conv;
+pub mod game;
 pub mod matmul;
 pub mod models;
 pub mod probe;

@@ -54,18 +54,39 @@ pub struct Report {
 /// Runs the pass once to warm up (pipelines compile), once timed by wall clock, and once
 /// profiled; returns the per-kernel table of the profiled run.
 pub fn run(net: &Net, model: &str, batch: usize, pass: Pass) -> Result<Report> {
-    let ctx = gpu::ctx();
     let mut opt = net.optimizer()?;
     let x = net.input(batch)?;
-    let mut once = || -> Result<()> {
-        match pass {
-            Pass::Step => net.step(&x, &mut opt),
-            Pass::Forward => {
-                let _g = no_grad();
-                net.forward(&x, false).map(|_| ())
-            }
+    run_fn(model, batch, pass, &mut || match pass {
+        Pass::Step => net.step(&x, &mut opt),
+        Pass::Forward => {
+            let _g = no_grad();
+            net.forward(&x, false).map(|_| ())
         }
-    };
+    })
+}
+
+/// One batch of `fastshap bench game`'s game `name` (see [`super::game::GAMES`]): the masks'
+/// upload, the surrogate, the logits' read-back; `batch` overrides the game's real batch.
+pub fn run_game(name: &str, batch: Option<usize>) -> Result<Report> {
+    let case = super::game::GameCase::named(name, batch)?;
+    let game = case.game()?;
+    let masks = case.masks();
+    run_fn(
+        &format!("game-{name}"),
+        case.batch,
+        Pass::Forward,
+        &mut || crate::shap::Game::eval(&game, &masks).map(|_| ()),
+    )
+}
+
+/// [`run`] for any pass `once` (which records and submits its work).
+fn run_fn(
+    model: &str,
+    batch: usize,
+    pass: Pass,
+    once: &mut dyn FnMut() -> Result<()>,
+) -> Result<Report> {
+    let ctx = gpu::ctx();
     once()?;
     ctx.sync();
     let t0 = Instant::now();

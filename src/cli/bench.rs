@@ -18,7 +18,10 @@ pub struct Args {
     /// (`explain_batch`: explainer UNet + ResNet-18 surrogate), not in the default list.
     #[arg(long, value_delimiter = ',', default_values_t = crate::bench::models::ALL.map(String::from))]
     models: Vec<String>,
-    /// Timed repetitions for `bench models` (after one warm-up).
+    /// Games for `bench game` (comma-separated): vit, vit-masked, resnet, resnet-masked.
+    #[arg(long, value_delimiter = ',', default_values_t = crate::bench::game::GAMES.map(String::from))]
+    games: Vec<String>,
+    /// Timed repetitions for `bench models` (after one warm-up; `bench game`: at least 5).
     #[arg(long, default_value_t = 1)]
     reps: usize,
     /// Also write the rows as JSON to this file.
@@ -32,6 +35,9 @@ enum What {
     Conv,
     Attention,
     Models,
+    /// Surrogate-game evaluations/s (ViT and ResNet surrogates at P = 16, their real batch)
+    /// beside the matmul and conv kernels' GFLOP/s of the same run; `--batch` overrides.
+    Game,
     /// Cost-model probes: loads, FMAs, barriers, broadcasts, dispatches (CPU adapters).
     Probe,
     All,
@@ -58,6 +64,12 @@ pub fn run(a: &Args) -> Result<()> {
     if matches!(a.what, What::Probe) {
         rows.extend(bench::probe::run(1024)?);
     }
+    let mut notes = Vec::new();
+    if matches!(a.what, What::Game) {
+        let (r, n) = bench::game::run(&a.games, a.batch, a.reps.max(5))?;
+        rows.extend(r);
+        notes = n;
+    }
     if matches!(a.what, What::Models | What::All) {
         rows.extend(bench::models::run(
             &a.models,
@@ -66,6 +78,9 @@ pub fn run(a: &Args) -> Result<()> {
         )?);
     }
     bench::print_table(&rows);
+    for n in notes {
+        println!("{n}");
+    }
     if let Some(path) = &a.json {
         crate::io::write_atomic(path, serde_json::to_string_pretty(&rows)?.as_bytes())?;
     }

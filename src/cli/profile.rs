@@ -1,6 +1,7 @@
 //! `fastshap profile`: per-kernel breakdown of one training step or forward pass of a network
 //! (built in, or a checkpoint), printed as a table and optionally written as JSON.
 
+use crate::bench::game::GAMES;
 use crate::bench::models::{ALL, Net};
 use crate::bench::profile::{self, Pass};
 use anyhow::{Result, bail};
@@ -8,7 +9,9 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A built-in network at full size (resnet18, vit, mae, mae-classifier, unet).
+    /// A built-in network at full size (resnet18, vit, mae, mae-classifier, unet), or one
+    /// batch of a surrogate game of `fastshap bench game` (game-vit, game-vit-masked,
+    /// game-resnet, game-resnet-masked; at its real batch unless --batch is given).
     #[arg(long, default_value = "resnet18")]
     model: String,
     /// Profile this checkpoint's network instead (classifier, surrogate, or a PyTorch state
@@ -21,8 +24,9 @@ pub struct Args {
     /// explainer's pass).
     #[arg(long, value_enum, default_value = "step")]
     pass: Pass,
-    #[arg(long, default_value_t = 32)]
-    batch: usize,
+    /// Batch (default 32; a game's own batch for game-…).
+    #[arg(long)]
+    batch: Option<usize>,
     /// Kernels to list (families are always all listed).
     #[arg(long, default_value_t = 25)]
     top: usize,
@@ -32,16 +36,33 @@ pub struct Args {
 }
 
 pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
-    if a.batch == 0 {
+    if a.batch == Some(0) {
         bail!("--batch must be at least 1");
+    }
+    let game = a
+        .model
+        .strip_prefix("game-")
+        .filter(|_| a.checkpoint.is_none());
+    if let Some(g) = game {
+        if !GAMES.contains(&g) {
+            bail!(
+                "unknown game '{}'; expected game- and one of {}",
+                a.model,
+                GAMES.join(", ")
+            );
+        }
+        crate::gpu::init(gpu)?;
+        return finish(a, profile::run_game(g, a.batch)?);
     }
     if a.checkpoint.is_none() && !ALL.contains(&a.model.as_str()) {
         bail!(
-            "unknown --model '{}'; expected one of {}",
+            "unknown --model '{}'; expected one of {} or game-{{{}}}",
             a.model,
-            ALL.join(", ")
+            ALL.join(", "),
+            GAMES.join(",")
         );
     }
+    let batch = a.batch.unwrap_or(32);
     let hint = a.arch.hint()?;
     if let Some(c) = &a.checkpoint {
         crate::train::arch::resolve(c, &hint)?;
@@ -50,11 +71,15 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     let (net, name) = match &a.checkpoint {
         Some(c) => {
             let (m, _) = crate::train::load_classifier(c, &hint)?;
-            (Net::from_model(m, a.batch)?, c.display().to_string())
+            (Net::from_model(m, batch)?, c.display().to_string())
         }
-        None => (Net::named(&a.model, a.batch)?, a.model.clone()),
+        None => (Net::named(&a.model, batch)?, a.model.clone()),
     };
-    let report = profile::run(&net, &name, a.batch, a.pass)?;
+    finish(a, profile::run(&net, &name, batch, a.pass)?)
+}
+
+/// Prints the report and writes its JSON.
+fn finish(a: &Args, report: profile::Report) -> Result<()> {
     print!("{}", report.text(a.top));
     if let Some(path) = &a.json {
         crate::io::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;

@@ -351,7 +351,12 @@ pub fn explain_batch(
     images: &Tensor,
 ) -> Result<Explanation> {
     let t = explain_tensors(explainer, surrogate, images)?;
-    let host = [t[0].to_vec()?, t[1].to_vec()?, t[2].to_vec()?, t[3].to_vec()?];
+    let host = [
+        t[0].to_vec()?,
+        t[1].to_vec()?,
+        t[2].to_vec()?,
+        t[3].to_vec()?,
+    ];
     Ok(normalize_explanation(explainer, host))
 }
 

@@ -29,7 +29,7 @@ pub use explainer::{Explainer, ExplainerConfig, Explanation, explain_batch, trai
 pub use surrogate::{Surrogate, SurrogateConfig, SurrogateLoss, train_surrogate};
 
 use crate::Tensor;
-use crate::shap::Link;
+use crate::shap::{Link, SurrogateGame};
 use anyhow::{Result, ensure};
 
 /// Side of the images every model here sees.
@@ -64,6 +64,19 @@ pub trait SurrogateModel {
     fn classes(&self) -> usize;
     /// `masked` [N, C+1, 32, 32] (from [`crate::ops::masking::apply_player_mask`]) → logits [N, K].
     fn logits(&self, masked: &Tensor) -> Result<Tensor>;
+    /// The game v(S) = link(logits of `image` [1, C, 32, 32] masked to S), evaluated in calls of
+    /// `batch` coalitions. By default through [`SurrogateModel::logits`] of masked images; a
+    /// surrogate with a faster path for coalitions (a ViT folds the masking into its patch
+    /// embedding) returns that instead.
+    fn game(&self, image: Tensor, link: Link, batch: usize) -> Result<SurrogateGame<'_>> {
+        SurrogateGame::masked(
+            Box::new(move |masked: &Tensor| self.logits(masked)),
+            image,
+            self.superpixel(),
+            link,
+            batch,
+        )
+    }
 }
 
 /// The game's value from surrogate logits [N, K] on the device. The log-odds link is computed

@@ -12,6 +12,7 @@ use crate::models::{ResNet, Vit, VitConfig};
 use crate::nn::{Module, init_rng};
 use crate::ops::{self, loss, masking::apply_player_mask, optim};
 use crate::shap::sampler::UniformSizeSampler;
+use crate::shap::{Link, SurrogateGame};
 use crate::train::config::{AugmentKind, ModelConfig, Preset};
 use crate::train::schedule::Schedule;
 use crate::train::state::{self, Resumed};
@@ -202,6 +203,25 @@ impl SurrogateModel for Surrogate {
     }
     fn logits(&self, masked: &Tensor) -> Result<Tensor> {
         self.model.logits(masked, false)
+    }
+    /// Through the network's coalition path where it has one (a ViT: masking folded into the
+    /// patch embedding, the last block for the CLS token only), else masked images.
+    fn game(&self, image: Tensor, link: Link, batch: usize) -> Result<SurrogateGame<'_>> {
+        let s = self.superpixel;
+        let fast = {
+            let _ng = no_grad();
+            self.model.coalition_logits(&image, s)?
+        };
+        match fast {
+            Some(f) => SurrogateGame::from_coalitions(f, image, s, link, batch),
+            None => SurrogateGame::masked(
+                Box::new(move |masked: &Tensor| self.model.logits(masked, false)),
+                image,
+                s,
+                link,
+                batch,
+            ),
+        }
     }
 }
 

@@ -50,9 +50,11 @@ macro_rules! shader {
 /// (it translates the builtins for native backends without it), so the directive is added only
 /// where the source goes to the browser verbatim.
 pub fn wgsl_for(backend: wgpu::Backend, source: &str) -> std::borrow::Cow<'_, str> {
-    let uses_subgroups = source
-        .lines()
-        .any(|l| l.split("//").next().is_some_and(|code| code.contains("subgroup")));
+    let uses_subgroups = source.lines().any(|l| {
+        l.split("//")
+            .next()
+            .is_some_and(|code| code.contains("subgroup"))
+    });
     if backend == wgpu::Backend::BrowserWebGpu && uses_subgroups {
         format!("enable subgroups;\n{source}").into()
     } else {
@@ -217,13 +219,13 @@ impl Context {
                 | wgpu::Features::SUBGROUP);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
-            label: Some("fastshap"),
-            required_features: features,
-            // The adapter's real limits: wgpu's defaults cap storage bindings at 128 MiB.
-            required_limits: limits.clone(),
-            experimental_features: wgpu::ExperimentalFeatures::disabled(),
-            memory_hints: wgpu::MemoryHints::Performance,
-            trace: wgpu::Trace::Off,
+                label: Some("fastshap"),
+                required_features: features,
+                // The adapter's real limits: wgpu's defaults cap storage bindings at 128 MiB.
+                required_limits: limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
             })
             .await
             .map_err(|e| anyhow!("cannot open device on adapter '{}': {e}", info.name))?;

@@ -7,6 +7,6 @@ pub mod unet;
 pub mod vit;
 
 pub use mae::{Mae, MaeClassifier, MaeConfig, random_shuffles};
-pub use resnet::{ResNet, ResNetConfig};
+pub use resnet::{ResNet, ResNetCoalitions, ResNetConfig};
 pub use unet::{UNet, UNetConfig};
-pub use vit::{Vit, VitConfig};
+pub use vit::{Vit, VitCoalitions, VitConfig};

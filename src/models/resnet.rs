@@ -6,6 +6,9 @@ use crate::Tensor;
 use crate::nn::{BatchNorm2d, Conv2d, InitRng, Kind, Linear, Module, join};
 use anyhow::Result;
 
+mod coalitions;
+pub use coalitions::ResNetCoalitions;
+
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct ResNetConfig {
     /// 3 for an original, 4 for a surrogate (image + mask channel).

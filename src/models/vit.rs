@@ -9,6 +9,9 @@ use crate::nn::{Block, InitRng, Kind, LayerNorm, Linear, Module, QkvLayout, join
 use crate::ops;
 use anyhow::Result;
 
+mod coalitions;
+pub use coalitions::VitCoalitions;
+
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct VitConfig {
     pub in_channels: usize,
@@ -84,23 +87,26 @@ impl Vit {
 
     /// Token features after the final LayerNorm: [B, 65, dim].
     pub fn features(&self, x: &Tensor) -> Result<Tensor> {
-        let b = x.dim(0);
-        let tokens = self.emb.forward(&x.patchify(self.config.patch)?)?;
-        let cls = self.cls_token.broadcast_to(&[b, 1, self.config.dim])?;
-        let mut h = ops::plumbing::concat(&[&cls, &tokens], 1)?.add(&self.pos_emb)?;
+        let mut h = self.embed(x)?;
         for block in &self.blocks {
             h = block.forward(&h)?;
         }
         self.norm.forward(&h)
     }
 
-    /// Per block, the attention probabilities [B, heads, 65, 65] (for attention rollout).
-    pub fn attention_maps(&self, x: &Tensor) -> Result<Vec<Tensor>> {
-        let _ng = crate::no_grad();
+    /// The tokens entering the first block: patch embeddings after the CLS token, plus the
+    /// position embeddings, [B, 65, dim].
+    fn embed(&self, x: &Tensor) -> Result<Tensor> {
         let b = x.dim(0);
         let tokens = self.emb.forward(&x.patchify(self.config.patch)?)?;
         let cls = self.cls_token.broadcast_to(&[b, 1, self.config.dim])?;
-        let mut h = ops::plumbing::concat(&[&cls, &tokens], 1)?.add(&self.pos_emb)?;
+        ops::plumbing::concat(&[&cls, &tokens], 1)?.add(&self.pos_emb)
+    }
+
+    /// Per block, the attention probabilities [B, heads, 65, 65] (for attention rollout).
+    pub fn attention_maps(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+        let _ng = crate::no_grad();
+        let mut h = self.embed(x)?;
         let mut maps = Vec::with_capacity(self.blocks.len());
         for block in &self.blocks {
             maps.push(block.attn.attention_probs(&block.norm1.forward(&h)?)?);

@@ -120,6 +120,37 @@ pub fn conv2d_raw(
     stride: usize,
     pad: usize,
 ) -> Result<Tensor> {
+    conv2d_fwd(x, w, bias, stride, pad, false)
+}
+
+/// Inference: relu(conv(x, w) + bias), a convolution with its eval-mode BatchNorm folded into
+/// `w` and `bias` followed by ReLU. The CPU subgroup kernel applies the ReLU as it stores (no
+/// pass over the output); the other kernels run [`conv2d_raw`] and a ReLU. No backward: it
+/// refuses inputs that need a gradient while recording.
+pub fn conv2d_bias_relu(
+    x: &Tensor,
+    w: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+    pad: usize,
+) -> Result<Tensor> {
+    if crate::autograd::is_enabled() && [x, w, bias].iter().any(|t| t.requires_grad()) {
+        bail!("conv2d_bias_relu is inference only (no backward); call it under no_grad()");
+    }
+    if class() == KernelClass::Cpu && use_subgroups() {
+        return conv2d_fwd(x, w, Some(bias), stride, pad, true);
+    }
+    conv2d_raw(x, w, Some(bias), stride, pad)?.relu()
+}
+
+fn conv2d_fwd(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    pad: usize,
+    relu: bool,
+) -> Result<Tensor> {
     let g = Geom::new(x.shape(), w.shape(), stride, pad)?;
     if let Some(b) = bias
         && b.shape() != [g.cout]
@@ -141,7 +172,7 @@ pub fn conv2d_raw(
         launch_sg(
             &g,
             g.ho * g.wo,
-            false,
+            (false, relu),
             &params,
             &[x.bind(), w.bind(), bias_bind, y.bind()],
         )?;
@@ -195,7 +226,7 @@ pub fn conv2d_input_grad(
             let mut params = t.params(false);
             params.extend([py, px, hq, wq].map(|v| v as u32));
             let binds = [dy.bind(), w.bind(), w.bind(), dx.bind()];
-            launch_sg(&t, hq * wq, true, &params, &binds)?;
+            launch_sg(&t, hq * wq, (true, false), &params, &binds)?;
         }
         return Ok(dx);
     }
@@ -303,7 +334,7 @@ fn use_subgroups() -> bool {
 fn launch_sg(
     g: &Geom,
     plane: usize,
-    transposed: bool,
+    (transposed, relu): (bool, bool),
     params: &[u32],
     bindings: &[crate::gpu::Binding],
 ) -> Result<()> {
@@ -311,7 +342,10 @@ fn launch_sg(
     crate::gpu::ctx().dispatch(crate::gpu::Dispatch {
         shader: &shader!("conv_subgroup", "_fma8"),
         entry: "conv_fwd_sg",
-        constants: &[("TRANSPOSED", if transposed { 1.0 } else { 0.0 })],
+        constants: &[
+            ("TRANSPOSED", if transposed { 1.0 } else { 0.0 }),
+            ("RELU", if relu { 1.0 } else { 0.0 }),
+        ],
         params,
         bindings,
         workgroups: super::grid(tiles, 1),

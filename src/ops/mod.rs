@@ -16,6 +16,7 @@ pub mod pool;
 pub mod reduce;
 pub mod rows_gpu;
 pub mod softmax;
+pub mod softmax_pool;
 
 use crate::gpu::{self, Binding, Dispatch, Shader};
 use anyhow::Result;

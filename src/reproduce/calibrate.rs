@@ -62,6 +62,33 @@ fn forward_rate(forward: &dyn Fn(&Tensor) -> Result<Tensor>, c: usize, b: usize)
     Ok(b as f64 / secs)
 }
 
+/// Game evaluations/s of `model` as a surrogate, through the same coalition path `evaluate`
+/// uses (masking folded into the first layer where the network has one), `b` masks per call.
+fn game_rate(model: &crate::train::Model, s: usize, b: usize) -> Result<f64> {
+    use crate::shap::{Game, Link, SurrogateGame};
+    let _g = no_grad();
+    let image = Tensor::randn(&[1, 3, 32, 32], 3)?;
+    let game = match model.coalition_logits(&image, s)? {
+        Some(f) => SurrogateGame::from_coalitions(f, image, s, Link::LogSoftmax, b)?,
+        None => SurrogateGame::masked(
+            Box::new(|m: &Tensor| model.logits(m, false)),
+            image,
+            s,
+            Link::LogSoftmax,
+            b,
+        )?,
+    };
+    let p = game.players();
+    let masks: Vec<f32> = (0..b * p)
+        .map(|i| ((i * 7919) % 3 == 0) as u8 as f32)
+        .collect();
+    let secs = time(1, || {
+        game.eval(&masks)?;
+        Ok(())
+    })?;
+    Ok(b as f64 / secs)
+}
+
 /// Measures this adapter and returns `plan` with budgets for about `target` seconds of stages.
 pub fn size_demo(plan: &Plan, target: f64) -> Result<Plan> {
     let mut plan = plan.clone();
@@ -71,7 +98,10 @@ pub fn size_demo(plan: &Plan, target: f64) -> Result<Plan> {
     let t0 = Instant::now();
     let rng = &mut init_rng(0);
     let original = ResNet::new(plan.size.resnet(3), rng)?;
-    let surrogate = Vit::new(fid.surrogate.clone(), rng)?;
+    let sur_model = crate::train::Model::Vit(Vit::new(fid.surrogate.clone(), rng)?);
+    let crate::train::Model::Vit(surrogate) = &sur_model else {
+        unreachable!("built as a ViT just above")
+    };
     let unet_cfg = UNetConfig {
         base: fid.unet_base,
         convs: 1,
@@ -88,7 +118,7 @@ pub fn size_demo(plan: &Plan, target: f64) -> Result<Plan> {
         64,
     )?;
     let sur_fwd = forward_rate(&|x| surrogate.forward(x, false), 4, 96)?;
-    let games = forward_rate(&|x| surrogate.forward(x, false), 4, 4096)?;
+    let games = game_rate(&sur_model, plan.superpixel, 4096)?;
     let unet_train = train_rate(&|x| unet.forward(x, true), unet.parameters(), 3, 32)?;
 
     // Shares of the target: originals 25%, surrogate 15%, explainer 35%, evaluation 25%. The

@@ -2,6 +2,7 @@
 //! Coalitions are passed as N×P row-major 0/1 masks (1 = player present); values come back N×K.
 
 use crate::ops::masking::apply_player_mask;
+pub use crate::train::model::CoalitionLogits;
 use crate::{Tensor, no_grad};
 use anyhow::{Result, bail};
 use rand::rngs::StdRng;
@@ -66,8 +67,7 @@ impl Link {
 
 /// A surrogate model explained at one image: v(S) = link(surrogate(image masked to S)).
 pub struct SurrogateGame<'a> {
-    /// Logits [N, K] from masked inputs [N, C+1, H, W].
-    pub surrogate: &'a dyn Fn(&Tensor) -> Result<Tensor>,
+    surrogate: Surrogate<'a>,
     /// [1, C, H, W], normalised (masked superpixels become 0).
     pub image: Tensor,
     pub superpixel: usize,
@@ -77,10 +77,63 @@ pub struct SurrogateGame<'a> {
     classes: usize,
 }
 
+/// Logits [N, K] of masked inputs [N, C+1, H, W].
+pub type MaskedLogits<'a> = Box<dyn Fn(&Tensor) -> Result<Tensor> + 'a>;
+
+/// How a [`SurrogateGame`] gets the logits of a chunk of coalitions.
+enum Surrogate<'a> {
+    /// Logits [N, K] of masked inputs [N, C+1, H, W]; the game masks the image
+    /// ([`apply_player_mask`]).
+    Masked(MaskedLogits<'a>),
+    /// Logits [N, K] of N host rows of P mask values, from a surrogate prepared for this image
+    /// (e.g. `models::VitCoalitions`, which folds the masking into its first layer).
+    Coalitions(CoalitionLogits<'a>),
+}
+
 impl<'a> SurrogateGame<'a> {
-    /// Probes the surrogate once (all players present) to learn the number of classes.
+    /// A game over a surrogate of masked images. Probes the surrogate once (all players
+    /// present) to learn the number of classes.
     pub fn new(
         surrogate: &'a dyn Fn(&Tensor) -> Result<Tensor>,
+        image: Tensor,
+        superpixel: usize,
+        link: Link,
+        batch: usize,
+    ) -> Result<SurrogateGame<'a>> {
+        SurrogateGame::masked(Box::new(surrogate), image, superpixel, link, batch)
+    }
+
+    /// [`SurrogateGame::new`] with the surrogate boxed (e.g. a closure over a model).
+    pub fn masked(
+        surrogate: MaskedLogits<'a>,
+        image: Tensor,
+        superpixel: usize,
+        link: Link,
+        batch: usize,
+    ) -> Result<SurrogateGame<'a>> {
+        SurrogateGame::with(Surrogate::Masked(surrogate), image, superpixel, link, batch)
+    }
+
+    /// A game over a surrogate that takes the coalitions themselves (rows of P mask values)
+    /// and must give the logits the masked-image surrogate gives for `image` masked to them.
+    pub fn from_coalitions(
+        logits: CoalitionLogits<'a>,
+        image: Tensor,
+        superpixel: usize,
+        link: Link,
+        batch: usize,
+    ) -> Result<SurrogateGame<'a>> {
+        SurrogateGame::with(
+            Surrogate::Coalitions(logits),
+            image,
+            superpixel,
+            link,
+            batch,
+        )
+    }
+
+    fn with(
+        surrogate: Surrogate<'a>,
         image: Tensor,
         superpixel: usize,
         link: Link,
@@ -105,14 +158,21 @@ impl<'a> SurrogateGame<'a> {
         };
         let p = g.players();
         let _ng = no_grad();
-        let logits = (g.surrogate)(&g.masked(&vec![1.0; p], 1)?)?;
+        let logits = g.logits(&vec![1.0; p])?;
         g.classes = logits.dim(-1);
         Ok(g)
     }
 
-    fn masked(&self, masks: &[f32], n: usize) -> Result<Tensor> {
-        let m = Tensor::from_slice(masks, &[n, self.players()])?;
-        apply_player_mask(&self.image, &m, self.superpixel)
+    /// The surrogate's logits [N, K] of N mask rows.
+    pub fn logits(&self, masks: &[f32]) -> Result<Tensor> {
+        let n = masks.len() / self.players();
+        match &self.surrogate {
+            Surrogate::Masked(f) => {
+                let m = Tensor::from_slice(masks, &[n, self.players()])?;
+                f(&apply_player_mask(&self.image, &m, self.superpixel)?)
+            }
+            Surrogate::Coalitions(f) => f(masks),
+        }
     }
 }
 
@@ -139,7 +199,7 @@ impl Game for SurrogateGame<'_> {
             .zip(out.chunks_mut(self.batch * k))
         {
             let n = chunk.len() / p;
-            let logits = (self.surrogate)(&self.masked(chunk, n)?)?;
+            let logits = self.logits(chunk)?;
             if logits.shape() != [n, k] {
                 bail!(
                     "SurrogateGame: surrogate gave {:?}, expected [{n}, {k}]",

@@ -114,6 +114,33 @@ impl Model {
     }
 }
 
+impl Model {
+    /// The surrogate game's fast path where this network has one: logits of coalitions of
+    /// `image`'s superpixels of side `s` (host rows of P mask values), equal to [`Model::logits`]
+    /// of the masked image with its mask channel, without building either (see
+    /// `models::VitCoalitions`). `None`: evaluate masked images.
+    pub fn coalition_logits<'a>(
+        &'a self,
+        image: &Tensor,
+        s: usize,
+    ) -> Result<Option<CoalitionLogits<'a>>> {
+        Ok(match self {
+            Model::Vit(m) => {
+                let c = m.coalitions(image, s)?;
+                Some(Box::new(move |masks: &[f32]| c.logits(masks)))
+            }
+            Model::ResNet(m) => {
+                let c = m.coalitions(image, s)?;
+                Some(Box::new(move |masks: &[f32]| c.logits(masks)))
+            }
+            _ => None,
+        })
+    }
+}
+
+/// Logits [N, K] of N host rows of P mask values.
+pub type CoalitionLogits<'a> = Box<dyn Fn(&[f32]) -> Result<Tensor> + 'a>;
+
 impl Module for Model {
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(String, &Tensor, Kind)) {
         match self {

@@ -123,8 +123,8 @@ pub fn run_page_at(
     match result {
         Some(r) => r,
         None => {
-            let err = std::fs::read_to_string(profile.path().join("chromium.err"))
-                .unwrap_or_default();
+            let err =
+                std::fs::read_to_string(profile.path().join("chromium.err")).unwrap_or_default();
             let tail: Vec<&str> = err.lines().rev().take(20).collect();
             panic!(
                 "the page did not report within {timeout:?}; chromium's stderr ends:\n{}",

@@ -258,8 +258,8 @@ pub(super) fn measure(
     if let Err(why) = &rollout {
         meta.rollout_skipped = Some(why.clone());
     }
-    let logits = |m: &Tensor| surrogate.logits(m);
-    let first = SurrogateGame::new(&logits, image_of(0)?, s, link, cfg.batch)?;
+    // The surrogate's own game path (a ViT or ResNet folds the masking into its first layer).
+    let first = surrogate.game(image_of(0)?, link, cfg.batch)?;
     let mut timing = time_rounds(explainer, surrogate, &x, &first, cfg)?;
     drop(first);
 
@@ -269,7 +269,7 @@ pub(super) fn measure(
         let oprob = oprobs.as_ref().map(|o| to_f64(&o[j * k..(j + 1) * k]));
         let class = argmax(oprob.as_ref().unwrap_or(&sprobs));
         let img_seed = |purpose: u64| mix(&[cfg.seed, index as u64, purpose]);
-        let game = SurrogateGame::new(&logits, image_of(j)?, s, link, cfg.batch)?;
+        let game = surrogate.game(image_of(j)?, link, cfg.batch)?;
 
         let t0 = Instant::now();
         let truth = ground_truth(&game, exact, class, img_seed(7), cfg)?;
@@ -350,7 +350,7 @@ pub(super) fn measure(
             "random".into(),
             (0..p).map(|_| rng.random_range(0.0..1.0)).collect(),
         ));
-        let probs_game = SurrogateGame::new(&logits, image_of(j)?, s, Link::Softmax, cfg.batch)?;
+        let probs_game = surrogate.game(image_of(j)?, Link::Softmax, cfg.batch)?;
         let mut curves = Vec::new();
         for (method, rank) in &rankings {
             for mode in [Mode::Exclusion, Mode::Inclusion] {
