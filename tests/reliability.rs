@@ -991,3 +991,267 @@ fn gpu_errors_print_one_line() {
         assert!(line.starts_with("error: ") && line.contains(word), "{line}");
     }
 }
+
+// ---------------------------------------------------------------- hostile checkpoint metadata
+
+/// A safetensors file written by hand, so a header can lie: `tensors` are (name, dtype, shape,
+/// data bytes); offsets follow the bytes, whatever the shape says.
+fn handmade(path: &Path, meta: &[(&str, String)], tensors: &[(String, &str, Vec<usize>, usize)]) {
+    let mut header = serde_json::Map::new();
+    let meta: serde_json::Map<String, serde_json::Value> = meta
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
+        .collect();
+    header.insert("__metadata__".into(), meta.into());
+    let mut at = 0;
+    for (name, dtype, shape, bytes) in tensors {
+        header.insert(
+            name.clone(),
+            serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [at, at + bytes]}),
+        );
+        at += bytes;
+    }
+    let json = serde_json::to_vec(&header).unwrap();
+    let mut out = (json.len() as u64).to_le_bytes().to_vec();
+    out.extend(json);
+    out.extend(vec![0u8; at]);
+    write(path, &out);
+}
+
+/// Every tensor of `plan` as zeros (F32): a file that matches its network exactly.
+fn from_plan(plan: &[(String, Vec<usize>)]) -> Vec<(String, &'static str, Vec<usize>, usize)> {
+    plan.iter()
+        .map(|(n, s)| (n.clone(), "F32", s.clone(), 4 * s.iter().product::<usize>()))
+        .collect()
+}
+
+fn unet(base: usize, classes: usize) -> fastshap::models::UNetConfig {
+    fastshap::models::UNetConfig {
+        base,
+        convs: 1,
+        classes,
+        ..fastshap::models::UNetConfig::fastshap_cifar()
+    }
+}
+
+/// Explainer metadata for `cfg`, recording `surrogate` as its surrogate.
+fn explainer_meta(
+    cfg: &fastshap::models::UNetConfig,
+    surrogate: &str,
+) -> Vec<(&'static str, String)> {
+    let mut e = fastshap::fastshap::ExplainerConfig::recipe(
+        fastshap::train::config::Preset::Tiny,
+        Path::new(surrogate),
+        "embedded",
+    );
+    e.unet = cfg.clone();
+    vec![
+        ("fastshap.arch", "unet".into()),
+        ("fastshap.config", serde_json::to_string(cfg).unwrap()),
+        ("fastshap.role", "explainer".into()),
+        ("fastshap.superpixel", cfg.superpixel.to_string()),
+        (
+            "fastshap.classes",
+            serde_json::to_string(&CIFAR10_CLASSES).unwrap(),
+        ),
+        ("fastshap.explainer", serde_json::to_string(&e).unwrap()),
+        ("fastshap.surrogate_path", surrogate.into()),
+    ]
+}
+
+/// Issue 27: a checkpoint's metadata is checked against its tensors, sane bounds and the
+/// device's limits before anything is allocated, for every role; each case is one error naming
+/// the file and the field or tensor, exit 1 (not an allocation abort), in about a second.
+#[test]
+fn hostile_checkpoint_metadata() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let p = |n: &str| t.join(n).to_str().unwrap().to_string();
+    let sixteen = vec![("conv1.weight".to_string(), "F32", vec![2, 2], 16)];
+    let huge = r#"{"in_channels":3,"classes":10,"widths":[100000,100000,100000,100000],"blocks":[100,100,100,100]}"#;
+    handmade(
+        &t.join("huge.safetensors"),
+        &[
+            ("fastshap.arch", "resnet".into()),
+            ("fastshap.config", huge.into()),
+        ],
+        &sixteen,
+    );
+    let tiny = r#"{"in_channels":3,"classes":10,"widths":[4,4,4,4],"blocks":[1,1,1,1]}"#;
+    let tiny_cfg: fastshap::models::ResNetConfig = serde_json::from_str(tiny).unwrap();
+    let mut lying = from_plan(&tiny_cfg.plan());
+    lying[0].3 = 16; // conv1.weight [4, 3, 3, 3] claims 432 bytes, holds 16
+    let resnet_meta = [
+        ("fastshap.arch", "resnet".to_string()),
+        ("fastshap.config", tiny.into()),
+    ];
+    handmade(&t.join("short-tensor.safetensors"), &resnet_meta, &lying);
+    let mut f64s = from_plan(&tiny_cfg.plan());
+    f64s[1] = (f64s[1].0.clone(), "F64", f64s[1].2.clone(), 2 * f64s[1].3);
+    handmade(&t.join("f64.safetensors"), &resnet_meta, &f64s);
+    let vit = r#"{"in_channels":3,"classes":10,"image":32,"patch":4,"dim":8,"mlp":8,"heads":0,"depth":1}"#;
+    handmade(
+        &t.join("zero-heads.safetensors"),
+        &[
+            ("fastshap.arch", "vit".into()),
+            ("fastshap.config", vit.into()),
+        ],
+        &sixteen,
+    );
+    // A plain state dict whose first block claims 100,000 channels in 16 bytes (`--arch`
+    // inference reads the widths off these shapes).
+    let mut dict = from_plan(&tiny_cfg.plan());
+    let first = dict
+        .iter()
+        .position(|t| t.0 == "layer1.0.conv1.weight")
+        .unwrap();
+    dict[first] = (dict[first].0.clone(), "F32", vec![100000, 4, 3, 3], 16);
+    handmade(&t.join("dict.safetensors"), &[], &dict);
+    // A ViT whose head (100,000 classes × 16,384) is 6.1 GiB: over any adapter's largest
+    // storage binding (4 GiB at most), though within the parameter bound.
+    let wide_vit = r#"{"in_channels":1,"classes":100000,"image":32,"patch":1,"dim":16384,"mlp":8,"heads":1,"depth":0}"#;
+    handmade(
+        &t.join("wide-vit.safetensors"),
+        &[
+            ("fastshap.arch", "vit".into()),
+            ("fastshap.config", wide_vit.into()),
+        ],
+        &sixteen,
+    );
+    // Explainers: a UNet over the width bound, and one recording /dev/zero as its surrogate.
+    let wide = unet(5000, 10);
+    handmade(
+        &t.join("wide-explainer.safetensors"),
+        &explainer_meta(&wide, "/dev/zero"),
+        &from_plan(&wide.plan()[..2]),
+    );
+    let small = unet(2, 10);
+    handmade(
+        &t.join("explainer.safetensors"),
+        &explainer_meta(&small, "/dev/zero"),
+        &from_plan(&small.plan()),
+    );
+    let sur_cfg = r#"{"in_channels":4,"classes":10,"widths":[100000,4,4,4],"blocks":[1,1,1,1]}"#;
+    handmade(
+        &t.join("surrogate.safetensors"),
+        &[
+            ("fastshap.arch", "resnet".into()),
+            ("fastshap.config", sur_cfg.into()),
+            ("fastshap.role", "surrogate".into()),
+            ("fastshap.superpixel", "3".into()),
+            (
+                "fastshap.classes",
+                serde_json::to_string(&CIFAR10_CLASSES).unwrap(),
+            ),
+        ],
+        &sixteen,
+    );
+    let mae = r#"{"in_channels":3,"image":32,"patch":2,"dim":100000,"heads":1,"mlp":8,"encoder_depth":1,"decoder_depth":1,"mask_ratio":0.75}"#;
+    handmade(
+        &t.join("mae.safetensors"),
+        &[
+            ("fastshap.arch", "mae".into()),
+            ("fastshap.config", mae.into()),
+        ],
+        &sixteen,
+    );
+    write(&t.join("img.png"), &good_png());
+    let before = snapshot(t);
+    let out = p("out");
+    let img = p("img.png");
+    let explain = |e: &str, extra: &[&str]| {
+        let mut a = vec!["explain", "--explainer", e, "--out", &out, "--quiet"];
+        a.extend_from_slice(extra);
+        a.push(&img);
+        fastshap(&a)
+    };
+    let eval = |f: &str, extra: &[&str]| {
+        let mut a = vec!["eval", "--model", f];
+        a.extend_from_slice(extra);
+        fastshap(&a)
+    };
+    let (huge_p, short_p, f64_p, heads_p, dict_p) = (
+        p("huge.safetensors"),
+        p("short-tensor.safetensors"),
+        p("f64.safetensors"),
+        p("zero-heads.safetensors"),
+        p("dict.safetensors"),
+    );
+    let (ft, init) = (p("ft"), p("mae.safetensors"));
+    let mut init_args = train_args("mae-classifier", &ft, "1", "8");
+    init_args.extend(["--init", &init]);
+    let started = Instant::now();
+    let cases: Vec<(&str, Out, Vec<&str>)> = vec![
+        (
+            "widths 100000, 100 blocks, one 16-byte tensor",
+            eval(&huge_p, &[]),
+            vec!["huge.safetensors", "widths[0] = 100000", "sane range"],
+        ),
+        (
+            "a tensor shorter than its shape",
+            eval(&short_p, &[]),
+            vec![
+                "short-tensor.safetensors",
+                "conv1.weight",
+                "needs 432 bytes",
+            ],
+        ),
+        (
+            "an F64 tensor",
+            eval(&f64_p, &[]),
+            vec!["f64.safetensors", "dtype F64"],
+        ),
+        (
+            "zero attention heads",
+            eval(&heads_p, &[]),
+            vec!["zero-heads.safetensors", "heads = 0"],
+        ),
+        (
+            "--arch inference from lying shapes",
+            eval(&dict_p, &["--arch", "resnet18"]),
+            vec!["dict.safetensors", "widths[0] = 100000"],
+        ),
+        (
+            "a tensor over the device's largest buffer",
+            eval(&p("wide-vit.safetensors"), &[]),
+            vec!["wide-vit.safetensors", "head.weight", "largest buffer"],
+        ),
+        (
+            "explainer with base 5000",
+            explain(&p("wide-explainer.safetensors"), &[]),
+            vec!["wide-explainer.safetensors", "base = 5000"],
+        ),
+        (
+            "surrogate recorded as /dev/zero",
+            explain(&p("explainer.safetensors"), &[]),
+            vec!["/dev/zero", "not a regular file"],
+        ),
+        (
+            "surrogate with superpixel 3",
+            explain(
+                &p("explainer.safetensors"),
+                &["--surrogate", &p("surrogate.safetensors")],
+            ),
+            vec!["surrogate.safetensors", "fastshap.superpixel"],
+        ),
+        (
+            "MAE --init with dim 100000",
+            fastshap(&init_args),
+            vec!["mae.safetensors", "dim = 100000"],
+        ),
+    ];
+    for (case, o, words) in &cases {
+        assert_fails(case, o, 1, words, false);
+        assert!(o.stderr.lines().count() <= 25, "{case}: {}", o.stderr);
+        eprintln!("hostile checkpoint: {case}: ok");
+    }
+    eprintln!(
+        "{} cases in {:.1} s",
+        cases.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(!t.join("out").join("summary.csv").exists());
+    std::fs::remove_dir_all(t.join("out")).ok();
+    std::fs::remove_dir_all(t.join("ft")).ok();
+    assert_eq!(snapshot(t), before, "checkpoints changed");
+}

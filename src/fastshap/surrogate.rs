@@ -13,6 +13,7 @@ use crate::nn::{Module, init_rng};
 use crate::ops::{self, loss, masking::apply_player_mask, optim};
 use crate::shap::sampler::UniformSizeSampler;
 use crate::train::config::{AugmentKind, ModelConfig, Preset};
+use crate::train::model::Spec;
 use crate::train::schedule::Schedule;
 use crate::train::state::{self, Resumed};
 use crate::train::{ArchHint, Model, ModelSpec, RunOptions, load_classifier};
@@ -206,25 +207,13 @@ impl SurrogateModel for Surrogate {
 }
 
 impl Surrogate {
-    /// Rebuilds and loads a surrogate checkpoint (`best.safetensors` of a surrogate run).
+    /// Rebuilds and loads a surrogate checkpoint (`best.safetensors` of a surrogate run). Its
+    /// metadata and header are checked before anything is allocated ([`check_metadata`]).
     pub fn load(path: &Path) -> Result<Surrogate> {
         let meta = checkpoint::read_metadata(path)?;
-        if meta.get(META_ROLE).map(String::as_str) != Some("surrogate") {
-            bail!(
-                "{} is not a surrogate checkpoint (train one with `fastshap surrogate`)",
-                path.display()
-            );
-        }
-        let model = Model::from_metadata(&meta, &mut init_rng(0))?;
-        checkpoint::load(&model, path)?;
-        let superpixel: usize = meta
-            .get(META_SUPERPIXEL)
-            .and_then(|s| s.parse().ok())
-            .with_context(|| format!("{}: no valid {META_SUPERPIXEL}", path.display()))?;
-        let classes: Vec<String> = meta
-            .get(META_CLASSES)
-            .and_then(|s| serde_json::from_str(s).ok())
-            .with_context(|| format!("{}: no valid {META_CLASSES}", path.display()))?;
+        let file = path.display().to_string();
+        let (spec, superpixel, classes) = check_metadata(&file, &meta)?;
+        let model = spec.load(path, &mut init_rng(0))?;
         Ok(Surrogate {
             model,
             superpixel,
@@ -248,6 +237,35 @@ impl Surrogate {
         };
         Ok(Some((p.clone(), load_original_as(p, &hint)?)))
     }
+}
+
+/// Checks a surrogate checkpoint's metadata (`file` names it in errors): role, superpixel,
+/// classes and the network (bounds; classes as many as named). Host only, so it can be fuzzed.
+pub fn check_metadata(
+    file: &str,
+    meta: &checkpoint::Metadata,
+) -> Result<(Spec, usize, Vec<String>)> {
+    if meta.get(META_ROLE).map(String::as_str) != Some("surrogate") {
+        bail!("{file} is not a surrogate checkpoint (train one with `fastshap surrogate`)");
+    }
+    let superpixel: usize = meta
+        .get(META_SUPERPIXEL)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("{file}: no valid {META_SUPERPIXEL}"))?;
+    super::check_superpixel(superpixel)
+        .with_context(|| format!("{file}: bad {META_SUPERPIXEL}"))?;
+    let classes: Vec<String> = meta
+        .get(META_CLASSES)
+        .and_then(|s| serde_json::from_str(s).ok())
+        .with_context(|| format!("{file}: no valid {META_CLASSES}"))?;
+    let spec = Spec::parse(meta).with_context(|| file.to_string())?;
+    ensure!(
+        spec.classes() == Some(classes.len()),
+        "{file}: {META_CLASSES} names {} classes, the network predicts {:?}",
+        classes.len(),
+        spec.classes()
+    );
+    Ok((spec, superpixel, classes))
 }
 
 /// Loads a classifier checkpoint with fastshap metadata as the original model.
