@@ -1255,3 +1255,258 @@ fn hostile_checkpoint_metadata() {
     std::fs::remove_dir_all(t.join("ft")).ok();
     assert_eq!(snapshot(t), before, "checkpoints changed");
 }
+
+// ---------------------------------------------------------------- explain: folders and shards
+
+/// `plan`'s tensors with small seeded values (running variances 1), as F32.
+fn seeded_tensors(plan: &[(String, Vec<usize>)], seed: u64) -> Vec<u8> {
+    let mut state = seed;
+    let mut out = Vec::new();
+    for (name, shape) in plan {
+        for _ in 0..shape.iter().product::<usize>() {
+            let v = if name.ends_with("running_var") {
+                1.0
+            } else {
+                (splitmix(&mut state) >> 40) as f32 / (1u64 << 24) as f32 * 0.6 - 0.3
+            };
+            out.extend(v.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// A safetensors file of `plan` with seeded values and `meta`.
+fn seeded_checkpoint(path: &Path, meta: &[(&str, String)], plan: &[(String, Vec<usize>)]) {
+    let data = seeded_tensors(plan, path.to_string_lossy().len() as u64);
+    let mut at = 0;
+    let views: Vec<_> = plan
+        .iter()
+        .map(|(n, s)| {
+            let bytes = 4 * s.iter().product::<usize>();
+            let v = safetensors::tensor::TensorView::new(
+                safetensors::Dtype::F32,
+                s.clone(),
+                &data[at..at + bytes],
+            )
+            .unwrap();
+            at += bytes;
+            (n.clone(), v)
+        })
+        .collect();
+    let meta = meta
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    write(path, &safetensors::serialize(views, Some(meta)).unwrap());
+}
+
+/// A tiny surrogate and explainer (seeded weights, superpixel 8) in `dir`: the explainer's path.
+fn tiny_explainer(dir: &Path) -> String {
+    let sur = fastshap::models::ResNetConfig {
+        in_channels: 4,
+        classes: 10,
+        widths: [2, 2, 2, 2],
+        blocks: [1, 1, 1, 1],
+    };
+    let sur_path = dir.join("sur.safetensors");
+    seeded_checkpoint(
+        &sur_path,
+        &[
+            ("fastshap.arch", "resnet".into()),
+            ("fastshap.config", serde_json::to_string(&sur).unwrap()),
+            ("fastshap.role", "surrogate".into()),
+            ("fastshap.superpixel", "8".into()),
+            (
+                "fastshap.classes",
+                serde_json::to_string(&CIFAR10_CLASSES).unwrap(),
+            ),
+        ],
+        &sur.plan(),
+    );
+    let mut unet = unet(2, 10);
+    unet.superpixel = 8;
+    let exp = dir.join("exp.safetensors");
+    seeded_checkpoint(
+        &exp,
+        &explainer_meta(&unet, sur_path.to_str().unwrap()),
+        &unet.plan(),
+    );
+    exp.to_str().unwrap().to_string()
+}
+
+/// Every file of `dir` whose name passes `keep`, with its bytes.
+fn files_of(dir: &Path, keep: impl Fn(&str) -> bool) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| keep(&p.file_name().unwrap().to_string_lossy()))
+        .map(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            (n, std::fs::read(&p).unwrap())
+        })
+        .collect()
+}
+
+/// Issues 27 and 23: `explain --shard K/N` explains a contiguous run of the sorted list; the
+/// shards together write exactly the per-image files of one whole run, and their summaries'
+/// rows in K order are the whole run's. Bad shard specs are one error, exit 1.
+#[test]
+fn explain_shards_add_up_to_one_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let exp = tiny_explainer(t);
+    for i in 0..7u8 {
+        write(
+            &t.join("imgs").join(format!("{i}.png")),
+            &png::<Rgb<u8>, u8>(32 + 9 * i as u32, 32, 40 * i),
+        );
+    }
+    let imgs = t.join("imgs");
+    let run = |out: &str, extra: &[&str]| {
+        let out = t.join(out);
+        let mut a = vec![
+            "explain",
+            "--explainer",
+            &exp,
+            "--quiet",
+            "--batch-size",
+            "2",
+        ];
+        let (o, i) = (out.to_str().unwrap(), imgs.to_str().unwrap());
+        a.extend(["--out", o, i]);
+        a.extend_from_slice(extra);
+        let r = fastshap(&a);
+        assert_eq!(r.code, 0, "{extra:?}: {}", r.stderr);
+        r
+    };
+    run("whole", &[]);
+    for k in 0..3 {
+        run("shards", &["--shard", &format!("{k}/3")]);
+    }
+    let per_image = |n: &str| n.contains('-') && !n.contains("shard") && !n.starts_with("grid");
+    let whole = files_of(&t.join("whole"), &per_image);
+    let shards = files_of(&t.join("shards"), &per_image);
+    // .phi.safetensors, .json, .png, .thumb.png each, .overlay.png for the 6 wider than 32.
+    assert_eq!(whole.len(), 7 * 4 + 6, "{:?}", whole.keys());
+    assert_eq!(
+        whole.keys().collect::<Vec<_>>(),
+        shards.keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &whole {
+        assert!(
+            shards[name] == *bytes,
+            "{name} differs between the shards and one run"
+        );
+    }
+    let rows = |f: &Path| -> Vec<String> {
+        std::fs::read_to_string(f)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(String::from)
+            .collect()
+    };
+    let joined: Vec<String> = (0..3)
+        .flat_map(|k| rows(&t.join("shards").join(format!("summary.shard-{k}-of-3.csv"))))
+        .collect();
+    assert_eq!(joined, rows(&t.join("whole").join("summary.csv")));
+    for bad in ["3/3", "0/0", "1", "a/2", "5/2"] {
+        let o = t.join("bad");
+        let o = fastshap(&[
+            "explain",
+            "--explainer",
+            &exp,
+            "--out",
+            o.to_str().unwrap(),
+            "--shard",
+            bad,
+            imgs.to_str().unwrap(),
+        ]);
+        assert_fails(bad, &o, 1, &["--shard", "K/N"], true);
+    }
+    // More shards than images: an empty shard says so and succeeds.
+    let o = fastshap(&[
+        "explain",
+        "--explainer",
+        &exp,
+        "--out",
+        t.join("many").to_str().unwrap(),
+        "--shard",
+        "0/10",
+        imgs.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("no images"), "{}", o.stdout);
+}
+
+/// Issue 27: each decode is limited in file bytes and pixels, a non-regular file is refused,
+/// and one bad file never stops the rest: the good images are explained, each bad one listed
+/// with its reason, exit 0.
+#[test]
+fn explain_skips_hostile_images_and_explains_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let exp = tiny_explainer(t);
+    let imgs = t.join("imgs");
+    write(&imgs.join("a-good.png"), &good_png());
+    write(&imgs.join("b-good.jpg"), &{
+        let mut out = Cursor::new(Vec::new());
+        ImageBuffer::<Rgb<u8>, _>::from_pixel(48, 40, Rgb([10, 200, 30]))
+            .write_to(&mut out, ImageFormat::Jpeg)
+            .unwrap();
+        out.into_inner()
+    });
+    // A 30000×30000 PNG header in a few bytes: refused from its header, never decoded.
+    let mut bomb = png::<Rgb<u8>, u8>(1, 1, 0);
+    bomb[16..24].copy_from_slice(&[0, 0, 0x75, 0x30, 0, 0, 0x75, 0x30]);
+    let crc = crc32fast::hash(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    write(&imgs.join("c-bomb.png"), &bomb);
+    let big = std::fs::File::create(imgs.join("d-big.png")).unwrap();
+    big.set_len(65 << 20).unwrap(); // sparse: no disk used
+    write(&imgs.join("e-truncated.png"), &good_png()[..60]);
+    let fifo = t.join("f-fifo.png");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = t.join("out");
+    let started = Instant::now();
+    let o = fastshap(&[
+        "explain",
+        "--explainer",
+        &exp,
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        imgs.to_str().unwrap(),
+        fifo.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("explained 2 images"), "{}", o.stdout);
+    for words in [
+        &["c-bomb.png", "30000×30000", "megapixels are not decoded"][..],
+        &["d-big.png", "over 64 MiB are not decoded"],
+        &["e-truncated.png"],
+        &["f-fifo.png", "not a regular file"],
+    ] {
+        let line = o.stderr.lines().find(|l| l.contains(words[0]));
+        assert!(
+            line.is_some_and(|l| words.iter().all(|w| l.contains(w))),
+            "{words:?} in {}",
+            o.stderr
+        );
+    }
+    assert!(o.stderr.contains("skipped 4 of 6"), "{}", o.stderr);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 3, "{summary}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert_eq!(html.matches("class=\"card\"").count(), 2);
+    assert!(html.contains("src=\"0-a-good.thumb.png\""), "{html}");
+    assert!(out.join("0-a-good.thumb.png").exists());
+    assert!(html.contains("c-bomb.png") && html.contains("4 files could not be read"));
+}
