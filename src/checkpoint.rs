@@ -172,7 +172,7 @@ pub fn check_tensors(path: &Path, plan: &[(String, Vec<usize>)]) -> Result<()> {
     let max = ctx
         .limits
         .max_buffer_size
-        .min(ctx.limits.max_storage_buffer_binding_size as u64);
+        .min(ctx.limits.max_storage_buffer_binding_size);
     check_entries(
         &path.display().to_string(),
         &stored,

@@ -1384,8 +1384,8 @@ fn explain_shards_add_up_to_one_run() {
         run("shards", &["--shard", &format!("{k}/3")]);
     }
     let per_image = |n: &str| n.contains('-') && !n.contains("shard") && !n.starts_with("grid");
-    let whole = files_of(&t.join("whole"), &per_image);
-    let shards = files_of(&t.join("shards"), &per_image);
+    let whole = files_of(&t.join("whole"), per_image);
+    let shards = files_of(&t.join("shards"), per_image);
     // .phi.safetensors, .json, .png, .thumb.png each, .overlay.png for the 6 wider than 32.
     assert_eq!(whole.len(), 7 * 4 + 6, "{:?}", whole.keys());
     assert_eq!(
