@@ -4,7 +4,9 @@
 //!
 //! Every tensor the engine allocates during a check starts filled with NaN (`set_poison`), so a
 //! kernel that skips an element fails. Inputs are random each run; the seed is printed on
-//! failure and can be pinned with `FASTSHAP_TEST_SEED`.
+//! failure and can be pinned with `FASTSHAP_TEST_SEED`. `FASTSHAP_TEST_SEEDS=N` (opt-in, for
+//! fuzzing the tolerances) makes every `check_op` repeat its check on N consecutive seeds from
+//! there inside one process, which costs the checks alone and not N process and device starts.
 
 #![allow(dead_code)]
 
@@ -260,6 +262,19 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f64], rtol: f64, seed: u64)
     );
 }
 
+/// The seeds one `check_op` runs: [`seed`], or `FASTSHAP_TEST_SEEDS` consecutive ones from it.
+pub fn seeds() -> std::ops::Range<u64> {
+    let n = std::env::var("FASTSHAP_TEST_SEEDS")
+        .ok()
+        .map(|s| {
+            s.parse::<u64>()
+                .unwrap_or_else(|_| panic!("FASTSHAP_TEST_SEEDS={s:?} is not a count"))
+        })
+        .unwrap_or(1);
+    let first = seed();
+    first..first.saturating_add(n.max(1))
+}
+
 /// Checks `gpu` against `cpu` on fresh random inputs; see the module docs.
 pub fn check_op(
     name: &str,
@@ -268,8 +283,21 @@ pub fn check_op(
     cpu: impl Fn(&[Arr]) -> Arr,
     opts: Check,
 ) {
+    for seed in seeds() {
+        check_op_seed(seed, name, inputs, &gpu, &cpu, &opts);
+    }
+}
+
+/// One [`check_op`] on the inputs drawn from `seed`.
+fn check_op_seed(
+    seed: u64,
+    name: &str,
+    inputs: &[Input],
+    gpu: &impl Fn(&[Tensor]) -> anyhow::Result<Tensor>,
+    cpu: &impl Fn(&[Arr]) -> Arr,
+    opts: &Check,
+) {
     fastshap::gpu::ctx().set_poison(true);
-    let seed = seed();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let host: Vec<Vec<f32>> = inputs
         .iter()

@@ -14,12 +14,26 @@ struct Params { planes: u32, h: u32, w: u32 }
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-fn src_of(dst: u32, n: u32) -> f32 {
+// The two taps of output index dst along an axis of n inputs: (i0, l1), the lower input and
+// the weight of the upper one (the lower gets 1 - l1).
+//
+// The fraction l1 is computed exactly in integers, never as src - floor(src) of an f32 src:
+// with ALIGN, src = dst·(n−1)/(2n−1) rounded to f32 carries an absolute error of up to half an
+// ulp of src (1.9e-6 near 32), which the subtraction keeps while removing the integer part, so
+// every weight was off by ~1e-6 absolute, not relative. A gradient that cancels to ~1% of the
+// largest (the test's floor for cancelled sums) then erred by ~1e-4 relative (the flaky seed
+// 1796187976043609941: 1.06e-4). From the remainder, l1 = r/(2n−1) is one correctly rounded
+// division: relative error 6e-8. Without ALIGN, src = (2·dst − 1)/4 is a quarter, exact in f32.
+fn taps(dst: u32, n: u32) -> vec2<f32> {
     if (ALIGN) {
-        if (n == 1u) { return 0.0; }
-        return f32(dst) * f32(n - 1u) / f32(2u * n - 1u);
+        if (n == 1u) { return vec2<f32>(0.0, 0.0); }
+        let num = dst * (n - 1u);
+        let den = 2u * n - 1u;
+        return vec2<f32>(f32(num / den), f32(num % den) / f32(den));
     }
-    return max(0.0, (f32(dst) + 0.5) * 0.5 - 0.5);
+    let s = max(0.0, (f32(dst) + 0.5) * 0.5 - 0.5);
+    let i0 = floor(s);
+    return vec2<f32>(i0, s - i0);
 }
 
 // Output indices along one axis that can read input i: 2i-1 ..= 2i+2 without ALIGN; with it the
@@ -36,10 +50,10 @@ fn window(i: u32, n: u32) -> vec2<u32> {
 
 // Weight of input index i (of n) in output index dst along one axis.
 fn weight(dst: u32, i: u32, n: u32) -> f32 {
-    let s = src_of(dst, n);
-    let i0 = u32(s);
+    let t = taps(dst, n);
+    let i0 = u32(t.x);
     let i1 = min(i0 + 1u, n - 1u);
-    let l1 = s - f32(i0);
+    let l1 = t.y;
     // At the far edge i0 == i1 and both weights land on the same input.
     return select(0.0, 1.0 - l1, i0 == i) + select(0.0, l1, i1 == i);
 }
@@ -79,14 +93,14 @@ fn bilinear_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     if (i >= p.planes * per) { return; }
     let pl = i / per;
     let r = i % per;
-    let sy = src_of(r / ow, p.h);
-    let sx = src_of(r % ow, p.w);
-    let y0 = u32(sy);
-    let x0 = u32(sx);
+    let ty = taps(r / ow, p.h);
+    let tx = taps(r % ow, p.w);
+    let y0 = u32(ty.x);
+    let x0 = u32(tx.x);
     let y1 = min(y0 + 1u, p.h - 1u);
     let x1 = min(x0 + 1u, p.w - 1u);
-    let ly = sy - f32(y0);
-    let lx = sx - f32(x0);
+    let ly = ty.y;
+    let lx = tx.y;
     let b = pl * p.h * p.w;
     let top = (1.0 - lx) * x[b + y0 * p.w + x0] + lx * x[b + y0 * p.w + x1];
     let bot = (1.0 - lx) * x[b + y1 * p.w + x0] + lx * x[b + y1 * p.w + x1];

@@ -265,3 +265,201 @@ fn networks_agree_across_kernel_classes() {
         );
     }
 }
+
+/// `models::spec` lists every tensor a config's network holds, so checkpoints are checked
+/// before anything is built; each plan must equal the built network's names and shapes (in
+/// order), for every architecture and the layouts that differ (shortcuts, surrogate channels,
+/// fused and separate qkv, MultiConv depths, MAE with and without its decoder).
+#[test]
+fn plans_list_exactly_the_tensors_networks_hold() {
+    let mut rng = init_rng(0);
+    let _g = no_grad();
+    let names = |m: &dyn Module| -> Vec<(String, Vec<usize>)> {
+        m.named_tensors()
+            .into_iter()
+            .map(|(n, t, _)| (n, t.shape().to_vec()))
+            .collect()
+    };
+    let resnet = ResNetConfig {
+        in_channels: 4,
+        classes: 7,
+        widths: [3, 3, 5, 6],
+        blocks: [2, 1, 2, 1],
+    };
+    resnet.check().unwrap();
+    assert_eq!(
+        resnet.plan(),
+        names(&ResNet::new(resnet.clone(), &mut rng).unwrap())
+    );
+    let vit = VitConfig {
+        in_channels: 3,
+        classes: 5,
+        image: 32,
+        patch: 8,
+        dim: 12,
+        mlp: 10,
+        heads: 3,
+        depth: 2,
+    };
+    vit.check().unwrap();
+    assert_eq!(vit.plan(), names(&Vit::new(vit.clone(), &mut rng).unwrap()));
+    let mae = MaeConfig {
+        dim: 12,
+        mlp: 10,
+        heads: 2,
+        patch: 8,
+        encoder_depth: 2,
+        decoder_depth: 1,
+        ..MaeConfig::vit_tiny()
+    };
+    mae.check(true).unwrap();
+    let built = Mae::new(mae.clone(), &mut rng).unwrap();
+    assert_eq!(mae.plan(), names(&built));
+    let classifier = MaeClassifier::from_mae(built, 6, &mut rng).unwrap();
+    assert_eq!(mae.plan_classifier(6), names(&classifier));
+    for convs in [1, 3] {
+        let unet = UNetConfig {
+            base: 3,
+            convs,
+            classes: 4,
+            superpixel: 4,
+            ..UNetConfig::fastshap_cifar()
+        };
+        unet.check().unwrap();
+        assert_eq!(
+            unet.plan(),
+            names(&UNet::new(unet.clone(), &mut rng).unwrap())
+        );
+    }
+    // The bounds name the field.
+    let bad = ResNetConfig {
+        widths: [100_000, 4, 4, 4],
+        ..resnet
+    };
+    let e = bad.check().unwrap_err().to_string();
+    assert!(e.contains("widths[0] = 100000"), "{e}");
+}
+
+/// Writes the checkpoint fuzz target's seeds of every role (opt-in: `cargo test --release
+/// --test models -- --ignored write_checkpoint_fuzz_seeds`, from the repository root): tiny
+/// networks with zero tensors, their metadata as the loaders read it, and a plain state dict.
+#[test]
+#[ignore]
+fn write_checkpoint_fuzz_seeds() {
+    use std::collections::HashMap;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/checkpoint");
+    let write = |name: &str,
+                 plan: &[(String, Vec<usize>)],
+                 meta: Option<HashMap<String, String>>| {
+        let data: Vec<Vec<u8>> = plan
+            .iter()
+            .map(|(_, s)| vec![0u8; 4 * s.iter().product::<usize>()])
+            .collect();
+        let views: Vec<_> = plan
+            .iter()
+            .zip(&data)
+            .map(|((n, s), d)| {
+                let v = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), d);
+                (n.clone(), v.unwrap())
+            })
+            .collect();
+        std::fs::write(dir.join(name), safetensors::serialize(views, meta).unwrap()).unwrap();
+    };
+    let m = |pairs: &[(&str, String)]| -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    };
+    fn json<T: serde::Serialize>(v: &T) -> String {
+        serde_json::to_string(v).unwrap()
+    }
+    let resnet = ResNetConfig {
+        in_channels: 3,
+        classes: 2,
+        widths: [1, 1, 2, 2],
+        blocks: [1, 1, 1, 1],
+    };
+    let original = m(&[
+        ("fastshap.arch", "resnet".into()),
+        ("fastshap.config", json(&resnet)),
+    ]);
+    write("role_original_resnet", &resnet.plan(), Some(original));
+    write("role_none_state_dict", &resnet.plan(), None);
+    let vit = VitConfig {
+        in_channels: 3,
+        classes: 2,
+        image: 32,
+        patch: 16,
+        dim: 2,
+        mlp: 2,
+        heads: 1,
+        depth: 1,
+    };
+    let vit_meta = m(&[
+        ("fastshap.arch", "vit".into()),
+        ("fastshap.config", json(&vit)),
+    ]);
+    write("role_original_vit", &vit.plan(), Some(vit_meta));
+    let mae = MaeConfig {
+        patch: 16,
+        dim: 2,
+        mlp: 2,
+        heads: 1,
+        encoder_depth: 1,
+        decoder_depth: 1,
+        ..MaeConfig::vit_tiny()
+    };
+    let mae_meta = m(&[
+        ("fastshap.arch", "mae".into()),
+        ("fastshap.config", json(&mae)),
+    ]);
+    write("role_mae", &mae.plan(), Some(mae_meta));
+    let cls = format!(r#"{{"encoder":{},"classes":2}}"#, json(&mae));
+    let cls_meta = m(&[
+        ("fastshap.arch", "mae-classifier".into()),
+        ("fastshap.config", cls),
+    ]);
+    write(
+        "role_mae_classifier",
+        &mae.plan_classifier(2),
+        Some(cls_meta),
+    );
+    let sur = ResNetConfig {
+        in_channels: 4,
+        ..resnet
+    };
+    let classes = r#"["a","b"]"#.to_string();
+    let sur_meta = m(&[
+        ("fastshap.arch", "resnet".into()),
+        ("fastshap.config", json(&sur)),
+        ("fastshap.role", "surrogate".into()),
+        ("fastshap.superpixel", "16".into()),
+        ("fastshap.classes", classes.clone()),
+        ("fastshap.original", "fifo".into()),
+    ]);
+    write("role_surrogate", &sur.plan(), Some(sur_meta));
+    let unet = UNetConfig {
+        base: 1,
+        convs: 1,
+        classes: 2,
+        superpixel: 16,
+        in_channels: 3,
+    };
+    let mut e = fastshap::fastshap::ExplainerConfig::recipe(
+        fastshap::train::config::Preset::Tiny,
+        std::path::Path::new("dir"),
+        "embedded",
+    );
+    e.unet = unet.clone();
+    let e_meta = m(&[
+        ("fastshap.arch", "unet".into()),
+        ("fastshap.config", json(&unet)),
+        ("fastshap.role", "explainer".into()),
+        ("fastshap.superpixel", "16".into()),
+        ("fastshap.classes", classes),
+        ("fastshap.explainer", json(&e)),
+        ("fastshap.surrogate_path", "/dev/zero".into()),
+    ]);
+    write("role_explainer", &unet.plan(), Some(e_meta));
+}

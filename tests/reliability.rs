@@ -991,3 +991,522 @@ fn gpu_errors_print_one_line() {
         assert!(line.starts_with("error: ") && line.contains(word), "{line}");
     }
 }
+
+// ---------------------------------------------------------------- hostile checkpoint metadata
+
+/// A safetensors file written by hand, so a header can lie: `tensors` are (name, dtype, shape,
+/// data bytes); offsets follow the bytes, whatever the shape says.
+fn handmade(path: &Path, meta: &[(&str, String)], tensors: &[(String, &str, Vec<usize>, usize)]) {
+    let mut header = serde_json::Map::new();
+    let meta: serde_json::Map<String, serde_json::Value> = meta
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
+        .collect();
+    header.insert("__metadata__".into(), meta.into());
+    let mut at = 0;
+    for (name, dtype, shape, bytes) in tensors {
+        header.insert(
+            name.clone(),
+            serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [at, at + bytes]}),
+        );
+        at += bytes;
+    }
+    let json = serde_json::to_vec(&header).unwrap();
+    let mut out = (json.len() as u64).to_le_bytes().to_vec();
+    out.extend(json);
+    out.extend(vec![0u8; at]);
+    write(path, &out);
+}
+
+/// Every tensor of `plan` as zeros (F32): a file that matches its network exactly.
+fn from_plan(plan: &[(String, Vec<usize>)]) -> Vec<(String, &'static str, Vec<usize>, usize)> {
+    plan.iter()
+        .map(|(n, s)| (n.clone(), "F32", s.clone(), 4 * s.iter().product::<usize>()))
+        .collect()
+}
+
+fn unet(base: usize, classes: usize) -> fastshap::models::UNetConfig {
+    fastshap::models::UNetConfig {
+        base,
+        convs: 1,
+        classes,
+        ..fastshap::models::UNetConfig::fastshap_cifar()
+    }
+}
+
+/// Explainer metadata for `cfg`, recording `surrogate` as its surrogate.
+fn explainer_meta(
+    cfg: &fastshap::models::UNetConfig,
+    surrogate: &str,
+) -> Vec<(&'static str, String)> {
+    let mut e = fastshap::fastshap::ExplainerConfig::recipe(
+        fastshap::train::config::Preset::Tiny,
+        Path::new(surrogate),
+        "embedded",
+    );
+    e.unet = cfg.clone();
+    vec![
+        ("fastshap.arch", "unet".into()),
+        ("fastshap.config", serde_json::to_string(cfg).unwrap()),
+        ("fastshap.role", "explainer".into()),
+        ("fastshap.superpixel", cfg.superpixel.to_string()),
+        (
+            "fastshap.classes",
+            serde_json::to_string(&CIFAR10_CLASSES).unwrap(),
+        ),
+        ("fastshap.explainer", serde_json::to_string(&e).unwrap()),
+        ("fastshap.surrogate_path", surrogate.into()),
+    ]
+}
+
+/// Issue 27: a checkpoint's metadata is checked against its tensors, sane bounds and the
+/// device's limits before anything is allocated, for every role; each case is one error naming
+/// the file and the field or tensor, exit 1 (not an allocation abort), in about a second.
+#[test]
+fn hostile_checkpoint_metadata() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let p = |n: &str| t.join(n).to_str().unwrap().to_string();
+    let sixteen = vec![("conv1.weight".to_string(), "F32", vec![2, 2], 16)];
+    let huge = r#"{"in_channels":3,"classes":10,"widths":[100000,100000,100000,100000],"blocks":[100,100,100,100]}"#;
+    handmade(
+        &t.join("huge.safetensors"),
+        &[
+            ("fastshap.arch", "resnet".into()),
+            ("fastshap.config", huge.into()),
+        ],
+        &sixteen,
+    );
+    let tiny = r#"{"in_channels":3,"classes":10,"widths":[4,4,4,4],"blocks":[1,1,1,1]}"#;
+    let tiny_cfg: fastshap::models::ResNetConfig = serde_json::from_str(tiny).unwrap();
+    let mut lying = from_plan(&tiny_cfg.plan());
+    lying[0].3 = 16; // conv1.weight [4, 3, 3, 3] claims 432 bytes, holds 16
+    let resnet_meta = [
+        ("fastshap.arch", "resnet".to_string()),
+        ("fastshap.config", tiny.into()),
+    ];
+    handmade(&t.join("short-tensor.safetensors"), &resnet_meta, &lying);
+    let mut f64s = from_plan(&tiny_cfg.plan());
+    f64s[1] = (f64s[1].0.clone(), "F64", f64s[1].2.clone(), 2 * f64s[1].3);
+    handmade(&t.join("f64.safetensors"), &resnet_meta, &f64s);
+    let vit = r#"{"in_channels":3,"classes":10,"image":32,"patch":4,"dim":8,"mlp":8,"heads":0,"depth":1}"#;
+    handmade(
+        &t.join("zero-heads.safetensors"),
+        &[
+            ("fastshap.arch", "vit".into()),
+            ("fastshap.config", vit.into()),
+        ],
+        &sixteen,
+    );
+    // A plain state dict whose first block claims 100,000 channels in 16 bytes (`--arch`
+    // inference reads the widths off these shapes).
+    let mut dict = from_plan(&tiny_cfg.plan());
+    let first = dict
+        .iter()
+        .position(|t| t.0 == "layer1.0.conv1.weight")
+        .unwrap();
+    dict[first] = (dict[first].0.clone(), "F32", vec![100000, 4, 3, 3], 16);
+    handmade(&t.join("dict.safetensors"), &[], &dict);
+    // A ViT whose head (100,000 classes × 16,384) is 6.1 GiB: over any adapter's largest
+    // storage binding (4 GiB at most), though within the parameter bound.
+    let wide_vit = r#"{"in_channels":1,"classes":100000,"image":32,"patch":1,"dim":16384,"mlp":8,"heads":1,"depth":0}"#;
+    handmade(
+        &t.join("wide-vit.safetensors"),
+        &[
+            ("fastshap.arch", "vit".into()),
+            ("fastshap.config", wide_vit.into()),
+        ],
+        &sixteen,
+    );
+    // Explainers: a UNet over the width bound, and one recording /dev/zero as its surrogate.
+    let wide = unet(5000, 10);
+    handmade(
+        &t.join("wide-explainer.safetensors"),
+        &explainer_meta(&wide, "/dev/zero"),
+        &from_plan(&wide.plan()[..2]),
+    );
+    let small = unet(2, 10);
+    handmade(
+        &t.join("explainer.safetensors"),
+        &explainer_meta(&small, "/dev/zero"),
+        &from_plan(&small.plan()),
+    );
+    let sur_cfg = r#"{"in_channels":4,"classes":10,"widths":[100000,4,4,4],"blocks":[1,1,1,1]}"#;
+    handmade(
+        &t.join("surrogate.safetensors"),
+        &[
+            ("fastshap.arch", "resnet".into()),
+            ("fastshap.config", sur_cfg.into()),
+            ("fastshap.role", "surrogate".into()),
+            ("fastshap.superpixel", "3".into()),
+            (
+                "fastshap.classes",
+                serde_json::to_string(&CIFAR10_CLASSES).unwrap(),
+            ),
+        ],
+        &sixteen,
+    );
+    let mae = r#"{"in_channels":3,"image":32,"patch":2,"dim":100000,"heads":1,"mlp":8,"encoder_depth":1,"decoder_depth":1,"mask_ratio":0.75}"#;
+    handmade(
+        &t.join("mae.safetensors"),
+        &[
+            ("fastshap.arch", "mae".into()),
+            ("fastshap.config", mae.into()),
+        ],
+        &sixteen,
+    );
+    write(&t.join("img.png"), &good_png());
+    let before = snapshot(t);
+    let out = p("out");
+    let img = p("img.png");
+    let explain = |e: &str, extra: &[&str]| {
+        let mut a = vec!["explain", "--explainer", e, "--out", &out, "--quiet"];
+        a.extend_from_slice(extra);
+        a.push(&img);
+        fastshap(&a)
+    };
+    let eval = |f: &str, extra: &[&str]| {
+        let mut a = vec!["eval", "--model", f];
+        a.extend_from_slice(extra);
+        fastshap(&a)
+    };
+    let (huge_p, short_p, f64_p, heads_p, dict_p) = (
+        p("huge.safetensors"),
+        p("short-tensor.safetensors"),
+        p("f64.safetensors"),
+        p("zero-heads.safetensors"),
+        p("dict.safetensors"),
+    );
+    let (ft, init) = (p("ft"), p("mae.safetensors"));
+    let mut init_args = train_args("mae-classifier", &ft, "1", "8");
+    init_args.extend(["--init", &init]);
+    let started = Instant::now();
+    let cases: Vec<(&str, Out, Vec<&str>)> = vec![
+        (
+            "widths 100000, 100 blocks, one 16-byte tensor",
+            eval(&huge_p, &[]),
+            vec!["huge.safetensors", "widths[0] = 100000", "sane range"],
+        ),
+        (
+            "a tensor shorter than its shape",
+            eval(&short_p, &[]),
+            vec![
+                "short-tensor.safetensors",
+                "conv1.weight",
+                "needs 432 bytes",
+            ],
+        ),
+        (
+            "an F64 tensor",
+            eval(&f64_p, &[]),
+            vec!["f64.safetensors", "dtype F64"],
+        ),
+        (
+            "zero attention heads",
+            eval(&heads_p, &[]),
+            vec!["zero-heads.safetensors", "heads = 0"],
+        ),
+        (
+            "--arch inference from lying shapes",
+            eval(&dict_p, &["--arch", "resnet18"]),
+            vec!["dict.safetensors", "widths[0] = 100000"],
+        ),
+        (
+            "a tensor over the device's largest buffer",
+            eval(&p("wide-vit.safetensors"), &[]),
+            vec!["wide-vit.safetensors", "head.weight", "largest buffer"],
+        ),
+        (
+            "explainer with base 5000",
+            explain(&p("wide-explainer.safetensors"), &[]),
+            vec!["wide-explainer.safetensors", "base = 5000"],
+        ),
+        (
+            "surrogate recorded as /dev/zero",
+            explain(&p("explainer.safetensors"), &[]),
+            vec!["/dev/zero", "not a regular file"],
+        ),
+        (
+            "surrogate with superpixel 3",
+            explain(
+                &p("explainer.safetensors"),
+                &["--surrogate", &p("surrogate.safetensors")],
+            ),
+            vec!["surrogate.safetensors", "fastshap.superpixel"],
+        ),
+        (
+            "MAE --init with dim 100000",
+            fastshap(&init_args),
+            vec!["mae.safetensors", "dim = 100000"],
+        ),
+    ];
+    for (case, o, words) in &cases {
+        assert_fails(case, o, 1, words, false);
+        assert!(o.stderr.lines().count() <= 25, "{case}: {}", o.stderr);
+        eprintln!("hostile checkpoint: {case}: ok");
+    }
+    eprintln!(
+        "{} cases in {:.1} s",
+        cases.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(!t.join("out").join("summary.csv").exists());
+    std::fs::remove_dir_all(t.join("out")).ok();
+    std::fs::remove_dir_all(t.join("ft")).ok();
+    assert_eq!(snapshot(t), before, "checkpoints changed");
+}
+
+// ---------------------------------------------------------------- explain: folders and shards
+
+/// `plan`'s tensors with small seeded values (running variances 1), as F32.
+fn seeded_tensors(plan: &[(String, Vec<usize>)], seed: u64) -> Vec<u8> {
+    let mut state = seed;
+    let mut out = Vec::new();
+    for (name, shape) in plan {
+        for _ in 0..shape.iter().product::<usize>() {
+            let v = if name.ends_with("running_var") {
+                1.0
+            } else {
+                (splitmix(&mut state) >> 40) as f32 / (1u64 << 24) as f32 * 0.6 - 0.3
+            };
+            out.extend(v.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// A safetensors file of `plan` with seeded values and `meta`.
+fn seeded_checkpoint(path: &Path, meta: &[(&str, String)], plan: &[(String, Vec<usize>)]) {
+    let data = seeded_tensors(plan, path.to_string_lossy().len() as u64);
+    let mut at = 0;
+    let views: Vec<_> = plan
+        .iter()
+        .map(|(n, s)| {
+            let bytes = 4 * s.iter().product::<usize>();
+            let v = safetensors::tensor::TensorView::new(
+                safetensors::Dtype::F32,
+                s.clone(),
+                &data[at..at + bytes],
+            )
+            .unwrap();
+            at += bytes;
+            (n.clone(), v)
+        })
+        .collect();
+    let meta = meta
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    write(path, &safetensors::serialize(views, Some(meta)).unwrap());
+}
+
+/// A tiny surrogate and explainer (seeded weights, superpixel 8) in `dir`: the explainer's path.
+fn tiny_explainer(dir: &Path) -> String {
+    let sur = fastshap::models::ResNetConfig {
+        in_channels: 4,
+        classes: 10,
+        widths: [2, 2, 2, 2],
+        blocks: [1, 1, 1, 1],
+    };
+    let sur_path = dir.join("sur.safetensors");
+    seeded_checkpoint(
+        &sur_path,
+        &[
+            ("fastshap.arch", "resnet".into()),
+            ("fastshap.config", serde_json::to_string(&sur).unwrap()),
+            ("fastshap.role", "surrogate".into()),
+            ("fastshap.superpixel", "8".into()),
+            (
+                "fastshap.classes",
+                serde_json::to_string(&CIFAR10_CLASSES).unwrap(),
+            ),
+        ],
+        &sur.plan(),
+    );
+    let mut unet = unet(2, 10);
+    unet.superpixel = 8;
+    let exp = dir.join("exp.safetensors");
+    seeded_checkpoint(
+        &exp,
+        &explainer_meta(&unet, sur_path.to_str().unwrap()),
+        &unet.plan(),
+    );
+    exp.to_str().unwrap().to_string()
+}
+
+/// Every file of `dir` whose name passes `keep`, with its bytes.
+fn files_of(dir: &Path, keep: impl Fn(&str) -> bool) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| keep(&p.file_name().unwrap().to_string_lossy()))
+        .map(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            (n, std::fs::read(&p).unwrap())
+        })
+        .collect()
+}
+
+/// Issues 27 and 23: `explain --shard K/N` explains a contiguous run of the sorted list; the
+/// shards together write exactly the per-image files of one whole run, and their summaries'
+/// rows in K order are the whole run's. Bad shard specs are one error, exit 1.
+#[test]
+fn explain_shards_add_up_to_one_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let exp = tiny_explainer(t);
+    for i in 0..7u8 {
+        write(
+            &t.join("imgs").join(format!("{i}.png")),
+            &png::<Rgb<u8>, u8>(32 + 9 * i as u32, 32, 40 * i),
+        );
+    }
+    let imgs = t.join("imgs");
+    let run = |out: &str, extra: &[&str]| {
+        let out = t.join(out);
+        let mut a = vec![
+            "explain",
+            "--explainer",
+            &exp,
+            "--quiet",
+            "--batch-size",
+            "2",
+        ];
+        let (o, i) = (out.to_str().unwrap(), imgs.to_str().unwrap());
+        a.extend(["--out", o, i]);
+        a.extend_from_slice(extra);
+        let r = fastshap(&a);
+        assert_eq!(r.code, 0, "{extra:?}: {}", r.stderr);
+        r
+    };
+    run("whole", &[]);
+    for k in 0..3 {
+        run("shards", &["--shard", &format!("{k}/3")]);
+    }
+    let per_image = |n: &str| n.contains('-') && !n.contains("shard") && !n.starts_with("grid");
+    let whole = files_of(&t.join("whole"), per_image);
+    let shards = files_of(&t.join("shards"), per_image);
+    // .phi.safetensors, .json, .png, .thumb.png each, .overlay.png for the 6 wider than 32.
+    assert_eq!(whole.len(), 7 * 4 + 6, "{:?}", whole.keys());
+    assert_eq!(
+        whole.keys().collect::<Vec<_>>(),
+        shards.keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &whole {
+        assert!(
+            shards[name] == *bytes,
+            "{name} differs between the shards and one run"
+        );
+    }
+    let rows = |f: &Path| -> Vec<String> {
+        std::fs::read_to_string(f)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(String::from)
+            .collect()
+    };
+    let joined: Vec<String> = (0..3)
+        .flat_map(|k| rows(&t.join("shards").join(format!("summary.shard-{k}-of-3.csv"))))
+        .collect();
+    assert_eq!(joined, rows(&t.join("whole").join("summary.csv")));
+    for bad in ["3/3", "0/0", "1", "a/2", "5/2"] {
+        let o = t.join("bad");
+        let o = fastshap(&[
+            "explain",
+            "--explainer",
+            &exp,
+            "--out",
+            o.to_str().unwrap(),
+            "--shard",
+            bad,
+            imgs.to_str().unwrap(),
+        ]);
+        assert_fails(bad, &o, 1, &["--shard", "K/N"], true);
+    }
+    // More shards than images: an empty shard says so and succeeds.
+    let o = fastshap(&[
+        "explain",
+        "--explainer",
+        &exp,
+        "--out",
+        t.join("many").to_str().unwrap(),
+        "--shard",
+        "0/10",
+        imgs.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("no images"), "{}", o.stdout);
+}
+
+/// Issue 27: each decode is limited in file bytes and pixels, a non-regular file is refused,
+/// and one bad file never stops the rest: the good images are explained, each bad one listed
+/// with its reason, exit 0.
+#[test]
+fn explain_skips_hostile_images_and_explains_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let exp = tiny_explainer(t);
+    let imgs = t.join("imgs");
+    write(&imgs.join("a-good.png"), &good_png());
+    write(&imgs.join("b-good.jpg"), &{
+        let mut out = Cursor::new(Vec::new());
+        ImageBuffer::<Rgb<u8>, _>::from_pixel(48, 40, Rgb([10, 200, 30]))
+            .write_to(&mut out, ImageFormat::Jpeg)
+            .unwrap();
+        out.into_inner()
+    });
+    // A 30000×30000 PNG header in a few bytes: refused from its header, never decoded.
+    let mut bomb = png::<Rgb<u8>, u8>(1, 1, 0);
+    bomb[16..24].copy_from_slice(&[0, 0, 0x75, 0x30, 0, 0, 0x75, 0x30]);
+    let crc = crc32fast::hash(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    write(&imgs.join("c-bomb.png"), &bomb);
+    let big = std::fs::File::create(imgs.join("d-big.png")).unwrap();
+    big.set_len(65 << 20).unwrap(); // sparse: no disk used
+    write(&imgs.join("e-truncated.png"), &good_png()[..60]);
+    let fifo = t.join("f-fifo.png");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = t.join("out");
+    let started = Instant::now();
+    let o = fastshap(&[
+        "explain",
+        "--explainer",
+        &exp,
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        imgs.to_str().unwrap(),
+        fifo.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("explained 2 images"), "{}", o.stdout);
+    for words in [
+        &["c-bomb.png", "30000×30000", "megapixels are not decoded"][..],
+        &["d-big.png", "over 64 MiB are not decoded"],
+        &["e-truncated.png"],
+        &["f-fifo.png", "not a regular file"],
+    ] {
+        let line = o.stderr.lines().find(|l| l.contains(words[0]));
+        assert!(
+            line.is_some_and(|l| words.iter().all(|w| l.contains(w))),
+            "{words:?} in {}",
+            o.stderr
+        );
+    }
+    assert!(o.stderr.contains("skipped 4 of 6"), "{}", o.stderr);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 3, "{summary}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert_eq!(html.matches("class=\"card\"").count(), 2);
+    assert!(html.contains("src=\"0-a-good.thumb.png\""), "{html}");
+    assert!(out.join("0-a-good.thumb.png").exists());
+    assert!(html.contains("c-bomb.png") && html.contains("4 files could not be read"));
+}

@@ -629,26 +629,46 @@ fn overlay_covers_the_image_at_its_own_resolution() {
     assert!(overlay_full(&img, &[1.0, 2.0, 3.0], 1.0, 0.35).is_err());
 }
 
-/// The gallery page escapes names and captions and lists skipped files.
+/// The gallery page escapes names and captions, lists skipped files, references thumbnails as
+/// files, and links its neighbouring pages.
 #[test]
 fn gallery_page_is_escaped_and_lists_skipped_files() {
-    use fastshap::viz::gallery::{GalleryItem, gallery_html};
+    use fastshap::viz::gallery::{GalleryItem, PageNav, gallery_page, page_file};
     let items = [GalleryItem {
         name: "0-<cat>".into(),
         caption: vec!["a & b".into()],
-        thumbnail: vec![1, 2, 3],
+        thumbnail: "0-<cat>.thumb.png".into(),
         links: vec![("overlay".into(), "0-<cat>.overlay.png".into())],
     }];
     let skipped = [("x/\"bad\".jpg".to_string(), "not an image".to_string())];
-    let html = gallery_html("t", "intro", &items, &skipped);
+    let first = PageNav {
+        number: 1,
+        total: Some(3),
+        has_next: true,
+        suffix: "",
+    };
+    let html = gallery_page("t", "intro", &items, &skipped, 2, &first);
     assert!(
         html.contains("0-&lt;cat&gt;") && !html.contains("<cat>"),
         "{html}"
     );
     assert!(html.contains("a &amp; b"));
-    assert!(html.contains("1 file could not be read") && html.contains("not an image"));
+    assert!(html.contains("3 files could not be read") && html.contains("not an image"));
+    assert!(html.contains("… and 2 more"));
+    assert!(html.contains("src=\"0-&lt;cat&gt;.thumb.png\""), "{html}");
+    assert!(html.contains("href=\"gallery-2.html\">next") && html.contains("gallery-3.html"));
+    let second = PageNav {
+        number: 2,
+        total: None,
+        has_next: false,
+        suffix: ".shard-0-of-2",
+    };
+    let html = gallery_page("t", "intro", &items, &[], 0, &second);
+    assert!(!html.contains("intro") && !html.contains("could not be read"));
     assert!(
-        html.contains("src=\"data:image/png;base64,AQID\""),
+        html.contains("href=\"index.shard-0-of-2.html\">previous"),
         "{html}"
     );
+    assert!(!html.contains(">next<"));
+    assert_eq!(page_file(7, ""), "gallery-7.html");
 }

@@ -8,6 +8,7 @@ use crate::fastshap::explain::{ExplainOptions, GRID_ROWS, Models, Source, explai
 use crate::fastshap::explainer::Explainer;
 use crate::fastshap::surrogate::Surrogate;
 use crate::progress::Progress;
+use crate::viz::gallery::PAGE;
 use anyhow::{Context, Result, bail, ensure};
 use std::path::PathBuf;
 
@@ -46,6 +47,39 @@ pub struct Args {
     /// Print only the final line and skipped files (no progress).
     #[arg(long)]
     quiet: bool,
+    /// Explain only shard K of N (K from 0 to N−1, e.g. `$SLURM_ARRAY_TASK_ID/4`): the sorted
+    /// image list is cut into N contiguous runs of nearly equal length. Per-image files are
+    /// named as in one whole run; summary, gallery and grid get a `.shard-K-of-N` suffix (the
+    /// shards' summary rows, in K order, are one run's).
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+}
+
+/// `--shard K/N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// The range of `len` items this shard explains: contiguous, sizes differing by at most 1.
+    pub fn range(self, len: usize) -> std::ops::Range<usize> {
+        let at = |k: usize| (k as u128 * len as u128 / self.count as u128) as usize;
+        at(self.index)..at(self.index + 1)
+    }
+}
+
+/// Parses `--shard K/N` with 0 ≤ K < N.
+pub fn parse_shard(s: &str) -> Result<Shard> {
+    let bad = || anyhow::anyhow!("--shard {s:?} is not K/N with 0 ≤ K < N (e.g. 0/4 … 3/4)");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (index, count): (usize, usize) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    ensure!(count > 0 && index < count, bad());
+    Ok(Shard { index, count })
 }
 
 fn check_sources(a: &Args) -> Result<()> {
@@ -63,6 +97,7 @@ fn check_sources(a: &Args) -> Result<()> {
 pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     ensure!(a.batch_size >= 1, "--batch-size must be at least 1");
     check_sources(a)?;
+    let shard = a.shard.as_deref().map(parse_shard).transpose()?;
     if let Some(v) = a.vmax {
         ensure!(v.is_finite() && v > 0.0, "--vmax must be positive, got {v}");
     }
@@ -92,10 +127,28 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         }
         None => None,
     };
-    let sources: Vec<Source> = match &test {
-        Some(_) => a.indices.iter().map(|&i| Source::Test(i)).collect(),
+    let mut sources: Vec<(usize, Source)> = match &test {
+        Some(_) => a
+            .indices
+            .iter()
+            .map(|&i| Source::Test(i))
+            .collect::<Vec<_>>(),
         None => files.into_iter().map(Source::File).collect(),
-    };
+    }
+    .into_iter()
+    .enumerate()
+    .collect();
+    if let Some(shard) = shard {
+        let (all, r) = (sources.len(), shard.range(sources.len()));
+        sources = sources.drain(r).collect();
+        if sources.is_empty() {
+            println!(
+                "shard {}/{}: no images (the list has {all}, fewer than the shards)",
+                shard.index, shard.count
+            );
+            return Ok(());
+        }
+    }
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let classes: Vec<String> = if explainer.classes.len() == explainer.config.unet.classes {
@@ -115,24 +168,35 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         classes,
         vmax: a.vmax,
         batch_size: a.batch_size,
+        suffix: shard
+            .map(|s| format!(".shard-{}-of-{}", s.index, s.count))
+            .unwrap_or_default(),
     };
     let mut progress = Progress::new("explain", sources.len(), "images", a.quiet);
     let s = explain_images(&models, &sources, &opts, &a.out, &mut progress)?;
     progress.finish();
-    if !s.skipped.is_empty() {
+    if s.skipped_total > 0 {
+        let more = s.skipped_total - s.skipped.len();
         eprintln!(
-            "warning: skipped {} of {} images that could not be read:{}",
-            s.skipped.len(),
+            "warning: skipped {} of {} images that could not be read:{}{}",
+            s.skipped_total,
             sources.len(),
             s.skipped
                 .iter()
                 .map(|(p, why)| format!("\n  {p}: {why}"))
-                .collect::<String>()
+                .collect::<String>(),
+            if more > 0 {
+                format!("\n  … and {more} more")
+            } else {
+                String::new()
+            }
         );
     }
+    let sfx = &opts.suffix;
     println!(
         "explained {} images in {:.2} s ({:.1} ms per image, surrogate{} included) → {}: per \
-         image .phi.safetensors, .json, .png{}; summary.csv, index.html, grid.png{}",
+         image .phi.safetensors, .json, .png, .thumb.png{}; summary{sfx}.csv, index{sfx}.html \
+         (gallery pages of {PAGE}), grid{sfx}.png{}",
         s.explained,
         s.seconds,
         s.seconds * 1e3 / s.explained as f64,

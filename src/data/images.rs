@@ -57,16 +57,51 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// Largest image file decoded: a photo is a few MB; more is not an image to explain here.
+pub const MAX_IMAGE_BYTES: u64 = 64 << 20;
+/// Most pixels decoded per image (a 40-megapixel photo): a small file can claim 30000×30000.
+pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
+/// Most memory one decode may allocate (16-bit RGBA at the pixel limit fits).
+const MAX_DECODE_ALLOC: u64 = 512 << 20;
+
 /// Decodes an image file at its own resolution as 8-bit RGB (grayscale, alpha and 16-bit
-/// images are converted); the error names the file.
+/// images are converted); the error names the file. Only regular files up to
+/// [`MAX_IMAGE_BYTES`] and images up to [`MAX_IMAGE_PIXELS`] are decoded (the size is read
+/// from the header first), so a hostile file costs an error, not the process's memory.
 pub fn read_rgb(path: &Path) -> Result<RgbImage> {
-    let img = image::ImageReader::open(path)
-        .with_context(|| format!("cannot read image {}", path.display()))?
-        .with_guessed_format()
-        .with_context(|| format!("cannot read image {}", path.display()))?
-        .decode()
-        .with_context(|| format!("cannot decode image {}", path.display()))?;
-    Ok(img.to_rgb8())
+    decode_limited(path).with_context(|| format!("cannot decode image {}", path.display()))
+}
+
+/// [`read_rgb`] without the file's name (the caller's context adds it).
+fn decode_limited(path: &Path) -> Result<RgbImage> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        bail!("not a regular file");
+    }
+    if meta.len() > MAX_IMAGE_BYTES {
+        bail!(
+            "{} MiB; image files over {} MiB are not decoded",
+            meta.len() >> 20,
+            MAX_IMAGE_BYTES >> 20
+        );
+    }
+    let open = || -> Result<image::ImageReader<std::io::BufReader<std::fs::File>>> {
+        let mut r = image::ImageReader::open(path)?.with_guessed_format()?;
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(MAX_DECODE_ALLOC);
+        r.limits(limits);
+        Ok(r)
+    };
+    let (w, h) = open()?.into_dimensions()?;
+    let pixels = w as u64 * h as u64;
+    if pixels > MAX_IMAGE_PIXELS {
+        bail!(
+            "{w}×{h} pixels ({:.0} megapixels); images over {} megapixels are not decoded",
+            pixels as f64 / 1e6,
+            MAX_IMAGE_PIXELS / 1_000_000
+        );
+    }
+    Ok(open()?.decode()?.to_rgb8())
 }
 
 /// The 32×32 uint8 CHW image the models see (resized with a triangle filter if needed).

@@ -4,26 +4,31 @@
 //! (the surrogate's and, when known, the original's probabilities on the full image),
 //! `<name>.png` (image + one panel per class) and, for images larger than 32×32,
 //! `<name>.overlay.png` (the predicted class's φ over the image at its own resolution). Over all
-//! images: `summary.csv` (prediction and most positive / negative superpixel), `index.html` (a
-//! self-contained gallery) and `grid.png` (the first [`GRID_ROWS`]). Files that cannot be read
+//! images: `summary.csv` (prediction and most positive / negative superpixel), `index.html` and
+//! `gallery-N.html` (the gallery, [`crate::viz::gallery`]: pages of cards whose thumbnails are
+//! `<name>.thumb.png` files) and `grid.png` (the first [`GRID_ROWS`]). Files that cannot be read
 //! are listed and skipped; the rest are explained.
+//!
+//! Memory stays flat in the number of images: images are decoded a batch at a time (a large
+//! one again, alone, for its overlay), `summary.csv` is streamed into its temp file, gallery
+//! pages are written as they fill, and only the first page, the grid's rows and the first
+//! [`SKIPPED_LISTED`] skipped files are held to the end.
 
 use super::explainer::{Explainer, explain_batch};
 use super::surrogate::Surrogate;
 use crate::data::images::{read_rgb, to_model_input};
 use crate::data::{self, Dataset, IMAGE_BYTES, SIDE};
+use crate::io::AtomicFile;
 use crate::progress::Progress;
 use crate::train::Model;
-use crate::viz::gallery::{GalleryItem, gallery_html};
+use crate::viz::gallery::{GalleryItem, PAGE, PageNav, gallery_page, page_file};
 use crate::viz::overlay::overlay_full;
 use crate::viz::{HeatmapOptions, HeatmapRow, heatmap_grid, png_bytes, save_png};
 use crate::{Tensor, no_grad};
 use anyhow::{Result, bail};
-use image::RgbImage;
 use safetensors::{Dtype, tensor::TensorView};
 use serde_json::json;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Rows of `grid.png`: one PNG of thousands of rows would be unusable; `index.html` has all.
@@ -36,10 +41,14 @@ pub enum Source {
     File(PathBuf),
 }
 
-/// One image ready to explain: uint8 CHW 32×32, the original when it is larger, names.
+/// Skipped files listed (in the summary and the gallery); beyond them only counted.
+pub const SKIPPED_LISTED: usize = 1000;
+
+/// One image ready to explain: uint8 CHW 32×32, its file when it is larger (decoded again for
+/// the overlay, so a batch never holds full-size images), names.
 struct Item {
     image: Vec<u8>,
-    full: Option<RgbImage>,
+    full: Option<PathBuf>,
     name: String,
     title: String,
     source: serde_json::Value,
@@ -64,6 +73,9 @@ pub struct ExplainOptions<'a> {
     /// A colour scale shared by all images (default: each image's own max |φ|).
     pub vmax: Option<f64>,
     pub batch_size: usize,
+    /// Appended to the run-level files' names (`summary{suffix}.csv`, `index{suffix}.html`,
+    /// `grid{suffix}.png`): a shard's `.shard-K-of-N`, else empty.
+    pub suffix: String,
 }
 
 /// What a run did.
@@ -71,8 +83,10 @@ pub struct ExplainSummary {
     pub explained: usize,
     /// Images larger than 32×32, which got an overlay.
     pub overlays: usize,
-    /// Files that could not be read: (path, why).
+    /// Files that could not be read: (path, why), the first [`SKIPPED_LISTED`].
     pub skipped: Vec<(String, String)>,
+    /// All files that could not be read.
+    pub skipped_total: usize,
     /// Seconds from the first batch to the last per-image file.
     pub seconds: f64,
 }
@@ -101,7 +115,7 @@ fn load_item(n: usize, src: &Source, test: Option<(&Dataset, &str)>) -> Result<I
             let large = full.width() > SIDE as u32 || full.height() > SIDE as u32;
             Item {
                 image: to_model_input(&full),
-                full: large.then_some(full),
+                full: large.then(|| p.clone()),
                 name: format!("{n}-{stem}"),
                 title: stem,
                 source: json!({"file": p.to_string_lossy()}),
@@ -164,11 +178,78 @@ struct Explained {
     title: String,
 }
 
-/// Explains `sources` into `out` (which must exist), counting images on `progress`. An error
-/// when none of them can be read (listing why).
+/// The gallery as it is written: the first page is held to the end (it carries the totals),
+/// later pages are written as the next one starts.
+struct Gallery<'a> {
+    out: &'a Path,
+    suffix: &'a str,
+    first: Vec<GalleryItem>,
+    current: Vec<GalleryItem>,
+    /// The number of the page `current` fills (2, 3, …).
+    page: usize,
+}
+
+impl Gallery<'_> {
+    fn push(&mut self, item: GalleryItem) -> Result<()> {
+        if self.first.len() < PAGE {
+            self.first.push(item);
+            return Ok(());
+        }
+        if self.current.len() == PAGE {
+            self.write_current(true)?;
+            self.page += 1;
+        }
+        self.current.push(item);
+        Ok(())
+    }
+
+    fn write_current(&mut self, has_next: bool) -> Result<()> {
+        let nav = PageNav {
+            number: self.page,
+            total: None,
+            has_next,
+            suffix: self.suffix,
+        };
+        let html = gallery_page(TITLE, "", &self.current, &[], 0, &nav);
+        crate::io::write_atomic(
+            &self.out.join(page_file(self.page, self.suffix)),
+            html.as_bytes(),
+        )?;
+        self.current.clear();
+        Ok(())
+    }
+
+    /// Writes the last page and then the first, which links to all of them.
+    fn finish(mut self, intro: &str, skipped: &[(String, String)], more: usize) -> Result<()> {
+        let total = if self.current.is_empty() {
+            1
+        } else {
+            self.write_current(false)?;
+            self.page
+        };
+        let nav = PageNav {
+            number: 1,
+            total: Some(total),
+            has_next: total > 1,
+            suffix: self.suffix,
+        };
+        let html = gallery_page(TITLE, intro, &self.first, skipped, more, &nav);
+        crate::io::write_atomic(&self.out.join(page_file(1, self.suffix)), html.as_bytes())
+    }
+}
+
+const TITLE: &str = "fastshap explanations";
+
+const SUMMARY_HEADER: &str = "image,source,predicted,probability,predicted_by,\
+    most_positive_superpixel,most_positive_row,most_positive_col,most_positive_phi,\
+    most_negative_superpixel,most_negative_row,most_negative_col,most_negative_phi\n";
+
+/// Explains `sources` ((number, source): the number names the per-image files, so a shard's
+/// files are those of a whole run) into `out` (which must exist), counting images on
+/// `progress`. An error when none of them can be read (listing why).
 pub fn explain_images(
     m: &Models,
-    sources: &[Source],
+    sources: &[(usize, Source)],
     opts: &ExplainOptions,
     out: &Path,
     progress: &mut Progress,
@@ -178,28 +259,38 @@ pub fn explain_images(
     let mut hopts = HeatmapOptions::new(classes);
     hopts.vmax = opts.vmax;
     let data_name = opts.test.map_or("", |(_, d)| d);
+    let suffix = opts.suffix.as_str();
     let mut skipped: Vec<(String, String)> = Vec::new();
+    let mut skipped_total = 0usize;
+    let mut skip = |path: String, why: String| {
+        skipped_total += 1;
+        if skipped.len() < SKIPPED_LISTED {
+            skipped.push((path, why));
+        }
+    };
     let mut grid_rows: Vec<Explained> = Vec::new();
-    let mut gallery: Vec<GalleryItem> = Vec::new();
-    let mut summary = String::from(
-        "image,source,predicted,probability,predicted_by,most_positive_superpixel,\
-         most_positive_row,most_positive_col,most_positive_phi,most_negative_superpixel,\
-         most_negative_row,most_negative_col,most_negative_phi\n",
-    );
+    let mut gallery = Gallery {
+        out,
+        suffix,
+        first: Vec::new(),
+        current: Vec::new(),
+        page: 2,
+    };
+    let mut summary = AtomicFile::create(&out.join(format!("summary{suffix}.csv")))?;
+    summary.write(SUMMARY_HEADER.as_bytes())?;
     let (mut explained, mut overlays) = (0usize, 0usize);
     let start = std::time::Instant::now();
-    let all: Vec<(usize, &Source)> = sources.iter().enumerate().collect();
-    for chunk in all.chunks(opts.batch_size.max(1)) {
+    for chunk in sources.chunks(opts.batch_size.max(1)) {
         let mut items = Vec::with_capacity(chunk.len());
-        for &(n, src) in chunk {
-            match load_item(n, src, opts.test) {
+        for (n, src) in chunk {
+            match load_item(*n, src, opts.test) {
                 Ok(it) => items.push(it),
                 Err(e) => {
                     let path = match src {
                         Source::File(p) => p.display().to_string(),
                         Source::Test(i) => format!("test image {i}"),
                     };
-                    skipped.push((path, format!("{:#}", e.root_cause())));
+                    skip(path, format!("{:#}", e.root_cause()));
                 }
             }
         }
@@ -245,19 +336,30 @@ pub fn explain_images(
             };
             let pred = argmax(probs).unwrap_or(0);
             let overlay_file = match &it.full {
-                Some(full) => {
+                Some(path) => {
                     let col: Vec<f64> = e.phi.iter().skip(pred).step_by(k).copied().collect();
                     let vmax = opts.vmax.unwrap_or_else(|| {
                         let m = e.phi.iter().fold(0f64, |m, v| m.max(v.abs()));
                         if m > 0.0 { m } else { 1.0 }
                     });
                     let file = format!("{}.overlay.png", it.name);
-                    save_png(
-                        &overlay_full(full, &col, vmax, hopts.background_alpha)?,
-                        &out.join(&file),
-                    )?;
-                    overlays += 1;
-                    Some(file)
+                    // Decoded again, alone: it read a moment ago, so a failure here means the
+                    // file changed; the image stays explained, without its overlay.
+                    match read_rgb(path) {
+                        Ok(full) => {
+                            save_png(
+                                &overlay_full(&full, &col, vmax, hopts.background_alpha)?,
+                                &out.join(&file),
+                            )?;
+                            overlays += 1;
+                            Some(file)
+                        }
+                        Err(e) => {
+                            let why = format!("no overlay: {:#}", e.root_cause());
+                            skip(path.display().to_string(), why);
+                            None
+                        }
+                    }
                 }
                 None => None,
             };
@@ -288,30 +390,34 @@ pub fn explain_images(
                 &heatmap_grid(std::slice::from_ref(&row), &hopts)?,
                 &out.join(format!("{}.png", it.name)),
             )?;
+            let thumb = format!("{}.thumb.png", it.name);
+            crate::io::write_atomic(&out.join(&thumb), &thumbnail(&e, pred, &hopts)?)?;
             let ((hi, hv), (lo, lv)) = extremes(&e.phi, k, pred);
             let source = it.source["file"]
                 .as_str()
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("{}#{}", data_name, it.source["index"]));
-            let _ = writeln!(
-                summary,
-                "{},{},{},{:.6},{by},{hi},{},{},{hv:.6e},{lo},{},{},{lv:.6e}",
-                csv(&it.name),
-                csv(&source),
-                csv(&classes[pred]),
-                probs[pred],
-                hi / g,
-                hi % g,
-                lo / g,
-                lo % g,
-            );
+            summary.write(
+                format!(
+                    "{},{},{},{:.6},{by},{hi},{},{},{hv:.6e},{lo},{},{},{lv:.6e}\n",
+                    csv(&it.name),
+                    csv(&source),
+                    csv(&classes[pred]),
+                    probs[pred],
+                    hi / g,
+                    hi % g,
+                    lo / g,
+                    lo % g,
+                )
+                .as_bytes(),
+            )?;
             gallery.push(GalleryItem {
                 name: it.name.clone(),
                 caption: vec![
                     e.title.clone(),
                     format!("{by}: {} ({:.2})", classes[pred], probs[pred]),
                 ],
-                thumbnail: thumbnail(&e, pred, &hopts)?,
+                thumbnail: thumb,
                 links: [
                     ("all classes", Some(format!("{}.png", it.name))),
                     ("overlay", overlay_file),
@@ -319,7 +425,7 @@ pub fn explain_images(
                 .into_iter()
                 .filter_map(|(l, f)| Some((l.to_string(), f?)))
                 .collect(),
-            });
+            })?;
             if grid_rows.len() < GRID_ROWS {
                 grid_rows.push(e);
             }
@@ -328,23 +434,31 @@ pub fn explain_images(
         progress.inc(chunk.len());
     }
     let secs = start.elapsed().as_secs_f64();
-    let skipped_text = skipped
-        .iter()
-        .map(|(p, why)| format!("\n  {p}: {why}"))
-        .collect::<String>();
     if explained == 0 {
+        let listed = skipped
+            .iter()
+            .map(|(p, why)| format!("\n  {p}: {why}"))
+            .collect::<String>();
+        let more = skipped_total - skipped.len();
         bail!(
-            "none of the {} images could be read:{skipped_text}",
-            skipped.len()
+            "none of the {skipped_total} images could be read:{listed}{}",
+            if more > 0 {
+                format!("\n  … and {more} more")
+            } else {
+                String::new()
+            }
         );
     }
 
     let rows: Vec<HeatmapRow> = grid_rows.iter().map(Explained::row).collect();
-    save_png(&heatmap_grid(&rows, &hopts)?, &out.join("grid.png"))?;
-    crate::io::write_atomic(&out.join("summary.csv"), summary.as_bytes())?;
+    save_png(
+        &heatmap_grid(&rows, &hopts)?,
+        &out.join(format!("grid{suffix}.png")),
+    )?;
+    summary.commit()?;
     let intro = format!(
         "{explained} images explained by {} through surrogate {}{}; click an image for all \
-         classes. summary.csv lists each prediction and its most positive and negative \
+         classes. summary{suffix}.csv lists each prediction and its most positive and negative \
          superpixel.",
         m.explainer_path.display(),
         m.surrogate_path.display(),
@@ -353,14 +467,12 @@ pub fn explain_images(
             None => " (predictions: the surrogate's)".into(),
         }
     );
-    crate::io::write_atomic(
-        &out.join("index.html"),
-        gallery_html("fastshap explanations", &intro, &gallery, &skipped).as_bytes(),
-    )?;
+    gallery.finish(&intro, &skipped, skipped_total - skipped.len())?;
     Ok(ExplainSummary {
         explained,
         overlays,
         skipped,
+        skipped_total,
         seconds: secs,
     })
 }

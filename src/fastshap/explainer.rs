@@ -10,7 +10,7 @@
 use super::{META_CLASSES, META_ROLE, META_SUPERPIXEL, SurrogateModel, link_values, mix, players};
 use crate::checkpoint;
 use crate::data::{Batch, Dataset, LoaderConfig};
-use crate::models::{UNet, UNetConfig};
+use crate::models::{Plan, UNet, UNetConfig};
 use crate::nn::{Module, init_rng};
 use crate::ops::loss::{Normalization, fastshap_loss};
 use crate::ops::{self, masking::apply_player_mask, optim};
@@ -240,34 +240,80 @@ impl Explainer {
     }
 
     /// Rebuilds and loads an explainer checkpoint; also returns the surrogate path it records.
+    /// Its metadata and header are checked before anything is allocated ([`check_metadata`]).
     pub fn load(path: &Path) -> Result<(Explainer, PathBuf)> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
-        Explainer::from_bytes(&path.display().to_string(), &bytes)
+        let meta = checkpoint::read_metadata(path)?;
+        let checked = check_metadata(&path.display().to_string(), &meta)?;
+        checkpoint::check_tensors(path, &checked.plan)?;
+        let e = Explainer::new(checked.config, checked.classes)?;
+        checkpoint::load(&e.unet, path)?;
+        Ok((e, checked.surrogate))
     }
 
-    /// [`Explainer::load`] from the checkpoint's bytes (`name` is used in errors).
+    /// [`Explainer::load`] from the checkpoint's bytes (the browser's path; `name` is used in
+    /// errors). The metadata gets the same checks before anything is allocated; the tensors are
+    /// checked against the network as they load.
     pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<(Explainer, PathBuf)> {
         let meta = checkpoint::metadata_of(name, bytes)?;
-        if meta.get(META_ROLE).map(String::as_str) != Some("explainer") {
-            bail!("{name} is not an explainer checkpoint (train one with `fastshap explainer`)");
-        }
-        let config: ExplainerConfig = meta
-            .get(META_EXPLAINER)
-            .and_then(|s| serde_json::from_str(s).ok())
-            .with_context(|| format!("{name}: no valid {META_EXPLAINER}"))?;
-        let classes: Vec<String> = meta
-            .get(META_CLASSES)
-            .and_then(|s| serde_json::from_str(s).ok())
-            .with_context(|| format!("{name}: no valid {META_CLASSES}"))?;
-        let e = Explainer::new(config, classes)?;
+        let checked = check_metadata(name, &meta)?;
+        let e = Explainer::new(checked.config, checked.classes)?;
         checkpoint::load_bytes(&e.unet, name, bytes)?;
-        let sur = meta
-            .get(META_SURROGATE_PATH)
-            .map(PathBuf::from)
-            .unwrap_or_default();
-        Ok((e, sur))
+        Ok((e, checked.surrogate))
     }
+}
+
+/// An explainer checkpoint's metadata, checked.
+pub struct CheckedMeta {
+    pub config: ExplainerConfig,
+    pub classes: Vec<String>,
+    /// The UNet's tensors.
+    pub plan: Plan,
+    /// The surrogate path it records (empty when none).
+    pub surrogate: PathBuf,
+}
+
+/// Checks an explainer checkpoint's metadata (`file` names it in errors): role, config, UNet
+/// bounds, superpixel and classes. Host only, so it can be fuzzed.
+pub fn check_metadata(file: &str, meta: &checkpoint::Metadata) -> Result<CheckedMeta> {
+    if meta.get(META_ROLE).map(String::as_str) != Some("explainer") {
+        bail!("{file} is not an explainer checkpoint (train one with `fastshap explainer`)");
+    }
+    let config: ExplainerConfig = meta
+        .get(META_EXPLAINER)
+        .and_then(|s| serde_json::from_str(s).ok())
+        .with_context(|| format!("{file}: no valid {META_EXPLAINER}"))?;
+    let classes: Vec<String> = meta
+        .get(META_CLASSES)
+        .and_then(|s| serde_json::from_str(s).ok())
+        .with_context(|| format!("{file}: no valid {META_CLASSES}"))?;
+    let unet = &config.unet;
+    unet.check()
+        .with_context(|| format!("{file}: bad UNet config in {META_EXPLAINER}"))?;
+    ensure!(
+        unet.in_channels == 3,
+        "{file}: the UNet in {META_EXPLAINER} takes {} channels; an explainer sees RGB (3)",
+        unet.in_channels
+    );
+    let superpixel = meta.get(META_SUPERPIXEL).and_then(|s| s.parse().ok());
+    ensure!(
+        superpixel == Some(unet.superpixel),
+        "{file}: {META_SUPERPIXEL} {:?} is not the UNet's superpixel {}",
+        meta.get(META_SUPERPIXEL),
+        unet.superpixel
+    );
+    let plan = unet.plan();
+    crate::models::spec::check_size(&plan)
+        .with_context(|| format!("{file}: bad UNet config in {META_EXPLAINER}"))?;
+    let surrogate = meta
+        .get(META_SURROGATE_PATH)
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    Ok(CheckedMeta {
+        config,
+        classes,
+        plan,
+        surrogate,
+    })
 }
 
 /// v(0) [K]: the surrogate on the fully masked input (which no longer depends on the image).

@@ -14,6 +14,7 @@ use crate::ops::{self, loss, masking::apply_player_mask, optim};
 use crate::shap::sampler::UniformSizeSampler;
 use crate::shap::{Link, SurrogateGame};
 use crate::train::config::{AugmentKind, ModelConfig, Preset};
+use crate::train::model::Spec;
 use crate::train::schedule::Schedule;
 use crate::train::state::{self, Resumed};
 use crate::train::{ArchHint, Model, ModelSpec, RunOptions, load_classifier};
@@ -226,30 +227,34 @@ impl SurrogateModel for Surrogate {
 }
 
 impl Surrogate {
-    /// Rebuilds and loads a surrogate checkpoint (`best.safetensors` of a surrogate run).
+    /// Rebuilds and loads a surrogate checkpoint (`best.safetensors` of a surrogate run). Its
+    /// metadata and header are checked before anything is allocated ([`check_metadata`]).
     pub fn load(path: &Path) -> Result<Surrogate> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
-        Surrogate::from_bytes(&path.display().to_string(), &bytes)
+        let meta = checkpoint::read_metadata(path)?;
+        let file = path.display().to_string();
+        let (spec, superpixel, classes) = check_metadata(&file, &meta)?;
+        let model = spec.load(path, &mut init_rng(0))?;
+        Ok(Surrogate::assemble(model, superpixel, classes, &meta))
     }
 
-    /// [`Surrogate::load`] from the checkpoint's bytes (`name` is used in errors).
+    /// [`Surrogate::load`] from the checkpoint's bytes (the browser's path; `name` is used in
+    /// errors). The metadata gets the same checks before anything is allocated; the tensors are
+    /// checked against the network as they load.
     pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Surrogate> {
         let meta = checkpoint::metadata_of(name, bytes)?;
-        if meta.get(META_ROLE).map(String::as_str) != Some("surrogate") {
-            bail!("{name} is not a surrogate checkpoint (train one with `fastshap surrogate`)");
-        }
-        let model = Model::from_metadata(&meta, &mut init_rng(0))?;
+        let (spec, superpixel, classes) = check_metadata(name, &meta)?;
+        let model = spec.build(&mut init_rng(0))?;
         checkpoint::load_bytes(&model, name, bytes)?;
-        let superpixel: usize = meta
-            .get(META_SUPERPIXEL)
-            .and_then(|s| s.parse().ok())
-            .with_context(|| format!("{name}: no valid {META_SUPERPIXEL}"))?;
-        let classes: Vec<String> = meta
-            .get(META_CLASSES)
-            .and_then(|s| serde_json::from_str(s).ok())
-            .with_context(|| format!("{name}: no valid {META_CLASSES}"))?;
-        Ok(Surrogate {
+        Ok(Surrogate::assemble(model, superpixel, classes, &meta))
+    }
+
+    fn assemble(
+        model: Model,
+        superpixel: usize,
+        classes: Vec<String>,
+        meta: &checkpoint::Metadata,
+    ) -> Surrogate {
+        Surrogate {
             model,
             superpixel,
             classes,
@@ -258,7 +263,7 @@ impl Surrogate {
                 .get(META_SURROGATE)
                 .and_then(|c| serde_json::from_str::<SurrogateConfig>(c).ok())
                 .and_then(|c| c.original_arch),
-        })
+        }
     }
 
     /// Loads the original recorded at training time, if its checkpoint is still there.
@@ -272,6 +277,35 @@ impl Surrogate {
         };
         Ok(Some((p.clone(), load_original_as(p, &hint)?)))
     }
+}
+
+/// Checks a surrogate checkpoint's metadata (`file` names it in errors): role, superpixel,
+/// classes and the network (bounds; classes as many as named). Host only, so it can be fuzzed.
+pub fn check_metadata(
+    file: &str,
+    meta: &checkpoint::Metadata,
+) -> Result<(Spec, usize, Vec<String>)> {
+    if meta.get(META_ROLE).map(String::as_str) != Some("surrogate") {
+        bail!("{file} is not a surrogate checkpoint (train one with `fastshap surrogate`)");
+    }
+    let superpixel: usize = meta
+        .get(META_SUPERPIXEL)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("{file}: no valid {META_SUPERPIXEL}"))?;
+    super::check_superpixel(superpixel)
+        .with_context(|| format!("{file}: bad {META_SUPERPIXEL}"))?;
+    let classes: Vec<String> = meta
+        .get(META_CLASSES)
+        .and_then(|s| serde_json::from_str(s).ok())
+        .with_context(|| format!("{file}: no valid {META_CLASSES}"))?;
+    let spec = Spec::parse(meta).with_context(|| file.to_string())?;
+    ensure!(
+        spec.classes() == Some(classes.len()),
+        "{file}: {META_CLASSES} names {} classes, the network predicts {:?}",
+        classes.len(),
+        spec.classes()
+    );
+    Ok((spec, superpixel, classes))
 }
 
 /// Loads a classifier checkpoint with fastshap metadata as the original model.

@@ -3,10 +3,12 @@
 
 pub mod mae;
 pub mod resnet;
+pub mod spec;
 pub mod unet;
 pub mod vit;
 
 pub use mae::{Mae, MaeClassifier, MaeConfig, random_shuffles};
 pub use resnet::{ResNet, ResNetCoalitions, ResNetConfig};
+pub use spec::Plan;
 pub use unet::{UNet, UNetConfig};
 pub use vit::{Vit, VitCoalitions, VitConfig};

@@ -4,7 +4,7 @@
 //! blocks, depth, patch size, MLP width, classes, input channels). What they cannot tell (the
 //! number of attention heads) comes from `--heads` or a JSON config (`--arch-config`).
 
-use super::model::{META_ARCH, META_CONFIG, Model};
+use super::model::{META_ARCH, META_CONFIG, Model, Spec};
 use crate::checkpoint::{self, Metadata};
 use crate::models::MaeConfig;
 use crate::nn::init_rng;
@@ -225,19 +225,18 @@ pub fn resolve(path: &Path, hint: &ArchHint) -> Result<Resolved> {
 /// a network built from the flags is named with both shapes and the flags to check.
 pub fn load_classifier(path: &Path, hint: &ArchHint) -> Result<(Model, Resolved)> {
     let r = resolve(path, hint)?;
-    let model = Model::from_metadata(&r.spec.metadata(), &mut init_rng(0))
+    let spec = Spec::parse(&r.spec.metadata())
         .with_context(|| format!("{}: cannot build the network", path.display()))?;
     ensure!(
-        model.is_classifier(),
+        spec.is_classifier(),
         "{} is an MAE pre-training checkpoint; this command needs a classifier (fine-tune one \
          with `fastshap train --arch mae-classifier --init`)",
         path.display()
     );
-    if let Err(e) = checkpoint::load(&model, path) {
-        if !r.inferred {
-            return Err(e);
-        }
-        bail!(
+    let model = match spec.load(path, &mut init_rng(0)) {
+        Ok(m) => m,
+        Err(e) if !r.inferred => return Err(e),
+        Err(e) => bail!(
             "{e:#}\nThe network was built as {} {} from {}: check {}",
             r.spec.arch,
             r.spec.config,
@@ -254,8 +253,8 @@ pub fn load_classifier(path: &Path, hint: &ArchHint) -> Result<(Model, Resolved)
             } else {
                 "the surrogate's original".to_string()
             }
-        );
-    }
+        ),
+    };
     Ok((model, r))
 }
 

@@ -3,10 +3,12 @@
 //! is enough to rebuild the model.
 
 use crate::Tensor;
-use crate::models::{Mae, MaeClassifier, MaeConfig, ResNet, ResNetConfig, Vit, VitConfig};
+use crate::checkpoint;
+use crate::models::{Mae, MaeClassifier, MaeConfig, Plan, ResNet, ResNetConfig, Vit, VitConfig};
 use crate::nn::{InitRng, Kind, Module};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use std::collections::HashMap;
+use std::path::Path;
 
 pub const META_ARCH: &str = "fastshap.arch";
 pub const META_CONFIG: &str = "fastshap.config";
@@ -58,35 +60,22 @@ impl Model {
         ])
     }
 
-    /// A freshly initialised model of the architecture and config a checkpoint's metadata names.
+    /// A freshly initialised model of the architecture and config a checkpoint's metadata names
+    /// (its config checked against sane bounds first, see [`Spec::parse`]).
     pub fn from_metadata(meta: &HashMap<String, String>, rng: &mut InitRng) -> Result<Model> {
-        let arch = meta
-            .get(META_ARCH)
-            .with_context(|| format!("checkpoint metadata has no {META_ARCH}"))?;
-        let json = meta
-            .get(META_CONFIG)
-            .with_context(|| format!("checkpoint metadata has no {META_CONFIG}"))?;
-        let bad = || format!("checkpoint's {META_CONFIG} is not a valid {arch} config");
-        Ok(match arch.as_str() {
-            "resnet" => Model::ResNet(ResNet::new(
-                serde_json::from_str::<ResNetConfig>(json).with_context(bad)?,
-                rng,
-            )?),
-            "vit" => Model::Vit(Vit::new(
-                serde_json::from_str::<VitConfig>(json).with_context(bad)?,
-                rng,
-            )?),
-            "mae" => Model::Mae(Mae::new(
-                serde_json::from_str::<MaeConfig>(json).with_context(bad)?,
-                rng,
-            )?),
-            "mae-classifier" => {
-                let c: MaeClassifierConfig = serde_json::from_str(json).with_context(bad)?;
-                let mae = Mae::new(c.encoder, rng)?;
-                Model::MaeClassifier(MaeClassifier::from_mae(mae, c.classes, rng)?, c.classes)
-            }
-            other => bail!("unknown architecture {other:?} in checkpoint metadata"),
-        })
+        Spec::parse(meta)?.build(rng)
+    }
+
+    /// Checks checkpoint `path` against the network its metadata `meta` names (bounds, then
+    /// every tensor's name, shape, dtype and size and the device's limits, from the header
+    /// alone), and only then builds the model (initialised from `rng`) and loads the tensors.
+    pub fn load_checked(
+        path: &Path,
+        meta: &HashMap<String, String>,
+        rng: &mut InitRng,
+    ) -> Result<Model> {
+        let spec = Spec::parse(meta).with_context(|| path.display().to_string())?;
+        spec.load(path, rng)
     }
 
     /// Classes a classifier predicts (`None` for MAE pre-training).
@@ -134,6 +123,113 @@ impl Model {
                 Some(Box::new(move |masks: &[f32]| c.logits(masks)))
             }
             _ => None,
+        })
+    }
+}
+
+/// A network as a checkpoint's metadata names it, parsed and within bounds, with the tensors it
+/// will hold: nothing is allocated until [`Spec::build`].
+pub struct Spec {
+    config: Config,
+    pub plan: Plan,
+}
+
+enum Config {
+    ResNet(ResNetConfig),
+    Vit(VitConfig),
+    Mae(MaeConfig),
+    MaeClassifier(MaeClassifierConfig),
+}
+
+impl Spec {
+    /// `fastshap.arch` and `fastshap.config`, parsed and checked against sane bounds
+    /// ([`crate::models::spec`]); the error names the field.
+    pub fn parse(meta: &HashMap<String, String>) -> Result<Spec> {
+        let arch = meta
+            .get(META_ARCH)
+            .with_context(|| format!("checkpoint metadata has no {META_ARCH}"))?;
+        let json = meta
+            .get(META_CONFIG)
+            .with_context(|| format!("checkpoint metadata has no {META_CONFIG}"))?;
+        let bad = || format!("checkpoint's {META_CONFIG} is not a valid {arch} config");
+        let (config, plan): (Config, Plan) = match arch.as_str() {
+            "resnet" => {
+                let c: ResNetConfig = serde_json::from_str(json).with_context(bad)?;
+                c.check().with_context(bad)?;
+                {
+                    let plan = c.plan();
+                    (Config::ResNet(c), plan)
+                }
+            }
+            "vit" => {
+                let c: VitConfig = serde_json::from_str(json).with_context(bad)?;
+                c.check().with_context(bad)?;
+                {
+                    let plan = c.plan();
+                    (Config::Vit(c), plan)
+                }
+            }
+            "mae" => {
+                let c: MaeConfig = serde_json::from_str(json).with_context(bad)?;
+                c.check(true).with_context(bad)?;
+                {
+                    let plan = c.plan();
+                    (Config::Mae(c), plan)
+                }
+            }
+            "mae-classifier" => {
+                let c: MaeClassifierConfig = serde_json::from_str(json).with_context(bad)?;
+                c.encoder.check(false).with_context(bad)?;
+                ensure!(
+                    (1..=100_000).contains(&c.classes),
+                    "{}: config field classes = {} is outside the sane range 1..=100000",
+                    bad(),
+                    c.classes
+                );
+                {
+                    let plan = c.encoder.plan_classifier(c.classes);
+                    (Config::MaeClassifier(c), plan)
+                }
+            }
+            other => bail!("unknown architecture {other:?} in checkpoint metadata"),
+        };
+        crate::models::spec::check_size(&plan).with_context(bad)?;
+        Ok(Spec { config, plan })
+    }
+
+    /// Checks `path`'s header against [`Spec::plan`], then builds the network and loads it.
+    pub fn load(self, path: &Path, rng: &mut InitRng) -> Result<Model> {
+        checkpoint::check_tensors(path, &self.plan)?;
+        let model = self.build(rng)?;
+        checkpoint::load(&model, path)?;
+        Ok(model)
+    }
+
+    /// Classes the network predicts (`None` for MAE pre-training).
+    pub fn classes(&self) -> Option<usize> {
+        match &self.config {
+            Config::ResNet(c) => Some(c.classes),
+            Config::Vit(c) => Some(c.classes),
+            Config::Mae(_) => None,
+            Config::MaeClassifier(c) => Some(c.classes),
+        }
+    }
+
+    /// Whether the network is a classifier (not an MAE being pre-trained).
+    pub fn is_classifier(&self) -> bool {
+        !matches!(self.config, Config::Mae(_))
+    }
+
+    /// The network, freshly initialised.
+    pub fn build(self, rng: &mut InitRng) -> Result<Model> {
+        Ok(match self.config {
+            Config::ResNet(c) => Model::ResNet(ResNet::new(c, rng)?),
+            Config::Vit(c) => Model::Vit(Vit::new(c, rng)?),
+            Config::Mae(c) => Model::Mae(Mae::new(c, rng)?),
+            Config::MaeClassifier(c) => {
+                let mae = Mae::new(c.encoder, rng)?;
+                Model::MaeClassifier(MaeClassifier::from_mae(mae, c.classes, rng)?, c.classes)
+            }
         })
     }
 }

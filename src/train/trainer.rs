@@ -94,20 +94,26 @@ fn build_model(
 ) -> Result<(Model, TrainConfig)> {
     let mut cfg = cfg.clone();
     let model = match (cfg.arch, &mut cfg.model) {
+        // Bounds first (a resumed run's config comes from its checkpoint's metadata).
         (Arch::Resnet18, ModelConfig::ResNet(c)) => {
             c.classes = classes;
+            c.check().context("model config")?;
             Model::ResNet(ResNet::new(c.clone(), rng)?)
         }
         (Arch::Vit, ModelConfig::Vit(c)) => {
             c.classes = classes;
+            c.check().context("model config")?;
             Model::Vit(Vit::new(c.clone(), rng)?)
         }
-        (Arch::MaePretrain, ModelConfig::Mae(c)) => Model::Mae(Mae::new(c.clone(), rng)?),
+        (Arch::MaePretrain, ModelConfig::Mae(c)) => {
+            c.check(true).context("model config")?;
+            Model::Mae(Mae::new(c.clone(), rng)?)
+        }
         (Arch::MaeClassifier, ModelConfig::Mae(c)) => {
             let mae = match &cfg.init {
                 Some(path) => {
                     let meta = checkpoint::read_metadata(path)?;
-                    let pre = Model::from_metadata(&meta, rng)
+                    let pre = Model::load_checked(path, &meta, rng)
                         .with_context(|| format!("--init {}", path.display()))?;
                     let Model::Mae(mae) = pre else {
                         bail!(
@@ -116,11 +122,13 @@ fn build_model(
                             pre.arch()
                         );
                     };
-                    checkpoint::load(&mae, path)?;
                     *c = mae.encoder.config.clone();
                     mae
                 }
-                None => Mae::new(c.clone(), rng)?,
+                None => {
+                    c.check(false).context("model config")?;
+                    Mae::new(c.clone(), rng)?
+                }
             };
             Model::MaeClassifier(MaeClassifier::from_mae(mae, classes, rng)?, classes)
         }
