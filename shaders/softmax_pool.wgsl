@@ -12,7 +12,7 @@
 // memory (lavapipe pays per load and per barrier; on GPUs the T·D reads of one n hit in cache).
 
 const MAXD: u32 = 128u;  // row widths up to this fit the per-invocation registers
-const NEG: f32 = -3.4028235e38;  // finite "−∞": exp(NEG − s) is 0 without inf − inf = NaN
+const NEG: f32 = -0x1.fffffep+127f;  // finite "−∞": exp(NEG − s) is 0 without inf − inf = NaN
 // The row width as a pipeline constant: loops over it get fixed trip counts, so the compiler
 // unrolls them and keeps q, the row and the accumulator in registers instead of scratch.
 override D: u32 = 32u;

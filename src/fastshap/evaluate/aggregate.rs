@@ -264,6 +264,21 @@ fn mean_finite(v: &[f64]) -> f64 {
 
 /// The best candidate by `metric` ("pearson": highest mean, "l2": lowest) and FastSHAP
 /// against it, paired.
+/// FastSHAP − `c` on `metric` ("pearson" or "l2"), paired over images. Seeded by the pair's
+/// names, so the comparisons table and the verdicts print the same interval for the same pair.
+fn difference(fs: &Candidate, c: &Candidate, metric: &str, resamples: usize, seed: u64) -> Stat {
+    // FNV-1a of the estimator's name: a stable seed per pair, whatever order candidates come in.
+    let name = c.name.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    let (a, b, m) = if metric == "pearson" {
+        (&fs.pearson, &c.pearson, 50)
+    } else {
+        (&fs.l2, &c.l2, 51)
+    };
+    Stat::paired_difference(a, b, resamples, mix(&[seed, m, name]))
+}
+
 fn verdict(
     fs: &Candidate,
     cands: &[&Candidate],
@@ -289,7 +304,7 @@ fn verdict(
                 y.total_cmp(&x)
             }
         })?;
-    let d = Stat::paired_difference(&pick(fs), &pick(best), resamples, seed);
+    let d = difference(fs, best, metric, resamples, seed);
     let better = if metric == "pearson" {
         d.sign()
     } else {
@@ -431,22 +446,11 @@ pub fn aggregate(
     }
     let comparisons: Vec<Comparison> = cands
         .iter()
-        .enumerate()
-        .map(|(i, c)| Comparison {
+        .map(|c| Comparison {
             estimator: c.name.clone(),
             evaluations: c.evaluations,
-            pearson_difference: Stat::paired_difference(
-                &fs.pearson,
-                &c.pearson,
-                resamples,
-                mix(&[seed, 50, i as u64]),
-            ),
-            l2_difference: Stat::paired_difference(
-                &fs.l2,
-                &c.l2,
-                resamples,
-                mix(&[seed, 51, i as u64]),
-            ),
+            pearson_difference: difference(&fs, c, "pearson", resamples, seed),
+            l2_difference: difference(&fs, c, "l2", resamples, seed),
         })
         .collect();
     let cheap_names = &crate::shap::baselines::NAMES[..3];
@@ -456,8 +460,7 @@ pub fn aggregate(
         .collect();
     let best_cheap: Vec<Verdict> = ["pearson", "l2"]
         .iter()
-        .enumerate()
-        .filter_map(|(i, m)| verdict(&fs, &cheap, m, resamples, mix(&[seed, 52, i as u64])))
+        .filter_map(|m| verdict(&fs, &cheap, m, resamples, seed))
         .collect();
 
     let additivity = Stat::of(
@@ -533,16 +536,7 @@ pub fn aggregate(
         .collect();
     let at_cost: Vec<Verdict> = ["pearson", "l2"]
         .iter()
-        .enumerate()
-        .filter_map(|(i, m)| {
-            verdict(
-                &fs,
-                &at_cost_cands,
-                m,
-                resamples,
-                mix(&[seed, 53, i as u64]),
-            )
-        })
+        .filter_map(|m| verdict(&fs, &at_cost_cands, m, resamples, seed))
         .collect();
     let ks_ms = ks_match.point.map(|m| m.evaluations * ev_s * 1e3);
     let training_seconds = meta.training_seconds;
