@@ -224,7 +224,14 @@ pub fn answer(run: &Run) -> Section {
             }
         }),
         ("images to break even (training included)", &|e| {
-            num(&e["images_to_break_even"], 0)
+            match e["images_to_break_even"].as_f64() {
+                Some(v) => format!("{v:.0}"),
+                // FastSHAP is no cheaper per image than KernelSHAP at its error (or no match).
+                None if e["speedup_at_equal_error"]["mean"].as_f64().is_some() => {
+                    "never (no saving per image)".into()
+                }
+                None => "–".into(),
+            }
         }),
     ];
     o += "<div class=\"scroll\"><table><thead><tr><th>measure</th>";
