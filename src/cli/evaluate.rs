@@ -6,8 +6,6 @@
 use crate::fastshap::evaluate::{
     EvaluateConfig, EvaluateSummary, GroundTruth, Original, Shard, evaluate, merge,
 };
-use crate::fastshap::explainer::Explainer;
-use crate::fastshap::surrogate::Surrogate;
 use anyhow::{Context, Result, ensure};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -83,14 +81,7 @@ fn measure(a: &Args, gpu: &crate::gpu::Options) -> Result<EvaluateSummary> {
     ensure!(a.top_k != Some(0), "--top-k must be at least 1");
     crate::gpu::init(gpu)?;
     let path = a.explainer.as_ref().context("--explainer is required")?;
-    let (explainer, recorded) = Explainer::load(path)?;
-    let sur_path = a.surrogate.clone().unwrap_or(recorded);
-    ensure!(
-        sur_path.exists(),
-        "surrogate checkpoint {} not found (pass --surrogate)",
-        sur_path.display()
-    );
-    let surrogate = Surrogate::load(&sur_path)?;
+    let (explainer, surrogate, _) = super::explainer_and_surrogate(path, a.surrogate.as_deref())?;
     crate::fastshap::evaluate::check_models(&explainer, &surrogate)?;
     let original_model = super::original_of(&surrogate, a.original.as_deref(), &a.arch)?;
     let original = original_model.as_ref().map(|(path, model)| Original {

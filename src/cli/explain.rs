@@ -5,8 +5,6 @@
 use crate::data::CIFAR10_CLASSES;
 use crate::data::images::find_images;
 use crate::fastshap::explain::{ExplainOptions, GRID_ROWS, Models, Source, explain_images};
-use crate::fastshap::explainer::Explainer;
-use crate::fastshap::surrogate::Surrogate;
 use crate::progress::Progress;
 use crate::viz::gallery::PAGE;
 use anyhow::{Context, Result, bail, ensure};
@@ -104,14 +102,8 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     // Folders are listed (and an empty one refused) before the GPU starts.
     let files = find_images(&a.images)?;
     crate::gpu::init(gpu)?;
-    let (explainer, recorded) = Explainer::load(&a.explainer)?;
-    let sur_path = a.surrogate.clone().unwrap_or(recorded);
-    ensure!(
-        sur_path.exists(),
-        "surrogate checkpoint {} not found (pass --surrogate)",
-        sur_path.display()
-    );
-    let surrogate = Surrogate::load(&sur_path)?;
+    let (explainer, surrogate, sur_path) =
+        super::explainer_and_surrogate(&a.explainer, a.surrogate.as_deref())?;
     let original = super::original_of(&surrogate, a.original.as_deref(), &a.arch)?;
     let test = match &a.data {
         Some(d) => {

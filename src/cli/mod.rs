@@ -161,6 +161,28 @@ impl ArchArgs {
 
 /// The original an explanation is of: `--original` (with `--arch` for a state dict), else the
 /// one `surrogate` was trained from when its file is still there.
+/// An explainer checkpoint and its surrogate: the one given, else the one the explainer
+/// recorded at training time (one clear error when that file is gone). Shared by `explain`,
+/// `evaluate` and `web`.
+pub(crate) fn explainer_and_surrogate(
+    explainer: &std::path::Path,
+    surrogate: Option<&std::path::Path>,
+) -> anyhow::Result<(
+    crate::fastshap::Explainer,
+    crate::fastshap::Surrogate,
+    std::path::PathBuf,
+)> {
+    let (explainer, recorded) = crate::fastshap::Explainer::load(explainer)?;
+    let path = surrogate.map_or(recorded, std::path::Path::to_path_buf);
+    anyhow::ensure!(
+        path.exists(),
+        "surrogate checkpoint {} not found (pass --surrogate)",
+        path.display()
+    );
+    let surrogate = crate::fastshap::Surrogate::load(&path)?;
+    Ok((explainer, surrogate, path))
+}
+
 pub(crate) fn original_of(
     surrogate: &crate::fastshap::Surrogate,
     original: Option<&std::path::Path>,

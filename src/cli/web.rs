@@ -3,8 +3,6 @@
 //! (tools/build_web.sh builds them into target/web-pkg), and the explainer's and surrogate's
 //! checkpoints. No server code: any static host, or `python3 -m http.server`, serves it.
 
-use crate::fastshap::explainer::Explainer;
-use crate::fastshap::surrogate::Surrogate;
 use anyhow::{Context, Result, ensure};
 use std::path::{Path, PathBuf};
 
@@ -41,14 +39,8 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     // Load both checkpoints natively first, so a site is never written with weights that do
     // not load or do not belong together.
     crate::gpu::init(gpu)?;
-    let (explainer, recorded) = Explainer::load(&a.explainer)?;
-    let sur_path = a.surrogate.clone().unwrap_or(recorded);
-    ensure!(
-        sur_path.exists(),
-        "surrogate checkpoint {} not found (pass --surrogate)",
-        sur_path.display()
-    );
-    let surrogate = Surrogate::load(&sur_path)?;
+    let (explainer, surrogate, sur_path) =
+        super::explainer_and_surrogate(&a.explainer, a.surrogate.as_deref())?;
     crate::fastshap::explainer::check_pair(&explainer.config, &surrogate)?;
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
