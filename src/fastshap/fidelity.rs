@@ -151,7 +151,8 @@ pub struct EstimatorScores {
     pub all_classes: Scores,
 }
 
-fn column(phi: &[f64], p: usize, k: usize, c: usize) -> Vec<f64> {
+/// Class `c`'s P values of a P×K player-major φ.
+pub fn column(phi: &[f64], p: usize, k: usize, c: usize) -> Vec<f64> {
     (0..p).map(|i| phi[i * k + c]).collect()
 }
 

@@ -199,30 +199,18 @@ fn scored_estimators(meta: &RunMeta, records: &[ImageRecord]) -> Vec<Scored> {
         .collect()
 }
 
-/// Per-image (Pearson, L2) of a budget method at budget b, NaN where it could not run.
-fn budget_metric(records: &[ImageRecord], method: &str, b: usize) -> (Vec<f64>, Vec<f64>, f64) {
-    let cells: Vec<_> = records
+/// Per-image (Pearson, L2) at budget `b` of one method's rows (NaN where it could not run),
+/// and the mean evaluations it spent there.
+fn budget_metric(rows: &[ImageBudget], b: usize) -> (Vec<f64>, Vec<f64>, f64) {
+    let cell = |r: &ImageBudget| r.get(b).copied().unwrap_or((f64::NAN, f64::NAN, f64::NAN));
+    let evals: Vec<f64> = rows
         .iter()
-        .map(|r| {
-            r.budgets
-                .iter()
-                .find(|(m, _)| m == method)
-                .and_then(|(_, c)| c.get(b).copied())
-        })
-        .collect();
-    let get = |f: fn(&super::record::BudgetCell) -> f64| -> Vec<f64> {
-        cells
-            .iter()
-            .map(|c| c.map_or(f64::NAN, |c| f(&c)))
-            .collect()
-    };
-    let evals: Vec<f64> = get(|c| c.evaluations)
-        .into_iter()
+        .map(|r| cell(r).0)
         .filter(|v| v.is_finite())
         .collect();
     (
-        get(|c| c.pearson),
-        get(|c| c.l2),
+        rows.iter().map(|r| cell(r).1).collect(),
+        rows.iter().map(|r| cell(r).2).collect(),
         evals.iter().sum::<f64>() / evals.len().max(1) as f64,
     )
 }
@@ -431,9 +419,13 @@ pub fn aggregate(
     };
     let fs = cand_of(&scored[0]);
     let mut cands: Vec<Candidate> = scored.iter().skip(1).map(cand_of).collect();
-    for method in ["kernelshap", "permutation"] {
+    let (ks_rows, perm_rows) = (
+        budget_rows(records, "kernelshap"),
+        budget_rows(records, "permutation"),
+    );
+    for (method, rows) in [("kernelshap", &ks_rows), ("permutation", &perm_rows)] {
         for (b, &budget) in meta.budgets.iter().enumerate() {
-            let (pearson, l2, evals) = budget_metric(records, method, b);
+            let (pearson, l2, evals) = budget_metric(rows, b);
             if l2.iter().any(|v| v.is_finite()) {
                 cands.push(Candidate {
                     name: format!("{method} @ {budget}"),
@@ -490,10 +482,6 @@ pub fn aggregate(
     } else {
         None
     };
-    let (ks_rows, perm_rows) = (
-        budget_rows(records, "kernelshap"),
-        budget_rows(records, "permutation"),
-    );
     let budget_curves: Vec<BudgetCurve> = if meta.budgets.is_empty() {
         Vec::new()
     } else {

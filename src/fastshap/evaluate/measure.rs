@@ -10,7 +10,7 @@ use super::record::{BudgetCell, CurveRecord, EstimatorPhi, ImageRecord, RunMeta,
 use super::{EvaluateConfig, Original};
 use crate::data::{self, Dataset, SIDE};
 use crate::fastshap::explainer::{Explainer, explain_batch};
-use crate::fastshap::fidelity::{ImageBudget, budget_errors};
+use crate::fastshap::fidelity::{ImageBudget, budget_errors, column};
 use crate::fastshap::{SurrogateModel, mix};
 use crate::shap::baselines::{additivity_exact, additivity_sampled, baselines};
 use crate::shap::curves::{Mode, PERCENTAGES, curve};
@@ -28,10 +28,6 @@ use std::time::Instant;
 
 /// Sampled coalition pairs for the additivity of games too large to enumerate.
 const ADDITIVITY_PAIRS: usize = 256;
-
-pub(super) fn column(phi: &[f64], p: usize, k: usize, c: usize) -> Vec<f64> {
-    (0..p).map(|i| phi[i * k + c]).collect()
-}
 
 /// Index of the largest value (ties: the first).
 pub(super) fn argmax(v: &[f64]) -> usize {

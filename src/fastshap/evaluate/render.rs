@@ -3,8 +3,8 @@
 //! `budget.svg`, the Shapley maps and `report.md`. Every table states the n each row rests on.
 
 use super::aggregate::{Fidelity, Verdict};
-use super::measure::column;
 use super::record::{ImageRecord, RunMeta};
+use crate::fastshap::fidelity::column;
 use crate::shap::metrics;
 use crate::viz::{
     Direction, HeatmapOptions, HeatmapRow, PlotOptions, RolloutOptions, RolloutRow, Series,
