@@ -68,7 +68,12 @@ fn explainer(dir: &Path, sur: &Path) {
     let mut c = tiny_config(&s);
     c.surrogate = sur.to_path_buf();
     let e = Explainer::new(c, classes()).unwrap();
-    checkpoint::save(&e.unet, e.metadata(sur, 1).unwrap(), &dir.join(state::BEST)).unwrap();
+    checkpoint::save(
+        e.module(),
+        e.metadata(sur, 1).unwrap(),
+        &dir.join(state::BEST),
+    )
+    .unwrap();
 }
 
 /// Originals A (seed 1), B (seed 2), a 5-class original; surrogates A, A' (another seed) and

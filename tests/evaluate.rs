@@ -328,7 +328,7 @@ fn evaluate_tiny_pipeline_end_to_end() {
     let mut c = tiny_config(&sur);
     c.unet.superpixel = 4;
     let e4 = Explainer::new(c, explainer.classes.clone()).unwrap();
-    checkpoint::save(&e4.unet, e4.metadata(&spath, 0).unwrap(), &other).unwrap();
+    checkpoint::save(e4.module(), e4.metadata(&spath, 0).unwrap(), &other).unwrap();
     let o = dir.path().join("bad").to_string_lossy().into_owned();
     let (code, _, err) = fastshap_cli(&[
         "evaluate",

@@ -498,3 +498,89 @@ fn cli_rejects_bad_flags() {
         assert_eq!(lines, 1, "{args:?}: expected one error line, got {err:?}");
     }
 }
+
+/// A random tiny ViT as the surrogate (no training: the explainer's side is what is tested).
+fn random_vit_surrogate(superpixel: usize) -> Surrogate {
+    let cfg = fastshap::models::VitConfig {
+        in_channels: 4,
+        classes: 10,
+        image: 32,
+        patch: 8,
+        dim: 16,
+        mlp: 24,
+        heads: 2,
+        depth: 1,
+    };
+    Surrogate {
+        model: Model::Vit(fastshap::models::Vit::new(cfg, &mut init_rng(9)).unwrap()),
+        superpixel,
+        classes: (0..10).map(|c| format!("class{c}")).collect(),
+        original: None,
+        original_arch: None,
+    }
+}
+
+/// `--explainer-arch vit` (ViT Shapley): the explainer starts from the surrogate's ViT, its loss
+/// falls below the untrained one's, additive normalisation holds with four players per patch,
+/// and its checkpoint reloads to the same φ. A non-ViT surrogate is one clear error.
+#[test]
+fn vit_explainer_trains_reloads_and_needs_a_vit_surrogate() {
+    use fastshap::fastshap::explainer::ExplainerArch;
+    let (tr, te) = data();
+    let dir = tempfile::tempdir().unwrap();
+    let sur = random_vit_surrogate(4);
+    let mut ec = tiny_config(&sur);
+    ec.arch = ExplainerArch::Vit;
+    ec.batch_size = 32;
+    ec.epochs = 3;
+    ec.lr = 1e-3;
+    ec.samples = 4;
+    ec.val_samples = 8;
+    ec.schedule = Schedule::Constant;
+    ec.train_limit = Some(192);
+    ec.val_limit = Some(64);
+    let edir = dir.path().join("vit-explainer");
+    let e = train_explainer(&ec, &sur, &tr, &te, &edir, None, &quiet()).unwrap();
+    let best = &e.metrics[e.best_epoch - 1];
+    assert!(
+        best.val_loss < e.initial_val_loss,
+        "ViT explainer loss did not fall: untrained {} → {:?}",
+        e.initial_val_loss,
+        e.metrics
+    );
+    let (explainer, _) = Explainer::load(&edir.join(state::BEST)).unwrap();
+    assert_eq!(explainer.config.arch, ExplainerArch::Vit);
+    let idx: Vec<usize> = (0..5).map(|i| i * 41).collect();
+    let x = Tensor::from_slice(&te.batch(&idx).0, &[5, 3, 32, 32]).unwrap();
+    let ex = explain_batch(&explainer, &sur, &x).unwrap();
+    assert_eq!((ex.players, ex.classes), (64, 10));
+    check_efficiency(&ex);
+    let (again, _) = Explainer::load(&edir.join(state::BEST)).unwrap();
+    assert_eq!(explain_batch(&again, &sur, &x).unwrap().phi, ex.phi);
+
+    let mut resnet = random_vit_surrogate(4);
+    resnet.model = Model::ResNet(
+        fastshap::models::ResNet::new(
+            ResNetConfig {
+                widths: [4, 4, 4, 4],
+                blocks: [1, 1, 1, 1],
+                ..ResNetConfig::resnet18(4, 10)
+            },
+            &mut init_rng(1),
+        )
+        .unwrap(),
+    );
+    let err = train_explainer(
+        &ec,
+        &resnet,
+        &tr,
+        &te,
+        &dir.path().join("no"),
+        None,
+        &quiet(),
+    )
+    .err()
+    .expect("a ResNet surrogate cannot start a ViT explainer")
+    .to_string();
+    assert!(err.contains("--explainer-arch vit"), "{err}");
+}

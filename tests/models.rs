@@ -331,6 +331,22 @@ fn plans_list_exactly_the_tensors_networks_hold() {
             names(&UNet::new(unet.clone(), &mut rng).unwrap())
         );
     }
+    // The ViT explainer: the surrogate's ViT without its CLS head, plus the per-token head, at
+    // one and at four players per patch.
+    for superpixel in [8, 4] {
+        let vx = VitExplainerConfig::for_backbone(
+            VitConfig {
+                in_channels: 4,
+                ..vit.clone()
+            },
+            superpixel,
+        );
+        vx.check().unwrap();
+        assert_eq!(
+            vx.plan(),
+            names(&VitExplainer::new(vx.clone(), &mut rng).unwrap())
+        );
+    }
     // The bounds name the field.
     let bad = ResNetConfig {
         widths: [100_000, 4, 4, 4],
@@ -462,4 +478,94 @@ fn write_checkpoint_fuzz_seeds() {
         ("fastshap.surrogate_path", "/dev/zero".into()),
     ]);
     write("role_explainer", &unet.plan(), Some(e_meta));
+}
+
+/// The ViT explainer places token (ty, tx)'s output (dy, dx, c) on player (ty·r + dy, tx·r + dx):
+/// each value encodes where it came from, and every player must hold the code of its own place.
+#[test]
+fn vit_explainer_puts_each_token_output_on_its_players() {
+    let _g = no_grad();
+    let (b, grid, r, k) = (2, 3, 2, 5);
+    let code = |i: usize, ty: usize, tx: usize, dy: usize, dx: usize, c: usize| {
+        (((((i * 7 + ty) * 7 + tx) * 3 + dy) * 3 + dx) * 11 + c) as f32
+    };
+    let mut out = Vec::new();
+    for i in 0..b {
+        for ty in 0..grid {
+            for tx in 0..grid {
+                for dy in 0..r {
+                    for dx in 0..r {
+                        for c in 0..k {
+                            out.push(code(i, ty, tx, dy, dx, c));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let t = fastshap::Tensor::from_slice(&out, &[b, grid * grid, r * r * k]).unwrap();
+    let phi = fastshap::models::vit_explainer::tokens_to_players(&t, grid, r, k)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    let side = grid * r;
+    for i in 0..b {
+        for y in 0..side {
+            for x in 0..side {
+                for c in 0..k {
+                    let got = phi[(i * side * side + y * side + x) * k + c];
+                    assert_eq!(
+                        got,
+                        code(i, y / r, x / r, y % r, x % r, c),
+                        "({i}, {y}, {x}, {c})"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A ViT explainer started from a surrogate holds the surrogate's weights in its backbone (and
+/// refuses a surrogate of another shape).
+#[test]
+fn vit_explainer_starts_from_the_surrogates_weights() {
+    let _g = no_grad();
+    let vit = VitConfig {
+        in_channels: 4,
+        classes: 10,
+        image: 32,
+        patch: 8,
+        dim: 16,
+        mlp: 24,
+        heads: 2,
+        depth: 1,
+    };
+    let surrogate = Vit::new(vit.clone(), &mut init_rng(1)).unwrap();
+    let ex = VitExplainer::new(
+        VitExplainerConfig::for_backbone(vit.clone(), 4),
+        &mut init_rng(2),
+    )
+    .unwrap();
+    let before = ex.named_tensors()[0].1.to_vec().unwrap();
+    ex.init_from(&surrogate).unwrap();
+    let theirs = surrogate.named_tensors();
+    let ours = ex.named_tensors();
+    for (name, t, _) in &theirs {
+        if name.starts_with("head.") {
+            continue;
+        }
+        let mine = ours
+            .iter()
+            .find(|(n, _, _)| n == &format!("backbone.{name}"))
+            .unwrap_or_else(|| panic!("backbone.{name} missing"));
+        assert_eq!(mine.1.to_vec().unwrap(), t.to_vec().unwrap(), "{name}");
+    }
+    assert_ne!(
+        before,
+        ours[0].1.to_vec().unwrap(),
+        "init_from changed nothing"
+    );
+    let other = Vit::new(VitConfig { dim: 8, ..vit }, &mut init_rng(3)).unwrap();
+    let e = ex.init_from(&other).unwrap_err().to_string();
+    assert!(e.contains("not the explainer's backbone"), "{e}");
 }

@@ -218,8 +218,8 @@ fn assert_loadable(dir: &Path, role: &str) {
         Explainer::load(&best).expect("best loads");
         let (e, _) = Explainer::load(&last).expect("last loads");
         let r = explainer::read_resume(dir).unwrap();
-        let mut opt = Optimizer::adam(e.unet.parameters(), 1e-3, Adam::default()).unwrap();
-        state::restore(&r, &e.unet, &mut opt).expect("last restores with its optimizer");
+        let mut opt = Optimizer::adam(e.module().parameters(), 1e-3, Adam::default()).unwrap();
+        state::restore(&r, e.module(), &mut opt).expect("last restores with its optimizer");
     }
 }
 

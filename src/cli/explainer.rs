@@ -2,7 +2,7 @@
 //! `fastshap::explainer`); `--resume DIR` continues a stopped run.
 
 use crate::fastshap::explainer::{
-    ExplainerConfig, LinkKind, NormKind, read_resume, train_explainer,
+    ExplainerArch, ExplainerConfig, LinkKind, NormKind, read_resume, train_explainer,
 };
 use crate::fastshap::surrogate::Surrogate;
 use crate::train::config::{AugmentKind, Preset};
@@ -26,6 +26,10 @@ pub struct Args {
     /// --resume).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// The explainer's network: the paper's UNet, or the surrogate's ViT with a per-player head
+    /// (ViT Shapley; needs a ViT surrogate, whose weights it starts from).
+    #[arg(long, value_enum, default_value = "unet")]
+    explainer_arch: ExplainerArch,
     /// UNet size: tiny (CPU-friendly) or full (the paper's, base 64).
     #[arg(long, value_enum, default_value = "full")]
     preset: Preset,
@@ -80,6 +84,7 @@ fn build_config(a: &Args) -> Result<ExplainerConfig> {
     // Recorded absolute, so `explain` finds the surrogate from any working directory.
     let sur_path = std::fs::canonicalize(surrogate).unwrap_or_else(|_| surrogate.clone());
     let mut c = ExplainerConfig::recipe(a.preset, &sur_path, &a.data);
+    c.arch = a.explainer_arch;
     c.link = a.link;
     c.normalization = a.normalization;
     c.eff_lambda = a.eff_lambda;

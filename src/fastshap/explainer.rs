@@ -10,7 +10,7 @@
 use super::{META_CLASSES, META_ROLE, META_SUPERPIXEL, SurrogateModel, link_values, mix, players};
 use crate::checkpoint;
 use crate::data::{Batch, Dataset, LoaderConfig};
-use crate::models::{Plan, UNet, UNetConfig};
+use crate::models::{Plan, UNet, UNetConfig, VitExplainer, VitExplainerConfig};
 use crate::nn::{Module, init_rng};
 use crate::ops::loss::{Normalization, fastshap_loss};
 use crate::ops::{self, masking::apply_player_mask, optim};
@@ -73,10 +73,28 @@ impl NormKind {
     }
 }
 
+/// The explainer's network, as a flag and in config files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExplainerArch {
+    /// The FastSHAP paper's UNet on the image.
+    #[default]
+    Unet,
+    /// The surrogate's own ViT (its weights as the start) with a per-token head (ViT Shapley).
+    Vit,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExplainerConfig {
-    /// in_channels 3; classes and superpixel are set from the surrogate.
+    /// Which network maps the image to φ (configs from before the choice are UNets).
+    #[serde(default)]
+    pub arch: ExplainerArch,
+    /// in_channels 3; classes and superpixel are set from the surrogate. Its `classes` and
+    /// `superpixel` give the explainer's output [P, K] whichever the network.
     pub unet: UNetConfig,
+    /// The ViT explainer's config (`arch = vit`): set from the surrogate's ViT.
+    #[serde(default)]
+    pub vit: Option<VitExplainerConfig>,
     /// The surrogate's checkpoint (recorded; the training function takes the model itself).
     pub surrogate: PathBuf,
     pub data: String,
@@ -112,7 +130,9 @@ impl ExplainerConfig {
             },
         };
         ExplainerConfig {
+            arch: ExplainerArch::Unet,
             unet,
+            vit: None,
             surrogate: surrogate.to_path_buf(),
             data: data.to_string(),
             link: LinkKind::LogSoftmax,
@@ -136,6 +156,13 @@ impl ExplainerConfig {
     pub fn for_surrogate(mut self, surrogate: &dyn SurrogateModel) -> Self {
         self.unet.classes = surrogate.classes();
         self.unet.superpixel = surrogate.superpixel();
+        self.vit = match (self.arch, surrogate.vit()) {
+            (ExplainerArch::Vit, Some(v)) => Some(VitExplainerConfig::for_backbone(
+                v.config.clone(),
+                surrogate.superpixel(),
+            )),
+            _ => None,
+        };
         self
     }
 
@@ -168,6 +195,9 @@ impl ExplainerConfig {
             self.unet.in_channels == 3,
             "the explainer sees RGB images (3 channels)"
         );
+        if let Some(vit) = &self.vit {
+            vit.check()?;
+        }
         for (name, lim) in [
             ("--train-limit", self.train_limit),
             ("--val-limit", self.val_limit),
@@ -191,21 +221,75 @@ pub struct ExplainerMetrics {
     pub seconds: f64,
 }
 
-/// A trained explainer: the UNet with the link and normalisation it was trained with.
+/// The network of an explainer.
+pub enum ExplainerNet {
+    Unet(UNet),
+    Vit(VitExplainer),
+}
+
+/// A trained explainer: its network with the link and normalisation it was trained with.
 pub struct Explainer {
-    pub unet: UNet,
+    pub net: ExplainerNet,
     pub config: ExplainerConfig,
     pub classes: Vec<String>,
 }
 
 impl Explainer {
+    /// The network at its seeded initial weights (a ViT explainer's backbone still random: see
+    /// [`Explainer::initial`]).
     pub fn new(config: ExplainerConfig, classes: Vec<String>) -> Result<Explainer> {
-        let unet = UNet::new(config.unet.clone(), &mut init_rng(config.seed))?;
+        let rng = &mut init_rng(config.seed);
+        let net = match (config.arch, &config.vit) {
+            (ExplainerArch::Unet, _) => ExplainerNet::Unet(UNet::new(config.unet.clone(), rng)?),
+            (ExplainerArch::Vit, Some(v)) => ExplainerNet::Vit(VitExplainer::new(v.clone(), rng)?),
+            (ExplainerArch::Vit, None) => bail!("a ViT explainer needs its ViT config"),
+        };
         Ok(Explainer {
-            unet,
+            net,
             config,
             classes,
         })
+    }
+
+    /// The explainer before training: [`Explainer::new`], and a ViT explainer's backbone set to
+    /// the surrogate's weights.
+    pub fn initial(
+        config: ExplainerConfig,
+        classes: Vec<String>,
+        surrogate: &dyn SurrogateModel,
+    ) -> Result<Explainer> {
+        let e = Explainer::new(config, classes)?;
+        if let ExplainerNet::Vit(v) = &e.net {
+            let vit = surrogate
+                .vit()
+                .context("a ViT explainer starts from a ViT surrogate")?;
+            v.init_from(vit)?;
+        }
+        Ok(e)
+    }
+
+    /// The network's parameters and buffers.
+    pub fn module(&self) -> &dyn Module {
+        match &self.net {
+            ExplainerNet::Unet(u) => u,
+            ExplainerNet::Vit(v) => v,
+        }
+    }
+
+    /// What the network is, for logs: e.g. "UNet base 16 × 1 convs".
+    pub fn describe(&self) -> String {
+        match &self.net {
+            ExplainerNet::Unet(u) => {
+                format!("UNet base {} × {} convs", u.config.base, u.config.convs)
+            }
+            ExplainerNet::Vit(v) => {
+                let b = &v.config.backbone;
+                format!(
+                    "ViT explainer (dim {}, depth {}, patch {}, from the surrogate)",
+                    b.dim, b.depth, b.patch
+                )
+            }
+        }
     }
 
     pub fn superpixel(&self) -> usize {
@@ -214,7 +298,11 @@ impl Explainer {
 
     /// φ before normalisation: images [B, 3, 32, 32] → [B, P, K].
     pub fn raw_phi(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let out = self.unet.forward(x, train)?; // [B, K, g, g]
+        let unet = match &self.net {
+            ExplainerNet::Unet(u) => u,
+            ExplainerNet::Vit(v) => return v.forward(x),
+        };
+        let out = unet.forward(x, train)?; // [B, K, g, g]
         let (b, k) = (out.dim(0), out.dim(1));
         let p = out.dim(2) * out.dim(3);
         out.reshape(&[b, k, p])?.permute(&[0, 2, 1])
@@ -222,11 +310,8 @@ impl Explainer {
 
     pub fn metadata(&self, surrogate: &Path, epoch: usize) -> Result<HashMap<String, String>> {
         Ok(HashMap::from([
-            (META_ARCH.into(), "unet".into()),
-            (
-                META_CONFIG.into(),
-                serde_json::to_string(&self.config.unet)?,
-            ),
+            (META_ARCH.into(), self.arch_name().into()),
+            (META_CONFIG.into(), self.net_config()?),
             (META_ROLE.into(), "explainer".into()),
             (META_SUPERPIXEL.into(), self.superpixel().to_string()),
             (META_CLASSES.into(), serde_json::to_string(&self.classes)?),
@@ -239,6 +324,20 @@ impl Explainer {
         ]))
     }
 
+    fn arch_name(&self) -> &'static str {
+        match self.net {
+            ExplainerNet::Unet(_) => "unet",
+            ExplainerNet::Vit(_) => "vit-explainer",
+        }
+    }
+
+    fn net_config(&self) -> Result<String> {
+        Ok(match &self.net {
+            ExplainerNet::Unet(u) => serde_json::to_string(&u.config)?,
+            ExplainerNet::Vit(v) => serde_json::to_string(&v.config)?,
+        })
+    }
+
     /// Rebuilds and loads an explainer checkpoint; also returns the surrogate path it records.
     /// Its metadata and header are checked before anything is allocated ([`check_metadata`]).
     pub fn load(path: &Path) -> Result<(Explainer, PathBuf)> {
@@ -246,7 +345,7 @@ impl Explainer {
         let checked = check_metadata(&path.display().to_string(), &meta)?;
         checkpoint::check_tensors(path, &checked.plan)?;
         let e = Explainer::new(checked.config, checked.classes)?;
-        checkpoint::load(&e.unet, path)?;
+        checkpoint::load(e.module(), path)?;
         Ok((e, checked.surrogate))
     }
 
@@ -257,7 +356,7 @@ impl Explainer {
         let meta = checkpoint::metadata_of(name, bytes)?;
         let checked = check_metadata(name, &meta)?;
         let e = Explainer::new(checked.config, checked.classes)?;
-        checkpoint::load_bytes(&e.unet, name, bytes)?;
+        checkpoint::load_bytes(e.module(), name, bytes)?;
         Ok((e, checked.surrogate))
     }
 }
@@ -301,7 +400,24 @@ pub fn check_metadata(file: &str, meta: &checkpoint::Metadata) -> Result<Checked
         meta.get(META_SUPERPIXEL),
         unet.superpixel
     );
-    let plan = unet.plan();
+    let plan = match (config.arch, &config.vit) {
+        (ExplainerArch::Unet, _) => unet.plan(),
+        (ExplainerArch::Vit, None) => bail!("{file}: a ViT explainer without its ViT config"),
+        (ExplainerArch::Vit, Some(v)) => {
+            v.check()
+                .with_context(|| format!("{file}: bad ViT explainer config in {META_EXPLAINER}"))?;
+            ensure!(
+                v.superpixel == unet.superpixel && v.classes == unet.classes,
+                "{file}: the ViT explainer's superpixel/classes ({}, {}) are not the \
+                 explainer's ({}, {})",
+                v.superpixel,
+                v.classes,
+                unet.superpixel,
+                unet.classes
+            );
+            v.plan()
+        }
+    };
     crate::models::spec::check_size(&plan)
         .with_context(|| format!("{file}: bad UNet config in {META_EXPLAINER}"))?;
     let surrogate = meta
@@ -560,7 +676,7 @@ impl super::training::Task for ExplainerTask<'_> {
     const WHAT: &'static str = "explainer";
 
     fn module(&self) -> &dyn Module {
-        &self.explainer.unet
+        self.explainer.module()
     }
 
     fn sampler(&self, epoch: usize) -> ShapleySampler {
@@ -648,6 +764,11 @@ pub fn train_explainer(
 ) -> Result<ExplainerSummary> {
     let cfg = &cfg.clone().for_surrogate(surrogate);
     cfg.validate()?;
+    ensure!(
+        cfg.arch != ExplainerArch::Vit || cfg.vit.is_some(),
+        "--explainer-arch vit starts from the surrogate's ViT: train the surrogate with --arch \
+         vit (this one is not a ViT)"
+    );
     super::training::prepare_dir(dir, resume.is_some())?;
     let train_set = Arc::new(super::spread_subset(train, cfg.train_limit));
     let val_set = super::spread_subset(val, cfg.val_limit);
@@ -659,9 +780,9 @@ pub fn train_explainer(
         train_set.num_classes(),
         surrogate.classes()
     );
-    let explainer = Explainer::new(cfg.clone(), train_set.classes.clone())?;
+    let explainer = Explainer::initial(cfg.clone(), train_set.classes.clone(), surrogate)?;
     let mut opt = optim::Optimizer::adam(
-        explainer.unet.parameters(),
+        explainer.module().parameters(),
         cfg.lr as f32,
         optim::Adam::default(),
     )?;
@@ -673,12 +794,11 @@ pub fn train_explainer(
     let initial_val_loss = val_loss(&explainer, cfg, &null, &val_batches)?;
     if !opts.quiet {
         println!(
-            "explainer UNet base {} × {} convs ({} parameters): {p} players, link {:?}, \
+            "explainer {} ({} parameters): {p} players, link {:?}, \
              normalisation {:?}, λ {}, {} paired samples/image, Adam lr {:e}, batch {}, {}; \
              {} training / {} validation images; untrained val loss {:.5}",
-            cfg.unet.base,
-            cfg.unet.convs,
-            explainer.unet.parameter_count(),
+            explainer.describe(),
+            explainer.module().parameter_count(),
             cfg.link,
             cfg.normalization,
             cfg.eff_lambda,

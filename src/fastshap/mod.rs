@@ -64,6 +64,10 @@ pub trait SurrogateModel {
     fn classes(&self) -> usize;
     /// `masked` [N, C+1, 32, 32] (from [`crate::ops::masking::apply_player_mask`]) → logits [N, K].
     fn logits(&self, masked: &Tensor) -> Result<Tensor>;
+    /// The surrogate's ViT, when it is one (a ViT explainer starts from its weights).
+    fn vit(&self) -> Option<&crate::models::Vit> {
+        None
+    }
     /// The game v(S) = link(logits of `image` [1, C, 32, 32] masked to S), evaluated in calls of
     /// `batch` coalitions. By default through [`SurrogateModel::logits`] of masked images; a
     /// surrogate with a faster path for coalitions (a ViT folds the masking into its patch

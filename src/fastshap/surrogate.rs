@@ -205,6 +205,12 @@ impl SurrogateModel for Surrogate {
     fn logits(&self, masked: &Tensor) -> Result<Tensor> {
         self.model.logits(masked, false)
     }
+    fn vit(&self) -> Option<&crate::models::Vit> {
+        match &self.model {
+            Model::Vit(v) => Some(v),
+            _ => None,
+        }
+    }
     /// Through the network's coalition path where it has one (a ViT: masking folded into the
     /// patch embedding, the last block for the CLS token only), else masked images.
     fn game(&self, image: Tensor, link: Link, batch: usize) -> Result<SurrogateGame<'_>> {

@@ -6,9 +6,11 @@ pub mod resnet;
 pub mod spec;
 pub mod unet;
 pub mod vit;
+pub mod vit_explainer;
 
 pub use mae::{Mae, MaeClassifier, MaeConfig, random_shuffles};
 pub use resnet::{ResNet, ResNetCoalitions, ResNetConfig};
 pub use spec::Plan;
 pub use unet::{UNet, UNetConfig};
 pub use vit::{Vit, VitCoalitions, VitConfig};
+pub use vit_explainer::{VitExplainer, VitExplainerConfig};

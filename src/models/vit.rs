@@ -124,8 +124,9 @@ impl Vit {
     }
 }
 
-impl Module for Vit {
-    fn visit(&self, p: &str, f: &mut dyn FnMut(String, &Tensor, Kind)) {
+impl Vit {
+    /// Every tensor but the CLS head's: what a [`super::VitExplainer`] takes from a surrogate.
+    pub fn visit_features(&self, p: &str, f: &mut dyn FnMut(String, &Tensor, Kind)) {
         self.emb.visit(&join(p, "emb"), f);
         f(join(p, "cls_token"), &self.cls_token, Kind::Param);
         f(join(p, "pos_emb"), &self.pos_emb, Kind::Param);
@@ -133,6 +134,12 @@ impl Module for Vit {
             b.visit(&join(p, &format!("blocks.{i}")), f);
         }
         self.norm.visit(&join(p, "norm"), f);
+    }
+}
+
+impl Module for Vit {
+    fn visit(&self, p: &str, f: &mut dyn FnMut(String, &Tensor, Kind)) {
+        self.visit_features(p, f);
         self.head.visit(&join(p, "head"), f);
     }
 }

@@ -244,7 +244,11 @@ pub(super) fn measure(
     let link = explainer.config.link.link();
     let ex = explain_batch(explainer, surrogate, &x)?;
     // The same network at its initial weights: the score training has to beat.
-    let untrained = Explainer::new(explainer.config.clone(), explainer.classes.clone())?;
+    let untrained = Explainer::initial(
+        explainer.config.clone(),
+        explainer.classes.clone(),
+        surrogate,
+    )?;
     let ux = explain_batch(&untrained, surrogate, &x)?;
     let oprobs: Option<Vec<f32>> = match original {
         Some(o) => Some(o.model.logits(&x, false)?.softmax()?.to_vec()?),
