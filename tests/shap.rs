@@ -194,6 +194,7 @@ fn kernelshap_convergence_judges_only_the_explained_output() {
                 max_evals: 60_000,
                 seed: 4,
                 target,
+                relative_se: 0.0,
             },
         )
         .unwrap()
@@ -647,6 +648,7 @@ fn check_resnet_game(game: &dyn Game) {
         max_evals: 40_000,
         seed: 1,
         target: None,
+        relative_se: 0.0,
     };
     let r = kernel_shap(game, &cfg).unwrap();
     let mut worst = 0f64;
@@ -713,6 +715,7 @@ fn kernelshap_host_cost_at_256_players() {
         max_evals: 8_194,
         seed: 2,
         target: None,
+        relative_se: 0.0,
     };
     let t = Instant::now();
     let r = kernel_shap(&g, &cfg).unwrap();
@@ -741,6 +744,7 @@ fn kernelshap_standard_errors_are_calibrated() {
             max_evals: 2_002,
             seed,
             target: None,
+            relative_se: 0.0,
         };
         let r = kernel_shap(&g, &cfg).unwrap();
         for i in 0..r.phi.len() {
@@ -1164,4 +1168,47 @@ fn resnet_coalitions_equal_the_masked_image_forward() {
         let err = rel_diff(&fast.to_vec().unwrap(), &plain.to_vec().unwrap());
         assert!(err <= 1e-4, "s {s}: coalition logits differ by {err:.2e}");
     }
+}
+
+/// With `relative_se`, KernelSHAP keeps sampling until its own standard error is that small
+/// relative to ‖φ‖ on the target output — more evaluations for a tighter tolerance — and the
+/// result it calls converged meets it.
+#[test]
+fn kernelshap_runs_to_a_relative_standard_error() {
+    let g = TableGame::random(12, 3, 5);
+    let run = |tol: f64| {
+        kernel_shap(
+            &g,
+            &KernelShapConfig {
+                batch_pairs: 32,
+                threshold: 1.0,
+                max_evals: 400_000,
+                seed: 3,
+                target: Some(1),
+                relative_se: tol,
+            },
+        )
+        .unwrap()
+    };
+    let norm = |r: &fastshap::shap::kernelshap::KernelShapResult, v: &[f64]| {
+        (0..r.players)
+            .map(|i| v[i * r.outputs + 1].powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let (loose, tight) = (run(0.3), run(0.03));
+    for (r, tol) in [(&loose, 0.3), (&tight, 0.03)] {
+        assert!(
+            r.converged,
+            "tolerance {tol} not reached in {} evaluations",
+            r.evaluations
+        );
+        assert!(norm(r, &r.std) <= tol * norm(r, &r.phi), "tolerance {tol}");
+    }
+    assert!(
+        tight.evaluations > 4 * loose.evaluations,
+        "a 10× tighter tolerance took {} evaluations against {}",
+        tight.evaluations,
+        loose.evaluations
+    );
 }

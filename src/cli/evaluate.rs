@@ -39,6 +39,10 @@ pub struct Args {
     /// KernelSHAP stops when max std(φ) < threshold × range(φ).
     #[arg(long, default_value_t = 0.01)]
     kernelshap_threshold: f64,
+    /// A KernelSHAP ground truth also runs until its standard error ‖σ‖ ≤ this × ‖φ‖ (explained
+    /// class; 0: off).
+    #[arg(long, default_value_t = crate::fastshap::evaluate::DEFAULT_TRUTH_TOLERANCE)]
+    truth_tolerance: f64,
     /// KernelSHAP's budget of surrogate evaluations per image.
     #[arg(long, default_value_t = 1 << 20)]
     kernelshap_max_evals: usize,
@@ -94,6 +98,7 @@ fn measure(a: &Args, gpu: &crate::gpu::Options) -> Result<EvaluateSummary> {
         ground_truth: a.ground_truth,
         kernelshap_threshold: a.kernelshap_threshold,
         kernelshap_max_evals: a.kernelshap_max_evals,
+        truth_tolerance: a.truth_tolerance,
         bootstrap: a.bootstrap,
         batch: a.batch_size,
         top_k: a.top_k.unwrap_or(0),

@@ -330,6 +330,7 @@ pub fn budget_errors(
                     max_evals: budget,
                     seed: seed.wrapping_add(b as u64),
                     target: Some(target),
+                    relative_se: 0.0,
                 },
             );
             match r {

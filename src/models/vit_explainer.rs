@@ -103,6 +103,13 @@ impl VitExplainer {
         let r = config.per_patch();
         let fc1 = Linear::new(config.backbone.dim, config.head_hidden, true, rng)?;
         let fc2 = Linear::new(config.head_hidden, r * r * config.classes, true, rng)?;
+        // Zero output at the start: with additive normalisation the untrained explainer is the
+        // uniform split of v(1) − v(0), as the UNet's near-zero start is, not a random one
+        // whose loss is two orders of magnitude larger.
+        fc2.weight.assign(&Tensor::zeros(fc2.weight.shape())?)?;
+        if let Some(bias) = &fc2.bias {
+            bias.assign(&Tensor::zeros(bias.shape())?)?;
+        }
         Ok(VitExplainer {
             config,
             backbone,

@@ -31,6 +31,9 @@ pub struct KernelShapConfig {
     pub seed: u64,
     /// The output whose convergence stops sampling (`None`: all outputs must converge).
     pub target: Option<usize>,
+    /// Also required when > 0: ‖std‖₂ ≤ this × ‖φ‖₂ over the players of each converging output
+    /// (the estimate's own standard error relative to its size: a ground truth's noise floor).
+    pub relative_se: f64,
 }
 
 impl Default for KernelShapConfig {
@@ -41,6 +44,7 @@ impl Default for KernelShapConfig {
             max_evals: 1 << 20,
             seed: 0,
             target: None,
+            relative_se: 0.0,
         }
     }
 }
@@ -216,13 +220,14 @@ fn solve(m: &Moments, total: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {
 }
 
 /// Whether the largest std of output `target` (of every output when `None`) is below
-/// threshold × its range of φ.
+/// threshold × its range of φ, and (when `relative_se` > 0) ‖std‖₂ ≤ relative_se × ‖φ‖₂.
 pub fn is_converged(
     phi: &[f64],
     std: &[f64],
     p: usize,
     k: usize,
     threshold: f64,
+    relative_se: f64,
     target: Option<usize>,
 ) -> bool {
     let outputs = match target {
@@ -235,7 +240,9 @@ pub fn is_converged(
         let range = ph.iter().cloned().fold(f64::MIN, f64::max)
             - ph.iter().cloned().fold(f64::MAX, f64::min);
         let max_std = sd.iter().cloned().fold(0.0, f64::max);
-        max_std < threshold * range || max_std == 0.0
+        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        (max_std < threshold * range || max_std == 0.0)
+            && (relative_se <= 0.0 || norm(&sd) <= relative_se * norm(&ph))
     })
 }
 
@@ -282,7 +289,8 @@ pub fn kernel_shap(game: &dyn Game, cfg: &KernelShapConfig) -> Result<KernelShap
         }
         let out_of_budget = evaluations + 2 > cfg.max_evals;
         if let Some((phi, std)) = solve(&mom, &total) {
-            let converged = is_converged(&phi, &std, p, k, cfg.threshold, cfg.target);
+            let converged =
+                is_converged(&phi, &std, p, k, cfg.threshold, cfg.relative_se, cfg.target);
             if converged || out_of_budget {
                 return Ok(KernelShapResult {
                     players: p,

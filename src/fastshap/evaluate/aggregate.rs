@@ -130,6 +130,12 @@ pub struct Fidelity {
     pub truth_efficiency_gap: f64,
     /// Images whose KernelSHAP ground truth converged (all, for exact values).
     pub truth_converged: usize,
+    /// A KernelSHAP ground truth's ‖σ‖/‖φ‖ on the explained class: median and largest over
+    /// images (`None` for exact values), and the tolerance it was run to.
+    #[serde(default)]
+    pub truth_relative_se: Option<(f64, f64)>,
+    #[serde(default)]
+    pub truth_tolerance: f64,
     pub timing: Timing,
 }
 
@@ -574,6 +580,14 @@ pub fn aggregate(
         auc: auc_entries(records, resamples, seed),
         truth_efficiency_gap: records.iter().map(|r| r.efficiency_gap).fold(0.0, f64::max),
         truth_converged: records.iter().filter(|r| r.truth_converged).count(),
+        truth_relative_se: {
+            let se: Vec<f64> = records
+                .iter()
+                .filter_map(|r| r.truth_relative_se(p, k))
+                .collect();
+            (!se.is_empty()).then(|| (median(&se), se.iter().copied().fold(0.0, f64::max)))
+        },
+        truth_tolerance: meta.truth_tolerance,
         timing: timing_out,
     }
 }

@@ -214,6 +214,7 @@ fn converged_config(cfg: &EvaluateConfig, class: usize, seed: u64) -> KernelShap
     KernelShapConfig {
         batch_pairs: (cfg.batch / 2).max(1),
         threshold: cfg.kernelshap_threshold,
+        relative_se: cfg.truth_tolerance,
         max_evals: cfg.kernelshap_max_evals,
         seed,
         target: Some(class),

@@ -35,6 +35,10 @@ use rand::{RngExt, SeedableRng};
 use record::{RECORDS_VERSION, RunMeta, ShardFile, merge_shards};
 use std::path::{Path, PathBuf};
 
+/// A KernelSHAP ground truth's standard error relative to ‖φ‖ (explained class): at 0.1 its
+/// noise alone caps Pearson with it near 0.995.
+pub const DEFAULT_TRUTH_TOLERANCE: f64 = 0.1;
+
 /// Largest P for which `auto` picks exact Shapley values (superpixel 8 on CIFAR).
 pub const AUTO_EXACT_MAX_PLAYERS: usize = 16;
 
@@ -80,6 +84,9 @@ pub struct EvaluateConfig {
     pub kernelshap_threshold: f64,
     /// KernelSHAP's budget of evaluations per image.
     pub kernelshap_max_evals: usize,
+    /// A KernelSHAP ground truth also runs until its standard error ‖σ‖₂ ≤ this × ‖φ‖₂ on the
+    /// explained class (its noise floor relative to its size; 0: no such requirement).
+    pub truth_tolerance: f64,
     pub bootstrap: usize,
     /// Masks per surrogate call.
     pub batch: usize,
@@ -113,6 +120,7 @@ impl Default for EvaluateConfig {
             ground_truth: GroundTruth::Auto,
             kernelshap_threshold: 0.01,
             kernelshap_max_evals: 1 << 20,
+            truth_tolerance: DEFAULT_TRUTH_TOLERANCE,
             bootstrap: 200,
             batch: 512,
             top_k: 0,
@@ -202,6 +210,11 @@ fn validate(cfg: &EvaluateConfig, p: usize, s: usize) -> Result<bool> {
         "--kernelshap-threshold must be positive, got {}",
         cfg.kernelshap_threshold
     );
+    ensure!(
+        cfg.truth_tolerance.is_finite() && cfg.truth_tolerance >= 0.0,
+        "--truth-tolerance must be ≥ 0, got {}",
+        cfg.truth_tolerance
+    );
     Ok(match cfg.ground_truth {
         GroundTruth::Exact => {
             ensure!(
@@ -273,6 +286,7 @@ pub fn evaluate(
         seed: cfg.seed,
         images: idx.len(),
         kernelshap_threshold: cfg.kernelshap_threshold,
+        truth_tolerance: cfg.truth_tolerance,
         batch: cfg.batch,
         rollout_skipped: None,
         training_seconds: training_seconds(explainer_path),

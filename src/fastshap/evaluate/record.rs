@@ -89,6 +89,20 @@ impl ImageRecord {
     pub fn estimator(&self, name: &str) -> Option<&EstimatorPhi> {
         self.estimators.iter().find(|e| e.name == name)
     }
+
+    /// The ground truth's standard error relative to its size on the explained class,
+    /// ‖σ‖₂ / ‖φ‖₂ (`None` for exact values).
+    pub fn truth_relative_se(&self, players: usize, classes: usize) -> Option<f64> {
+        let std = self.truth_std.as_ref()?;
+        let norm = |v: &[f64]| {
+            crate::fastshap::fidelity::column(v, players, classes, self.class)
+                .iter()
+                .map(|x| x * x)
+                .sum::<f64>()
+                .sqrt()
+        };
+        Some(norm(std) / norm(&self.truth).max(f64::MIN_POSITIVE))
+    }
 }
 
 /// Timing of one shard: FastSHAP and game evaluations measured interleaved, several rounds.
@@ -125,6 +139,9 @@ pub struct RunMeta {
     /// Images of the whole run (all shards together).
     pub images: usize,
     pub kernelshap_threshold: f64,
+    /// The ground truth's required ‖σ‖/‖φ‖ (0 in records from before it existed).
+    #[serde(default)]
+    pub truth_tolerance: f64,
     pub batch: usize,
     /// Why attention rollout was skipped (`None`: records carry it).
     pub rollout_skipped: Option<String>,

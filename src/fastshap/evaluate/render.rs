@@ -642,6 +642,16 @@ pub fn render(
         f.truth_converged,
         f.images
     );
+    if let Some((med, max)) = f.truth_relative_se {
+        let _ = writeln!(
+            report,
+            "The ground truth's own standard error relative to its size, ‖σ‖/‖φ‖ on the \
+             explained class: median {med:.3}, largest {max:.3} (required ≤ {:.3}; images \
+             that ran out of budget first count as not converged). Every score below is against \
+             this noisy truth: an error near it is as good as can be measured.\n",
+            f.truth_tolerance
+        );
+    }
     for part in [&fid, &auc, &timing, &errs] {
         report.push_str(part);
         report.push('\n');
