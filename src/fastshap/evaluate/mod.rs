@@ -19,6 +19,7 @@
 
 pub mod aggregate;
 mod measure;
+mod picture;
 pub mod record;
 mod render;
 

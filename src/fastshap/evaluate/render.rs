@@ -631,6 +631,7 @@ pub fn render(
     write("timing.md", timing.as_bytes())?;
     curves_files(records, &meta.reference, &mut write)?;
     maps(meta, records, out, &mut files)?;
+    super::picture::side_by_side(meta, records, f, out, &mut files)?;
     let mut report = format!(
         "# FastSHAP evaluation\n\n{} images, P = {} players, K = {} classes; ground truth: {} \
          (largest efficiency gap |Σφ − (v(N) − v(∅))| = {:.2e}; converged on {} of {} images).\n\n",
