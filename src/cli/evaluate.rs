@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long)]
     original: Option<PathBuf>,
     #[command(flatten)]
-    arch: super::ArchArgs,
+    arch: super::model_flags::ArchArgs,
     /// CIFAR-10 source or `embedded`; images are drawn from its test split.
     #[arg(long, required_unless_present = "merge")]
     data: Option<String>,
@@ -81,9 +81,11 @@ fn measure(a: &Args, gpu: &crate::gpu::Options) -> Result<EvaluateSummary> {
     ensure!(a.top_k != Some(0), "--top-k must be at least 1");
     crate::gpu::init(gpu)?;
     let path = a.explainer.as_ref().context("--explainer is required")?;
-    let (explainer, surrogate, _) = super::explainer_and_surrogate(path, a.surrogate.as_deref())?;
+    let (explainer, surrogate, _) =
+        super::model_flags::explainer_and_surrogate(path, a.surrogate.as_deref())?;
     crate::fastshap::evaluate::check_models(&explainer, &surrogate)?;
-    let original_model = super::original_of(&surrogate, a.original.as_deref(), &a.arch)?;
+    let original_model =
+        super::model_flags::original_of(&surrogate, a.original.as_deref(), &a.arch)?;
     let original = original_model.as_ref().map(|(path, model)| Original {
         path: path.clone(),
         model,

@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long)]
     original: Option<PathBuf>,
     #[command(flatten)]
-    arch: super::ArchArgs,
+    arch: super::model_flags::ArchArgs,
     /// CIFAR-10 source or `embedded`; `--indices` pick images of its test split.
     #[arg(long)]
     data: Option<String>,
@@ -103,8 +103,8 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     let files = find_images(&a.images)?;
     crate::gpu::init(gpu)?;
     let (explainer, surrogate, sur_path) =
-        super::explainer_and_surrogate(&a.explainer, a.surrogate.as_deref())?;
-    let original = super::original_of(&surrogate, a.original.as_deref(), &a.arch)?;
+        super::model_flags::explainer_and_surrogate(&a.explainer, a.surrogate.as_deref())?;
+    let original = super::model_flags::original_of(&surrogate, a.original.as_deref(), &a.arch)?;
     let test = match &a.data {
         Some(d) => {
             let (_, test) = crate::data::load_source(d)?;

@@ -8,8 +8,11 @@ mod eval;
 mod evaluate;
 mod explain;
 mod explainer;
+mod model_flags;
 mod profile;
 mod reproduce;
+mod run_flags;
+mod schedule_flags;
 mod surrogate;
 mod tables;
 mod train;
@@ -81,128 +84,6 @@ enum Command {
     /// A static site that explains dropped images in the browser, on the visitor's GPU
     /// (WebGPU): index.html, the wasm engine and the checkpoints.
     Web(Box<web::Args>),
-}
-
-/// Fault injection for tests (hidden flags of the training commands).
-#[derive(clap::Args, Debug, Default)]
-pub(crate) struct Faults {
-    /// Make the loss NaN at this global step (with --fault-nan-op: that op's output).
-    #[arg(long, hide = true)]
-    fault_nan_at_step: Option<u64>,
-    /// The op --fault-nan-at-step poisons: OP, OP@LAYER or grad:OP[@LAYER].
-    #[arg(long, hide = true, requires = "fault_nan_at_step")]
-    fault_nan_op: Option<crate::autograd::trace::Fault>,
-}
-
-impl Faults {
-    /// Run options with these faults.
-    pub(crate) fn run_options(
-        &self,
-        quiet: bool,
-        stop_after_epoch: Option<usize>,
-    ) -> crate::train::RunOptions {
-        crate::train::RunOptions {
-            quiet,
-            stop_after_epoch,
-            nan_at_step: self.fault_nan_at_step,
-            nan_op: self.fault_nan_op.clone(),
-        }
-    }
-}
-
-/// A training command's config, run directory and resume state: read from `--resume DIR`, or
-/// built from the flags for a new run into `--out` (bad settings fail before any work).
-pub(crate) fn config_or_resume<C: Clone>(
-    resume: Option<&std::path::Path>,
-    out: Option<&std::path::Path>,
-    read: impl FnOnce(&std::path::Path) -> anyhow::Result<crate::train::state::Resumed<C>>,
-    build: impl FnOnce() -> anyhow::Result<C>,
-) -> anyhow::Result<(
-    C,
-    std::path::PathBuf,
-    Option<crate::train::state::Resumed<C>>,
-)> {
-    match (resume, out) {
-        (Some(dir), _) => {
-            let r = read(dir)?;
-            Ok((r.config.clone(), dir.to_path_buf(), Some(r)))
-        }
-        (None, Some(out)) => Ok((build()?, out.to_path_buf(), None)),
-        (None, None) => anyhow::bail!("--out DIR is required (where checkpoints and metrics go)"),
-    }
-}
-
-/// How to build a classifier checkpoint that has no fastshap metadata (a plain PyTorch
-/// `state_dict` saved with safetensors): everything else is read from its tensors.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub(crate) struct ArchArgs {
-    /// The architecture of a checkpoint without fastshap metadata (a plain PyTorch state dict);
-    /// widths, depth, blocks, patch size, classes and input channels come from its tensors.
-    #[arg(long, value_enum)]
-    arch: Option<crate::train::ClassifierArch>,
-    /// Attention heads of a vit / mae-classifier state dict (the weights cannot tell).
-    #[arg(long)]
-    heads: Option<usize>,
-    /// A JSON object of config fields that replace the inferred ones, e.g. {"heads": 12}.
-    #[arg(long)]
-    arch_config: Option<std::path::PathBuf>,
-}
-
-impl ArchArgs {
-    pub(crate) fn hint(&self) -> anyhow::Result<crate::train::ArchHint> {
-        crate::train::ArchHint::new(
-            self.arch,
-            self.heads,
-            self.arch_config.as_deref(),
-            Default::default(),
-        )
-    }
-}
-
-/// The original an explanation is of: `--original` (with `--arch` for a state dict), else the
-/// one `surrogate` was trained from when its file is still there.
-/// An explainer checkpoint and its surrogate: the one given, else the one the explainer
-/// recorded at training time (one clear error when that file is gone). Shared by `explain`,
-/// `evaluate` and `web`.
-pub(crate) fn explainer_and_surrogate(
-    explainer: &std::path::Path,
-    surrogate: Option<&std::path::Path>,
-) -> anyhow::Result<(
-    crate::fastshap::Explainer,
-    crate::fastshap::Surrogate,
-    std::path::PathBuf,
-)> {
-    let (explainer, recorded) = crate::fastshap::Explainer::load(explainer)?;
-    let path = surrogate.map_or(recorded, std::path::Path::to_path_buf);
-    anyhow::ensure!(
-        path.exists(),
-        "surrogate checkpoint {} not found (pass --surrogate)",
-        path.display()
-    );
-    let surrogate = crate::fastshap::Surrogate::load(&path)?;
-    Ok((explainer, surrogate, path))
-}
-
-pub(crate) fn original_of(
-    surrogate: &crate::fastshap::Surrogate,
-    original: Option<&std::path::Path>,
-    arch: &ArchArgs,
-) -> anyhow::Result<Option<(std::path::PathBuf, crate::train::Model)>> {
-    let Some(path) = original else {
-        anyhow::ensure!(
-            arch.arch.is_none() && arch.heads.is_none() && arch.arch_config.is_none(),
-            "--arch, --heads and --arch-config describe --original; give --original too"
-        );
-        return surrogate.load_original();
-    };
-    let model = crate::fastshap::surrogate::load_original_as(path, &arch.hint()?)?;
-    let (k, ks) = (model.classes().unwrap_or(0), surrogate.classes.len());
-    anyhow::ensure!(
-        k == ks,
-        "--original {} predicts {k} classes but the surrogate {ks}",
-        path.display()
-    );
-    Ok(Some((path.to_path_buf(), model)))
 }
 
 impl Cli {
