@@ -1,13 +1,13 @@
 //! Command-line interface: one file per subcommand; each parses, calls the library, prints.
 
 mod bench;
+mod classifier_eval;
 mod compare;
 mod demo;
 mod devices;
-mod eval;
-mod evaluate;
 mod explain;
 mod explainer;
+mod explainer_fidelity;
 mod model_flags;
 mod profile;
 mod reproduce;
@@ -59,7 +59,7 @@ enum Command {
     /// Train a classifier or pre-train an MAE with the paper's recipe (see --help for options).
     Train(Box<train::Args>),
     /// Loss, accuracy and confusion matrix of a classifier checkpoint on a test set.
-    Eval(eval::Args),
+    Eval(classifier_eval::Args),
     /// Train a surrogate (image + mask channel) of an original classifier on masked inputs.
     Surrogate(Box<surrogate::Args>),
     /// Train the FastSHAP UNet explainer of a surrogate.
@@ -80,7 +80,7 @@ enum Command {
     },
     /// Explainer error against exact/KernelSHAP Shapley values, inclusion/exclusion AUCs,
     /// timing and attention rollout, as Markdown/CSV tables and plots.
-    Evaluate(Box<evaluate::Args>),
+    Evaluate(Box<explainer_fidelity::Args>),
     /// A static site that explains dropped images in the browser, on the visitor's GPU
     /// (WebGPU): index.html, the wasm engine and the checkpoints.
     Web(Box<web::Args>),
@@ -111,7 +111,7 @@ pub fn main() -> i32 {
         }),
         Command::Profile(a) => profile::run(a, &opts),
         Command::Train(a) => train::run(a, &opts),
-        Command::Eval(a) => eval::run(a, &opts),
+        Command::Eval(a) => classifier_eval::run(a, &opts),
         Command::Surrogate(a) => surrogate::run(a, &opts),
         Command::Explainer(a) => explainer::run(a, &opts),
         Command::Explain(a) => explain::run(a, &opts),
@@ -121,7 +121,7 @@ pub fn main() -> i32 {
         Command::WriteAtomic { path, bytes, fill } => {
             crate::io::write_atomic(path, &vec![*fill; *bytes])
         }
-        Command::Evaluate(a) => evaluate::run(a, &opts),
+        Command::Evaluate(a) => explainer_fidelity::run(a, &opts),
     };
     match result {
         Ok(()) => 0,
