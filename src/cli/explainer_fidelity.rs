@@ -141,45 +141,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         );
         return Ok(());
     };
-    for e in f.scores.iter().take(2) {
-        println!(
-            "{:<22} vs {}: Pearson {}, L2 {}",
-            e.name,
-            s.ground_truth,
-            e.predicted.pearson.fmt(),
-            e.predicted.l2.fmt()
-        );
-    }
-    for v in &f.best_cheap {
-        println!(
-            "best cheap baseline by {}: {} ({:.3} vs FastSHAP {:.3}, difference {}): FastSHAP {}",
-            v.metric,
-            v.best,
-            v.best_mean,
-            v.fastshap_mean,
-            v.difference.fmt(),
-            if v.fastshap_beats {
-                "beats it"
-            } else if v.fastshap_loses {
-                "loses"
-            } else {
-                "does not beat it"
-            }
-        );
-    }
-    println!("additivity of the games: {}", f.additivity.fmt());
-    println!(
-        "curves explain the {}'s prediction{}",
-        s.reference,
-        if s.reference == "surrogate" {
-            " (no original checkpoint reachable from the surrogate's metadata)"
-        } else {
-            ""
-        }
-    );
-    if let Some(why) = &s.rollout_skipped {
-        println!("attention rollout skipped: {why}");
-    }
+    super::fidelity_answer::print(&s, f);
     println!("wrote {} files to {}", s.files.len(), a.out.display());
     Ok(())
 }

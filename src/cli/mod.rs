@@ -8,6 +8,7 @@ mod devices;
 mod explain;
 mod explainer;
 mod explainer_fidelity;
+mod fidelity_answer;
 mod model_flags;
 mod profile;
 mod reproduce;
