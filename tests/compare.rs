@@ -12,14 +12,13 @@ use fastshap::fastshap::compare::{
 };
 use fastshap::fastshap::explainer::tiny_config;
 use fastshap::fastshap::surrogate::{META_ORIGINAL, SurrogateMetrics, load_original};
-use fastshap::fastshap::tables::{
-    PAPER_TABLE1, Table, best_surrogate_epoch, paper_row, resolve_checkpoint,
-};
+use fastshap::fastshap::tables::{PAPER_TABLE1, Table, best_surrogate_epoch, paper_row};
 use fastshap::fastshap::{
     Explainer, META_CLASSES, META_ROLE, META_SUPERPIXEL, Surrogate, SurrogateModel,
 };
 use fastshap::models::{ResNet, ResNetConfig};
 use fastshap::nn::init_rng;
+use fastshap::train::run_dir::resolve_checkpoint;
 use fastshap::train::{Model, state};
 use fastshap::viz::HeatmapOptions;
 use fastshap::{Tensor, checkpoint};

@@ -6,11 +6,11 @@ use fastshap::Tensor;
 use fastshap::models::{Mae, MaeClassifier, MaeConfig, ResNet, ResNetConfig, Vit, VitConfig};
 use fastshap::nn::{InitRng, MultiHeadAttention, QkvLayout, init_rng};
 use fastshap::no_grad;
-use fastshap::shap::curves::{self, Mode};
 use fastshap::shap::exact::exact_shapley;
 use fastshap::shap::game::{
     Game, LinearGame, Link, RestrictedGame, SurrogateGame, TableGame, coalition_mask,
 };
+use fastshap::shap::inclusion_exclusion::{self, Mode};
 use fastshap::shap::kernelshap::{KernelShapConfig, kernel_shap};
 use fastshap::shap::metrics;
 use fastshap::shap::rollout::{attention_rollout, attention_rollout_host};
@@ -299,9 +299,9 @@ fn curves_on_a_logistic_game() {
         w: w.clone(),
         b: -0.5,
     };
-    let pct = curves::PERCENTAGES;
+    let pct = inclusion_exclusion::PERCENTAGES;
     for mode in [Mode::Inclusion, Mode::Exclusion] {
-        let c = curves::curve(&g, &w, 0, &pct, mode, true).unwrap();
+        let c = inclusion_exclusion::curve(&g, &w, 0, &pct, mode, true).unwrap();
         assert_eq!(c.x.len(), 13);
         assert_eq!((c.x[0], c.x[12]), (0.0, 1.0));
         // By hand: the top m = round(q·20) players are the first m weights.
@@ -326,7 +326,7 @@ fn curves_on_a_logistic_game() {
             }
         }
         let auc = c.top1_auc();
-        let want = curves::trapezoid(&c.x, &c.top1);
+        let want = inclusion_exclusion::trapezoid(&c.x, &c.top1);
         assert_eq!(auc, want);
     }
     // By hand: m = round(q·20) = 0, 0, 1, 2, 3, 5, 10, 15, 17, 18, 19, 19, 20 players. Inclusion:
@@ -334,13 +334,13 @@ fn curves_on_a_logistic_game() {
     // 5% on: AUC = ½·0.04 + 0.95 = 0.97. Exclusion: the remainders Σ w[m..] − 0.5 are
     // 1.5, 1.5, −0.5, −2.3, −3.9, … (negative once anything positive is removed), 0 at m = 20
     // in the sum but −0.5 with the bias: class 0 only at 0% and 1%: AUC = 0.01 + ½·0.04 = 0.03.
-    let inc = curves::curve(&g, &w, 0, &pct, Mode::Inclusion, true).unwrap();
+    let inc = inclusion_exclusion::curve(&g, &w, 0, &pct, Mode::Inclusion, true).unwrap();
     assert_eq!(
         inc.top1,
         [0., 0., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1.]
     );
     assert!((inc.top1_auc() - 0.97).abs() < 1e-12);
-    let exc = curves::curve(&g, &w, 0, &pct, Mode::Exclusion, true).unwrap();
+    let exc = inclusion_exclusion::curve(&g, &w, 0, &pct, Mode::Exclusion, true).unwrap();
     assert_eq!(
         exc.top1,
         [1., 1., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0.]
@@ -349,14 +349,14 @@ fn curves_on_a_logistic_game() {
     // A good ranking beats the reversed one on inclusion and loses on exclusion.
     let rev: Vec<f64> = w.iter().map(|x| -x).collect();
     let lo = |phi: &[f64], m| {
-        curves::curve(&g, phi, 0, &pct, m, true)
+        inclusion_exclusion::curve(&g, phi, 0, &pct, m, true)
             .unwrap()
             .log_odds_auc()
     };
     assert!(lo(&w, Mode::Inclusion) > lo(&rev, Mode::Inclusion));
     assert!(lo(&w, Mode::Exclusion) < lo(&rev, Mode::Exclusion));
     // Without endpoints the x axis is the eleven percentages.
-    let c = curves::curve(&g, &w, 0, &pct, Mode::Inclusion, false).unwrap();
+    let c = inclusion_exclusion::curve(&g, &w, 0, &pct, Mode::Inclusion, false).unwrap();
     assert_eq!(c.x.len(), 11);
     assert!((c.top1_auc() - (0.5 * 0.04 + 0.94)).abs() < 1e-12);
 }
@@ -375,7 +375,7 @@ fn curve_report_and_bootstrap() {
         .iter()
         .map(|g| (g as &dyn Game, g.w.as_slice(), 0))
         .collect();
-    let r = curves::evaluate(&items, Mode::Inclusion, true, 1000, 5).unwrap();
+    let r = inclusion_exclusion::evaluate(&items, Mode::Inclusion, true, 1000, 5).unwrap();
     assert_eq!(r.curves.len(), 6);
     let mean = r.log_odds.per_image.iter().sum::<f64>() / 6.0;
     assert!((r.log_odds.mean - mean).abs() < 1e-12);
@@ -385,12 +385,15 @@ fn curve_report_and_bootstrap() {
         r.log_odds
     );
     // Seeded: same seed, same interval; a constant sample has a degenerate interval.
-    let again = curves::evaluate(&items, Mode::Inclusion, true, 1000, 5).unwrap();
+    let again = inclusion_exclusion::evaluate(&items, Mode::Inclusion, true, 1000, 5).unwrap();
     assert_eq!(r.log_odds.ci, again.log_odds.ci);
-    assert_eq!(curves::bootstrap_ci(&[0.5; 10], 200, 0.95, 1), (0.5, 0.5));
+    assert_eq!(
+        inclusion_exclusion::bootstrap_ci(&[0.5; 10], 200, 0.95, 1),
+        (0.5, 0.5)
+    );
     // Interval of the mean shrinks like 1/√n: 0/1 data with p = ½ has std of mean ½/√n.
     let coin: Vec<f64> = (0..400).map(|i| (i % 2) as f64).collect();
-    let (lo, hi) = curves::bootstrap_ci(&coin, 2000, 0.95, 3);
+    let (lo, hi) = inclusion_exclusion::bootstrap_ci(&coin, 2000, 0.95, 3);
     let half = (hi - lo) / 2.0;
     assert!((half - 1.96 * 0.5 / 20.0).abs() < 0.01, "half width {half}");
 }

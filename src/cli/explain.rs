@@ -4,7 +4,10 @@
 
 use crate::data::CIFAR10_CLASSES;
 use crate::data::images::find_images;
-use crate::fastshap::explain::{ExplainOptions, GRID_ROWS, Models, Source, explain_images};
+use crate::data::shard::Shard;
+use crate::fastshap::explain::{
+    ExplainOptions, GRID_ROWS, Models, explain_images, numbered_sources,
+};
 use crate::progress::Progress;
 use crate::viz::gallery::PAGE;
 use anyhow::{Context, Result, bail, ensure};
@@ -23,7 +26,7 @@ pub struct Args {
     #[arg(long)]
     original: Option<PathBuf>,
     #[command(flatten)]
-    arch: super::ArchArgs,
+    arch: super::model_flags::ArchArgs,
     /// CIFAR-10 source or `embedded`; `--indices` pick images of its test split.
     #[arg(long)]
     data: Option<String>,
@@ -53,33 +56,6 @@ pub struct Args {
     shard: Option<String>,
 }
 
-/// `--shard K/N`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shard {
-    pub index: usize,
-    pub count: usize,
-}
-
-impl Shard {
-    /// The range of `len` items this shard explains: contiguous, sizes differing by at most 1.
-    pub fn range(self, len: usize) -> std::ops::Range<usize> {
-        let at = |k: usize| (k as u128 * len as u128 / self.count as u128) as usize;
-        at(self.index)..at(self.index + 1)
-    }
-}
-
-/// Parses `--shard K/N` with 0 ≤ K < N.
-pub fn parse_shard(s: &str) -> Result<Shard> {
-    let bad = || anyhow::anyhow!("--shard {s:?} is not K/N with 0 ≤ K < N (e.g. 0/4 … 3/4)");
-    let (k, n) = s.split_once('/').ok_or_else(bad)?;
-    let (index, count): (usize, usize) = (
-        k.trim().parse().map_err(|_| bad())?,
-        n.trim().parse().map_err(|_| bad())?,
-    );
-    ensure!(count > 0 && index < count, bad());
-    Ok(Shard { index, count })
-}
-
 fn check_sources(a: &Args) -> Result<()> {
     match (&a.data, a.images.is_empty()) {
         (Some(_), false) => bail!("give either --data with --indices or image files, not both"),
@@ -95,7 +71,7 @@ fn check_sources(a: &Args) -> Result<()> {
 pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     ensure!(a.batch_size >= 1, "--batch-size must be at least 1");
     check_sources(a)?;
-    let shard = a.shard.as_deref().map(parse_shard).transpose()?;
+    let shard = a.shard.as_deref().map(Shard::parse).transpose()?;
     if let Some(v) = a.vmax {
         ensure!(v.is_finite() && v > 0.0, "--vmax must be positive, got {v}");
     }
@@ -103,43 +79,18 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     let files = find_images(&a.images)?;
     crate::gpu::init(gpu)?;
     let (explainer, surrogate, sur_path) =
-        super::explainer_and_surrogate(&a.explainer, a.surrogate.as_deref())?;
-    let original = super::original_of(&surrogate, a.original.as_deref(), &a.arch)?;
-    let test = match &a.data {
-        Some(d) => {
-            let (_, test) = crate::data::load_source(d)?;
-            for &i in &a.indices {
-                ensure!(
-                    i < test.len(),
-                    "--indices: {i} is out of range (the test split has {} images)",
-                    test.len()
-                );
-            }
-            Some((test, d.as_str()))
-        }
-        None => None,
-    };
-    let mut sources: Vec<(usize, Source)> = match &test {
-        Some(_) => a
-            .indices
-            .iter()
-            .map(|&i| Source::Test(i))
-            .collect::<Vec<_>>(),
-        None => files.into_iter().map(Source::File).collect(),
-    }
-    .into_iter()
-    .enumerate()
-    .collect();
-    if let Some(shard) = shard {
-        let (all, r) = (sources.len(), shard.range(sources.len()));
-        sources = sources.drain(r).collect();
-        if sources.is_empty() {
-            println!(
-                "shard {}/{}: no images (the list has {all}, fewer than the shards)",
-                shard.index, shard.count
-            );
-            return Ok(());
-        }
+        super::model_flags::explainer_and_surrogate(&a.explainer, a.surrogate.as_deref())?;
+    let original = super::model_flags::original_of(&surrogate, a.original.as_deref(), &a.arch)?;
+    let test = (a.data.as_deref())
+        .map(|d| crate::data::load_source(d).map(|(_, test)| (test, d)))
+        .transpose()?;
+    let (sources, all) = numbered_sources(test.as_ref().map(|t| &t.0), &a.indices, files, shard)?;
+    if let (Some(shard), true) = (shard, sources.is_empty()) {
+        println!(
+            "shard {}/{}: no images (the list has {all}, fewer than the shards)",
+            shard.index, shard.count
+        );
+        return Ok(());
     }
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
@@ -160,28 +111,23 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         classes,
         vmax: a.vmax,
         batch_size: a.batch_size,
-        suffix: shard
-            .map(|s| format!(".shard-{}-of-{}", s.index, s.count))
-            .unwrap_or_default(),
+        suffix: shard.map(Shard::suffix).unwrap_or_default(),
     };
     let mut progress = Progress::new("explain", sources.len(), "images", a.quiet);
     let s = explain_images(&models, &sources, &opts, &a.out, &mut progress)?;
     progress.finish();
+    // Optional parts of a line.
+    let only = |shown: bool, text: String| if shown { text } else { String::new() };
     if s.skipped_total > 0 {
+        let listed: String = (s.skipped.iter())
+            .map(|(p, why)| format!("\n  {p}: {why}"))
+            .collect();
         let more = s.skipped_total - s.skipped.len();
         eprintln!(
-            "warning: skipped {} of {} images that could not be read:{}{}",
+            "warning: skipped {} of {} images that could not be read:{listed}{}",
             s.skipped_total,
             sources.len(),
-            s.skipped
-                .iter()
-                .map(|(p, why)| format!("\n  {p}: {why}"))
-                .collect::<String>(),
-            if more > 0 {
-                format!("\n  … and {more} more")
-            } else {
-                String::new()
-            }
+            only(more > 0, format!("\n  … and {more} more"))
         );
     }
     let sfx = &opts.suffix;
@@ -192,22 +138,13 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         s.explained,
         s.seconds,
         s.seconds * 1e3 / s.explained as f64,
-        if original.is_some() {
-            " and original"
-        } else {
-            ""
-        },
+        only(original.is_some(), " and original".into()),
         a.out.display(),
-        if s.overlays > 0 {
+        only(
+            s.overlays > 0,
             format!(" (+ .overlay.png for the {} larger than 32×32)", s.overlays)
-        } else {
-            String::new()
-        },
-        if s.explained > GRID_ROWS {
-            format!(" (first {GRID_ROWS})")
-        } else {
-            String::new()
-        }
+        ),
+        only(s.explained > GRID_ROWS, format!(" (first {GRID_ROWS})"))
     );
     Ok(())
 }

@@ -64,17 +64,8 @@ pub struct Args {
     augment: AugmentKind,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    #[arg(long)]
-    train_limit: Option<usize>,
-    #[arg(long)]
-    val_limit: Option<usize>,
-    /// Stop cleanly after this many finished epochs (continue later with --resume).
-    #[arg(long)]
-    stop_after_epoch: Option<usize>,
-    #[arg(long)]
-    quiet: bool,
     #[command(flatten)]
-    faults: super::Faults,
+    run: super::run_flags::RunFlags,
 }
 
 fn build_config(a: &Args) -> Result<ExplainerConfig> {
@@ -97,22 +88,24 @@ fn build_config(a: &Args) -> Result<ExplainerConfig> {
     c.early_stop = a.early_stop;
     c.augment = a.augment;
     c.seed = a.seed;
-    c.train_limit = a.train_limit;
-    c.val_limit = a.val_limit;
+    c.train_limit = a.run.train_limit;
+    c.val_limit = a.run.val_limit;
     c.validate()?;
     Ok(c)
 }
 
 pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     // Bad settings fail before the GPU and the data are touched.
-    let (cfg, dir, resumed) =
-        super::config_or_resume(a.resume.as_deref(), a.out.as_deref(), read_resume, || {
-            build_config(a)
-        })?;
+    let (cfg, dir, resumed) = super::run_flags::config_or_resume(
+        a.resume.as_deref(),
+        a.out.as_deref(),
+        read_resume,
+        || build_config(a),
+    )?;
     crate::gpu::init(gpu)?;
     let surrogate = Surrogate::load(&cfg.surrogate)?;
     let (fit, val) = crate::data::load_fit_val(&cfg.data)?;
-    let opts = a.faults.run_options(a.quiet, a.stop_after_epoch);
+    let opts = a.run.run_options();
     train_explainer(&cfg, &surrogate, &fit, &val, &dir, resumed.as_ref(), &opts)?;
     Ok(())
 }

@@ -1,15 +1,19 @@
 //! Command-line interface: one file per subcommand; each parses, calls the library, prints.
 
 mod bench;
+mod classifier_eval;
 mod compare;
 mod demo;
 mod devices;
-mod eval;
-mod evaluate;
 mod explain;
 mod explainer;
+mod explainer_fidelity;
+mod fidelity_answer;
+mod model_flags;
 mod profile;
 mod reproduce;
+mod run_flags;
+mod schedule_flags;
 mod surrogate;
 mod tables;
 mod train;
@@ -56,7 +60,7 @@ enum Command {
     /// Train a classifier or pre-train an MAE with the paper's recipe (see --help for options).
     Train(Box<train::Args>),
     /// Loss, accuracy and confusion matrix of a classifier checkpoint on a test set.
-    Eval(eval::Args),
+    Eval(classifier_eval::Args),
     /// Train a surrogate (image + mask channel) of an original classifier on masked inputs.
     Surrogate(Box<surrogate::Args>),
     /// Train the FastSHAP UNet explainer of a surrogate.
@@ -77,132 +81,10 @@ enum Command {
     },
     /// Explainer error against exact/KernelSHAP Shapley values, inclusion/exclusion AUCs,
     /// timing and attention rollout, as Markdown/CSV tables and plots.
-    Evaluate(Box<evaluate::Args>),
+    Evaluate(Box<explainer_fidelity::Args>),
     /// A static site that explains dropped images in the browser, on the visitor's GPU
     /// (WebGPU): index.html, the wasm engine and the checkpoints.
     Web(Box<web::Args>),
-}
-
-/// Fault injection for tests (hidden flags of the training commands).
-#[derive(clap::Args, Debug, Default)]
-pub(crate) struct Faults {
-    /// Make the loss NaN at this global step (with --fault-nan-op: that op's output).
-    #[arg(long, hide = true)]
-    fault_nan_at_step: Option<u64>,
-    /// The op --fault-nan-at-step poisons: OP, OP@LAYER or grad:OP[@LAYER].
-    #[arg(long, hide = true, requires = "fault_nan_at_step")]
-    fault_nan_op: Option<crate::autograd::trace::Fault>,
-}
-
-impl Faults {
-    /// Run options with these faults.
-    pub(crate) fn run_options(
-        &self,
-        quiet: bool,
-        stop_after_epoch: Option<usize>,
-    ) -> crate::train::RunOptions {
-        crate::train::RunOptions {
-            quiet,
-            stop_after_epoch,
-            nan_at_step: self.fault_nan_at_step,
-            nan_op: self.fault_nan_op.clone(),
-        }
-    }
-}
-
-/// A training command's config, run directory and resume state: read from `--resume DIR`, or
-/// built from the flags for a new run into `--out` (bad settings fail before any work).
-pub(crate) fn config_or_resume<C: Clone>(
-    resume: Option<&std::path::Path>,
-    out: Option<&std::path::Path>,
-    read: impl FnOnce(&std::path::Path) -> anyhow::Result<crate::train::state::Resumed<C>>,
-    build: impl FnOnce() -> anyhow::Result<C>,
-) -> anyhow::Result<(
-    C,
-    std::path::PathBuf,
-    Option<crate::train::state::Resumed<C>>,
-)> {
-    match (resume, out) {
-        (Some(dir), _) => {
-            let r = read(dir)?;
-            Ok((r.config.clone(), dir.to_path_buf(), Some(r)))
-        }
-        (None, Some(out)) => Ok((build()?, out.to_path_buf(), None)),
-        (None, None) => anyhow::bail!("--out DIR is required (where checkpoints and metrics go)"),
-    }
-}
-
-/// How to build a classifier checkpoint that has no fastshap metadata (a plain PyTorch
-/// `state_dict` saved with safetensors): everything else is read from its tensors.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub(crate) struct ArchArgs {
-    /// The architecture of a checkpoint without fastshap metadata (a plain PyTorch state dict);
-    /// widths, depth, blocks, patch size, classes and input channels come from its tensors.
-    #[arg(long, value_enum)]
-    arch: Option<crate::train::ClassifierArch>,
-    /// Attention heads of a vit / mae-classifier state dict (the weights cannot tell).
-    #[arg(long)]
-    heads: Option<usize>,
-    /// A JSON object of config fields that replace the inferred ones, e.g. {"heads": 12}.
-    #[arg(long)]
-    arch_config: Option<std::path::PathBuf>,
-}
-
-impl ArchArgs {
-    pub(crate) fn hint(&self) -> anyhow::Result<crate::train::ArchHint> {
-        crate::train::ArchHint::new(
-            self.arch,
-            self.heads,
-            self.arch_config.as_deref(),
-            Default::default(),
-        )
-    }
-}
-
-/// The original an explanation is of: `--original` (with `--arch` for a state dict), else the
-/// one `surrogate` was trained from when its file is still there.
-/// An explainer checkpoint and its surrogate: the one given, else the one the explainer
-/// recorded at training time (one clear error when that file is gone). Shared by `explain`,
-/// `evaluate` and `web`.
-pub(crate) fn explainer_and_surrogate(
-    explainer: &std::path::Path,
-    surrogate: Option<&std::path::Path>,
-) -> anyhow::Result<(
-    crate::fastshap::Explainer,
-    crate::fastshap::Surrogate,
-    std::path::PathBuf,
-)> {
-    let (explainer, recorded) = crate::fastshap::Explainer::load(explainer)?;
-    let path = surrogate.map_or(recorded, std::path::Path::to_path_buf);
-    anyhow::ensure!(
-        path.exists(),
-        "surrogate checkpoint {} not found (pass --surrogate)",
-        path.display()
-    );
-    let surrogate = crate::fastshap::Surrogate::load(&path)?;
-    Ok((explainer, surrogate, path))
-}
-
-pub(crate) fn original_of(
-    surrogate: &crate::fastshap::Surrogate,
-    original: Option<&std::path::Path>,
-    arch: &ArchArgs,
-) -> anyhow::Result<Option<(std::path::PathBuf, crate::train::Model)>> {
-    let Some(path) = original else {
-        anyhow::ensure!(
-            arch.arch.is_none() && arch.heads.is_none() && arch.arch_config.is_none(),
-            "--arch, --heads and --arch-config describe --original; give --original too"
-        );
-        return surrogate.load_original();
-    };
-    let model = crate::fastshap::surrogate::load_original_as(path, &arch.hint()?)?;
-    let (k, ks) = (model.classes().unwrap_or(0), surrogate.classes.len());
-    anyhow::ensure!(
-        k == ks,
-        "--original {} predicts {k} classes but the surrogate {ks}",
-        path.display()
-    );
-    Ok(Some((path.to_path_buf(), model)))
 }
 
 impl Cli {
@@ -230,7 +112,7 @@ pub fn main() -> i32 {
         }),
         Command::Profile(a) => profile::run(a, &opts),
         Command::Train(a) => train::run(a, &opts),
-        Command::Eval(a) => eval::run(a, &opts),
+        Command::Eval(a) => classifier_eval::run(a, &opts),
         Command::Surrogate(a) => surrogate::run(a, &opts),
         Command::Explainer(a) => explainer::run(a, &opts),
         Command::Explain(a) => explain::run(a, &opts),
@@ -240,7 +122,7 @@ pub fn main() -> i32 {
         Command::WriteAtomic { path, bytes, fill } => {
             crate::io::write_atomic(path, &vec![*fill; *bytes])
         }
-        Command::Evaluate(a) => evaluate::run(a, &opts),
+        Command::Evaluate(a) => explainer_fidelity::run(a, &opts),
     };
     match result {
         Ok(()) => 0,

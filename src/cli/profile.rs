@@ -19,7 +19,7 @@ pub struct Args {
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     #[command(flatten)]
-    arch: super::ArchArgs,
+    arch: super::model_flags::ArchArgs,
     /// What to profile: a training step, or a forward pass (inference; for `unet` that is the
     /// explainer's pass).
     #[arg(long, value_enum, default_value = "step")]

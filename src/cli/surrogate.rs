@@ -67,20 +67,8 @@ pub struct Args {
     val_samples: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Train on N images spread over the training set (quick runs).
-    #[arg(long)]
-    train_limit: Option<usize>,
-    /// Validate on N images spread over the test set.
-    #[arg(long)]
-    val_limit: Option<usize>,
-    /// Stop cleanly after this many finished epochs (continue later with --resume).
-    #[arg(long)]
-    stop_after_epoch: Option<usize>,
-    /// Print only errors.
-    #[arg(long)]
-    quiet: bool,
     #[command(flatten)]
-    faults: super::Faults,
+    run: super::run_flags::RunFlags,
 }
 
 fn build_config(a: &Args) -> Result<SurrogateConfig> {
@@ -100,8 +88,8 @@ fn build_config(a: &Args) -> Result<SurrogateConfig> {
     c.augment = a.augment;
     c.val_samples = a.val_samples;
     c.seed = a.seed;
-    c.train_limit = a.train_limit;
-    c.val_limit = a.val_limit;
+    c.train_limit = a.run.train_limit;
+    c.val_limit = a.run.val_limit;
     c.validate()?;
     let hint = ArchHint::new(
         a.original_arch,
@@ -121,13 +109,15 @@ fn build_config(a: &Args) -> Result<SurrogateConfig> {
 
 pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     // Bad settings fail before the GPU and the data are touched.
-    let (cfg, dir, resumed) =
-        super::config_or_resume(a.resume.as_deref(), a.out.as_deref(), read_resume, || {
-            build_config(a)
-        })?;
+    let (cfg, dir, resumed) = super::run_flags::config_or_resume(
+        a.resume.as_deref(),
+        a.out.as_deref(),
+        read_resume,
+        || build_config(a),
+    )?;
     crate::gpu::init(gpu)?;
     let (fit, val) = crate::data::load_fit_val(&cfg.data)?;
-    let opts = a.faults.run_options(a.quiet, a.stop_after_epoch);
+    let opts = a.run.run_options();
     train_surrogate(&cfg, &fit, &val, &dir, resumed.as_ref(), &opts)?;
     Ok(())
 }

@@ -5,11 +5,10 @@
 
 use crate::fastshap::compare::TestSet;
 use crate::fastshap::surrogate::load_original;
-use crate::fastshap::tables::{
-    TABLE1_NOTES, best_surrogate_epoch, parse_named, resolve_checkpoint, table1, table2,
-};
+use crate::fastshap::tables::{TABLE1_NOTES, best_surrogate_epoch, parse_named, table1, table2};
 use crate::progress::Progress;
 use crate::train::eval;
+use crate::train::run_dir::resolve_checkpoint;
 use anyhow::{Context, Result, ensure};
 use std::path::PathBuf;
 

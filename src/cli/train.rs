@@ -2,21 +2,9 @@
 //! start), any setting overridable by a flag; `--resume DIR` continues a stopped run.
 
 use crate::train::config::{Arch, AugmentKind, ModelConfig, OptimKind, Preset, TrainConfig};
-use crate::train::schedule::Schedule;
 use crate::train::state;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum ScheduleKind {
-    Constant,
-    /// Linear warmup (--warmup epochs) then cosine to 0.
-    Cosine,
-    /// ×--gamma every --step-every epochs.
-    Step,
-    /// ReduceLROnPlateau on the validation loss (FastSHAP's: factor 0.5, patience 2, min 1e-5).
-    Plateau,
-}
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -61,21 +49,8 @@ pub struct Args {
     betas: Option<Vec<f64>>,
     #[arg(long, allow_negative_numbers = true)]
     momentum: Option<f64>,
-    #[arg(long, value_enum)]
-    schedule: Option<ScheduleKind>,
-    /// Warmup epochs of the cosine schedule.
-    #[arg(long, allow_negative_numbers = true)]
-    warmup: Option<f64>,
-    #[arg(long, default_value_t = 30)]
-    step_every: usize,
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
-    gamma: f64,
-    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
-    plateau_factor: f64,
-    #[arg(long, default_value_t = 2)]
-    patience: usize,
-    #[arg(long, default_value_t = 1e-5, allow_negative_numbers = true)]
-    min_lr: f64,
+    #[command(flatten)]
+    schedule: super::schedule_flags::ScheduleFlags,
     #[arg(long, allow_negative_numbers = true)]
     label_smoothing: Option<f64>,
     #[arg(long, value_enum)]
@@ -91,20 +66,8 @@ pub struct Args {
     /// Read the loss back from the device every N steps.
     #[arg(long, default_value_t = 10)]
     log_every: usize,
-    /// Train on N images spread over the training set (quick runs).
-    #[arg(long)]
-    train_limit: Option<usize>,
-    /// Validate on N images spread over the test set.
-    #[arg(long)]
-    val_limit: Option<usize>,
-    /// Stop cleanly after this many finished epochs (continue later with --resume).
-    #[arg(long)]
-    stop_after_epoch: Option<usize>,
-    /// Print only errors.
-    #[arg(long)]
-    quiet: bool,
     #[command(flatten)]
-    faults: super::Faults,
+    run: super::run_flags::RunFlags,
 }
 
 fn build_config(a: &Args, arch: Arch) -> Result<TrainConfig> {
@@ -124,27 +87,7 @@ fn build_config(a: &Args, arch: Arch) -> Result<TrainConfig> {
         c.betas = (b[0], b[1]);
     }
     c.momentum = a.momentum.unwrap_or(c.momentum);
-    let warmup = a.warmup.unwrap_or(match c.schedule {
-        Schedule::Cosine { warmup } => warmup,
-        _ => 0.0,
-    });
-    if let Some(s) = a.schedule {
-        c.schedule = match s {
-            ScheduleKind::Constant => Schedule::Constant,
-            ScheduleKind::Cosine => Schedule::Cosine { warmup },
-            ScheduleKind::Step => Schedule::Step {
-                every: a.step_every,
-                gamma: a.gamma,
-            },
-            ScheduleKind::Plateau => Schedule::Plateau {
-                factor: a.plateau_factor,
-                patience: a.patience,
-                min_lr: a.min_lr,
-            },
-        };
-    } else if let Schedule::Cosine { .. } = c.schedule {
-        c.schedule = Schedule::Cosine { warmup };
-    }
+    c.schedule = a.schedule.schedule(c.schedule);
     c.label_smoothing = a.label_smoothing.unwrap_or(c.label_smoothing);
     c.augment = a.augment.unwrap_or(c.augment);
     c.seed = a.seed;
@@ -153,8 +96,8 @@ fn build_config(a: &Args, arch: Arch) -> Result<TrainConfig> {
         m.mask_ratio = r;
     }
     c.log_every = a.log_every;
-    c.train_limit = a.train_limit;
-    c.val_limit = a.val_limit;
+    c.train_limit = a.run.train_limit;
+    c.val_limit = a.run.val_limit;
     if a.init.is_some() && arch != Arch::MaeClassifier {
         bail!("--init is for --arch mae-classifier (a pretrained MAE's encoder)");
     }
@@ -164,7 +107,7 @@ fn build_config(a: &Args, arch: Arch) -> Result<TrainConfig> {
 }
 
 pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
-    let opts = a.faults.run_options(a.quiet, a.stop_after_epoch);
+    let opts = a.run.run_options();
     let (cfg, dir, resumed) = match &a.resume {
         Some(dir) => {
             let r = state::read_resume(dir)?;

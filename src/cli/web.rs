@@ -40,7 +40,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     // not load or do not belong together.
     crate::gpu::init(gpu)?;
     let (explainer, surrogate, sur_path) =
-        super::explainer_and_surrogate(&a.explainer, a.surrogate.as_deref())?;
+        super::model_flags::explainer_and_surrogate(&a.explainer, a.surrogate.as_deref())?;
     crate::fastshap::explainer::check_pair(&explainer.config, &surrogate)?;
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;

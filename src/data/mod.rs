@@ -12,6 +12,7 @@ pub mod cache;
 mod folder;
 pub mod images;
 pub mod loader;
+pub mod shard;
 
 pub use augment::Augment;
 pub use binary::encode_batch;

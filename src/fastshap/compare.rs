@@ -2,6 +2,14 @@
 //! into four agreement subsets (A wrong B wrong, A wrong B correct, A correct B wrong, A correct
 //! B correct; Table 3 holds their sizes) and a few images of each are explained through both.
 //! Task 3: one original explained through two different surrogates on the same images.
+//! agreement.rs writes Table 3 and task 2's images (for `compare` and `reproduce` alike);
+//! job.rs is the whole `fastshap compare` run.
+
+mod agreement;
+mod job;
+
+pub use agreement::{About, Agreement, Task2Image};
+pub use job::{Checked, CompareJob, Comparison, Figures, OriginalArg};
 
 use super::SurrogateModel;
 use super::explainer::{Explainer, explain_batch};

@@ -507,3 +507,31 @@ fn thumbnail(e: &Explained, pred: usize, opts: &HeatmapOptions) -> Result<Vec<u8
     }
     png_bytes(&heatmap_grid(&[row], &o)?)
 }
+
+/// The numbered list `explain` works on — `indices` of the test split when `test` is given,
+/// else `files` — cut to `shard`'s run (numbers stay the whole list's); also the whole list's
+/// length. An index outside the test split is one clear error.
+pub fn numbered_sources(
+    test: Option<&Dataset>,
+    indices: &[usize],
+    files: Vec<PathBuf>,
+    shard: Option<crate::data::shard::Shard>,
+) -> Result<(Vec<(usize, Source)>, usize)> {
+    let all: Vec<Source> = match test {
+        Some(t) => {
+            for &i in indices {
+                anyhow::ensure!(
+                    i < t.len(),
+                    "--indices: {i} is out of range (the test split has {} images)",
+                    t.len()
+                );
+            }
+            indices.iter().map(|&i| Source::Test(i)).collect()
+        }
+        None => files.into_iter().map(Source::File).collect(),
+    };
+    let len = all.len();
+    let range = shard.map_or(0..len, |s| s.range(len));
+    let numbered = all.into_iter().enumerate();
+    Ok((numbered.skip(range.start).take(range.len()).collect(), len))
+}

@@ -8,7 +8,7 @@
 //! evaluation.
 
 use crate::shap::Game;
-use crate::shap::curves::bootstrap_ci;
+use crate::shap::inclusion_exclusion::bootstrap_ci;
 use crate::shap::kernelshap::{KernelShapConfig, Singular, kernel_shap};
 use crate::shap::metrics;
 use crate::shap::permutation::{PermutationConfig, evaluations_per_order, permutation_shapley};

@@ -98,24 +98,6 @@ impl Table {
     }
 }
 
-/// A checkpoint from a path that is either the file or a run directory holding
-/// `best.safetensors`; `what` names it in errors.
-pub fn resolve_checkpoint(path: &Path, what: &str) -> Result<PathBuf> {
-    if path.is_dir() {
-        let best = path.join(BEST);
-        ensure!(
-            best.is_file(),
-            "{what}: run directory {} has no {BEST}",
-            path.display()
-        );
-        Ok(best)
-    } else if path.is_file() {
-        Ok(path.to_path_buf())
-    } else {
-        bail!("{what}: {} does not exist", path.display())
-    }
-}
-
 /// Parses `name=PATH`.
 pub fn parse_named(spec: &str, flag: &str) -> Result<(String, PathBuf)> {
     match spec.split_once('=') {

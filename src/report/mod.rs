@@ -13,10 +13,10 @@
 //! `task3-<name>`; evaluations `eval-<slug>`, attention rollout `rollout-<slug>`.
 
 mod answer;
-mod curves;
 mod figures;
 mod sections;
 mod text;
+mod training_curves;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -250,7 +250,7 @@ fn render(run: &Run) -> String {
         sections::table(run, "table2", "Table 2: original models"),
         sections::table(run, "table1", "Table 1: surrogate models"),
         sections::table(run, "table3", "Table 3: agreement of explanations"),
-        curves::curves(run),
+        training_curves::curves(run),
         figures::task1(run),
         figures::task2(run),
         figures::task3(run),

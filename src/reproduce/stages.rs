@@ -3,8 +3,7 @@
 
 use super::{Log, Plan, Run, Stage};
 use crate::fastshap::compare::{
-    Explained, Predictions, SUBSET_SLUGS, SUBSETS, TestSet, partition, pick, predict, side_by_side,
-    table3,
+    About, Agreement, Explained, Predictions, SUBSETS, TestSet, predict, side_by_side,
 };
 use crate::fastshap::evaluate::{EvaluateConfig, GroundTruth, Original, choose_images, evaluate};
 use crate::fastshap::explainer::{self, Explainer, train_explainer};
@@ -472,30 +471,22 @@ fn tables(run: &Run, out: &Path) -> Result<Value> {
         .collect::<Result<_>>()?;
     table1(&sur).write(out, "table1", "Table 1: surrogates", TABLE1_NOTES)?;
 
-    let subsets = partition(&test.data.labels, &preds[0].pred, &preds[1].pred)?;
+    let agreement = Agreement::new(&test, &preds[0], &preds[1])?;
     let notes = format!(
         "A = ResNet18, B = ViT (this run's originals); {} test images of {}. The paper's are on \
          the 10,000 CIFAR-10 test images.",
         test.data.len(),
         run.data
     );
-    table3(&subsets).write(
-        out,
-        "table3",
-        "Table 3: agreement subsets of ResNet18 (A) and ViT (B)",
-        &notes,
-    )?;
-    let full_idx = |s: &[usize]| s.iter().map(|&i| test.index[i]).collect::<Vec<_>>();
-    let info = json!({
-        "a": "ResNet18", "b": "ViT", "data": run.data, "test_images": test.data.len(),
-        "subsets": SUBSET_SLUGS.iter().zip(&subsets)
-            .map(|(s, v)| (s.to_string(), json!(full_idx(v))))
-            .collect::<serde_json::Map<_, _>>(),
-    });
-    crate::io::write_atomic(
-        &out.join("subsets.json"),
-        serde_json::to_string_pretty(&info)?.as_bytes(),
-    )?;
+    let about = About {
+        title: "Table 3: agreement subsets of ResNet18 (A) and ViT (B)",
+        notes: &notes,
+        data: &run.data,
+        a: json!("ResNet18"),
+        b: json!("ViT"),
+    };
+    agreement.write(out, &about)?;
+    let subsets = agreement.subsets;
     Ok(json!({
         "test_images": test.data.len(),
         "accuracy": rows.iter().map(|r| (r.0.clone(), json!(r.2.accuracy)))
@@ -575,30 +566,20 @@ fn figures(run: &Run, out: &Path) -> Result<Value> {
     }
 
     let (a, b) = (get(TASK2.0), get(TASK2.1));
-    let subsets = partition(&test.data.labels, &a.predictions.pred, &b.predictions.pred)?;
-    let picked: Vec<Vec<usize>> = subsets
-        .iter()
-        .map(|s| pick(s, run.plan.per_subset))
-        .collect();
-    for (i, p) in picked.iter().enumerate() {
-        if p.is_empty() {
-            notes.push(format!(
+    let agreement = Agreement::new(&test, a.predictions, b.predictions)?;
+    let picked = agreement.picked(run.plan.per_subset);
+    let explained = (&a.explained(), &b.explained());
+    for t in agreement.task2(out, explained, ("ResNet18", "ViT"), &picked, &opts)? {
+        match t.file {
+            Some(file) => {
+                task2.push(json!({"file": file, "caption": format!("Task 2: {}", t.title)}))
+            }
+            None => notes.push(format!(
                 "Task 2: subset \"{}\" is empty on these {} test images.",
-                SUBSETS[i],
+                SUBSETS[t.subset],
                 test.data.len()
-            ));
-            continue;
+            )),
         }
-        let title = format!(
-            "{} (A = ResNet18, B = ViT): {} of {} test images",
-            SUBSETS[i],
-            subsets[i].len(),
-            test.data.len()
-        );
-        let img = side_by_side(&title, &a.explained(), &b.explained(), &test, p, &opts)?;
-        let file = format!("task2-{}.png", SUBSET_SLUGS[i]);
-        save_png(&img, &out.join(&file))?;
-        task2.push(json!({"file": file, "caption": format!("Task 2: {title}")}));
     }
 
     let (l, r) = (get(TASK3.0), get(TASK3.1));

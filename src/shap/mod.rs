@@ -5,9 +5,9 @@
 //! evaluations (through [`game::SurrogateGame`]) touch the GPU.
 
 pub mod baselines;
-pub mod curves;
 pub mod exact;
 pub mod game;
+pub mod inclusion_exclusion;
 pub mod kernelshap;
 pub mod linalg;
 pub mod metrics;

@@ -16,6 +16,7 @@ pub mod config;
 pub mod eval;
 pub mod model;
 pub mod nonfinite;
+pub mod run_dir;
 pub mod schedule;
 pub mod state;
 pub mod trainer;

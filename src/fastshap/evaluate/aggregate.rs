@@ -12,7 +12,7 @@ use crate::fastshap::fidelity::{
     budget_curve, match_stat, per_image, scores_of,
 };
 use crate::fastshap::mix;
-use crate::shap::curves::trapezoid;
+use crate::shap::inclusion_exclusion::trapezoid;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};

@@ -14,7 +14,7 @@ pub struct Args {
     #[arg(long)]
     model: PathBuf,
     #[command(flatten)]
-    arch: super::ArchArgs,
+    arch: super::model_flags::ArchArgs,
     /// CIFAR-10 source or `embedded`; its test split is evaluated.
     #[arg(long, default_value = "embedded")]
     data: String,

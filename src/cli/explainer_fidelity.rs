@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long)]
     original: Option<PathBuf>,
     #[command(flatten)]
-    arch: super::ArchArgs,
+    arch: super::model_flags::ArchArgs,
     /// CIFAR-10 source or `embedded`; images are drawn from its test split.
     #[arg(long, required_unless_present = "merge")]
     data: Option<String>,
@@ -85,9 +85,11 @@ fn measure(a: &Args, gpu: &crate::gpu::Options) -> Result<EvaluateSummary> {
     ensure!(a.top_k != Some(0), "--top-k must be at least 1");
     crate::gpu::init(gpu)?;
     let path = a.explainer.as_ref().context("--explainer is required")?;
-    let (explainer, surrogate, _) = super::explainer_and_surrogate(path, a.surrogate.as_deref())?;
+    let (explainer, surrogate, _) =
+        super::model_flags::explainer_and_surrogate(path, a.surrogate.as_deref())?;
     crate::fastshap::evaluate::check_models(&explainer, &surrogate)?;
-    let original_model = super::original_of(&surrogate, a.original.as_deref(), &a.arch)?;
+    let original_model =
+        super::model_flags::original_of(&surrogate, a.original.as_deref(), &a.arch)?;
     let original = original_model.as_ref().map(|(path, model)| Original {
         path: path.clone(),
         model,
@@ -144,45 +146,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         );
         return Ok(());
     };
-    for e in f.scores.iter().take(2) {
-        println!(
-            "{:<22} vs {}: Pearson {}, L2 {}",
-            e.name,
-            s.ground_truth,
-            e.predicted.pearson.fmt(),
-            e.predicted.l2.fmt()
-        );
-    }
-    for v in &f.best_cheap {
-        println!(
-            "best cheap baseline by {}: {} ({:.3} vs FastSHAP {:.3}, difference {}): FastSHAP {}",
-            v.metric,
-            v.best,
-            v.best_mean,
-            v.fastshap_mean,
-            v.difference.fmt(),
-            if v.fastshap_beats {
-                "beats it"
-            } else if v.fastshap_loses {
-                "loses"
-            } else {
-                "does not beat it"
-            }
-        );
-    }
-    println!("additivity of the games: {}", f.additivity.fmt());
-    println!(
-        "curves explain the {}'s prediction{}",
-        s.reference,
-        if s.reference == "surrogate" {
-            " (no original checkpoint reachable from the surrogate's metadata)"
-        } else {
-            ""
-        }
-    );
-    if let Some(why) = &s.rollout_skipped {
-        println!("attention rollout skipped: {why}");
-    }
+    super::fidelity_answer::print(&s, f);
     println!("wrote {} files to {}", s.files.len(), a.out.display());
     Ok(())
 }
