@@ -9,7 +9,7 @@
 
 use super::{META_CLASSES, META_ROLE, META_SUPERPIXEL, SurrogateModel, link_values, mix, players};
 use crate::checkpoint;
-use crate::data::{Batch, Dataset, LoaderConfig};
+use crate::data::{Batch, Dataset};
 use crate::models::{Plan, UNet, UNetConfig};
 use crate::nn::{Module, init_rng};
 use crate::ops::loss::{Normalization, fastshap_loss};
@@ -18,9 +18,11 @@ use crate::shap::Link;
 use crate::shap::sampler::ShapleySampler;
 use crate::train::RunOptions;
 use crate::train::config::{AugmentKind, Preset};
+use crate::train::epoch_loop;
 use crate::train::model::{META_ARCH, META_CONFIG};
 use crate::train::schedule::Schedule;
 use crate::train::state::{self, Resumed};
+use crate::train::task::{EpochBase, Meta, RunConfig, StepLoss, Task, Weigh};
 use crate::{Tensor, no_grad};
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
@@ -175,6 +177,30 @@ impl ExplainerConfig {
             ensure!(lim != Some(0), "{name} must be at least 1");
         }
         Ok(())
+    }
+}
+
+impl RunConfig for ExplainerConfig {
+    fn epochs(&self) -> usize {
+        self.epochs
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+    fn augment(&self) -> AugmentKind {
+        self.augment
+    }
+    fn early_stop(&self) -> Option<usize> {
+        Some(self.early_stop)
     }
 }
 
@@ -553,22 +579,24 @@ struct ExplainerTask<'a> {
     val: Vec<ValBatch>,
 }
 
-impl super::training::Task for ExplainerTask<'_> {
-    type Sampler = ShapleySampler;
+impl Task for ExplainerTask<'_> {
+    /// The epoch's coalitions.
+    type Epoch = ShapleySampler;
     type Val = f64;
     type Metrics = ExplainerMetrics;
-    const WHAT: &'static str = "explainer";
+    const RUN: &'static str = "explainer training";
+    const WEIGH: Weigh = Weigh::Device;
 
     fn module(&self) -> &dyn Module {
         &self.explainer.unet
     }
 
-    fn sampler(&self, epoch: usize) -> ShapleySampler {
+    fn begin_epoch(&self, epoch: usize) -> ShapleySampler {
         let p = players(self.cfg.unet.superpixel);
         ShapleySampler::new(p, mix(&[self.cfg.seed, epoch as u64, 11]))
     }
 
-    fn loss(&self, sampler: &mut ShapleySampler, batch: &Batch) -> Result<Tensor> {
+    fn loss(&self, sampler: &mut ShapleySampler, batch: &Batch) -> Result<StepLoss> {
         let cfg = self.cfg;
         let link = cfg.link.link();
         let (b, p, m) = (batch.len(), players(cfg.unet.superpixel), cfg.samples);
@@ -587,6 +615,7 @@ impl super::training::Task for ExplainerTask<'_> {
             cfg.normalization.normalization(),
             cfg.eff_lambda as f32,
         )
+        .map(Into::into)
     }
 
     fn validate(&self) -> Result<(f64, f64)> {
@@ -594,7 +623,7 @@ impl super::training::Task for ExplainerTask<'_> {
         Ok((vl, vl))
     }
 
-    fn metrics(&self, b: super::training::EpochBase, val_loss: f64) -> ExplainerMetrics {
+    fn metrics(&self, b: EpochBase, val_loss: f64) -> ExplainerMetrics {
         ExplainerMetrics {
             epoch: b.epoch,
             step: b.step,
@@ -610,7 +639,7 @@ impl super::training::Task for ExplainerTask<'_> {
         m.epoch
     }
 
-    fn checkpoint_meta(&self, epoch: usize) -> Result<HashMap<String, String>> {
+    fn last_meta(&self, epoch: usize) -> Result<Meta> {
         self.explainer.metadata(&self.cfg.surrogate, epoch)
     }
 
@@ -648,7 +677,7 @@ pub fn train_explainer(
 ) -> Result<ExplainerSummary> {
     let cfg = &cfg.clone().for_surrogate(surrogate);
     cfg.validate()?;
-    super::training::prepare_dir(dir, resume.is_some())?;
+    epoch_loop::prepare_dir(dir, resume.is_some())?;
     let train_set = Arc::new(super::spread_subset(train, cfg.train_limit));
     let val_set = super::spread_subset(val, cfg.val_limit);
     ensure!(!train_set.is_empty(), "the training set is empty");
@@ -698,19 +727,7 @@ pub fn train_explainer(
         null,
         val: val_batches,
     };
-    let lc = super::training::LoopConfig {
-        config: cfg,
-        epochs: cfg.epochs,
-        lr: cfg.lr,
-        schedule: &cfg.schedule,
-        early_stop: cfg.early_stop,
-        seed: cfg.seed,
-        loader: LoaderConfig {
-            augment: cfg.augment.augment(),
-            ..LoaderConfig::new(cfg.batch_size, cfg.seed)
-        },
-    };
-    let s = super::training::run(&task, &mut opt, &lc, train_set, dir, resume, opts)?;
+    let s = epoch_loop::run(&task, &mut opt, cfg, train_set, dir, resume, opts)?;
     Ok(ExplainerSummary {
         initial_val_loss,
         metrics: s.metrics,

@@ -10,11 +10,10 @@
 //! - [`explain`]: many images (test split, files, folders) through a trained explainer into
 //!   per-image files, `summary.csv` and an `index.html` gallery.
 //!
-//! Both are trained by one epoch loop (`training`) on the classifier trainer's pieces
-//! (reduce-on-plateau from [`crate::train::schedule`], run files and resuming from
-//! [`crate::train::state`], NaN location from [`crate::train::nonfinite`], the data
-//! [`crate::data::Loader`]) and write the same run-directory layout: `metrics.jsonl`,
-//! `best.safetensors`, `last.safetensors` + `optim-N.safetensors`, `config.json`.
+//! Both are tasks of the one epoch loop every trainer runs ([`crate::train::epoch_loop`]:
+//! reduce-on-plateau, early stopping, NaN location, exact resumption) and write the
+//! classifiers' run-directory layout: `metrics.jsonl`, `best.safetensors`, `last.safetensors`
+//! + `optim-N.safetensors`, `config.json`.
 
 pub mod compare;
 pub mod evaluate;
@@ -23,7 +22,6 @@ pub mod explainer;
 pub mod fidelity;
 pub mod surrogate;
 pub mod tables;
-mod training;
 
 pub use explainer::{Explainer, ExplainerConfig, Explanation, explain_batch, train_explainer};
 pub use surrogate::{Surrogate, SurrogateConfig, SurrogateLoss, train_surrogate};
@@ -117,32 +115,4 @@ pub(crate) fn spread_subset(data: &crate::data::Dataset, n: Option<usize>) -> cr
         }
         _ => data.clone(),
     }
-}
-
-/// Appends one JSON line to `path` and syncs it.
-pub(crate) fn append_jsonl(path: &std::path::Path, value: &impl serde::Serialize) -> Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    writeln!(f, "{}", serde_json::to_string(value)?)?;
-    f.sync_all()?;
-    Ok(())
-}
-
-/// Early stopping as in the FastSHAP reference: true after `patience` epochs (counting from
-/// `best_epoch`, 1-based) without a better validation loss, never on the last epoch.
-pub(crate) fn early_stop(
-    epoch: usize,
-    best_epoch: usize,
-    patience: usize,
-    epochs: usize,
-    quiet: bool,
-) -> bool {
-    let stop = epoch + 1 - best_epoch >= patience && epoch + 1 < epochs;
-    if stop && !quiet {
-        println!("early stop: no better validation loss for {patience} epochs");
-    }
-    stop
 }
