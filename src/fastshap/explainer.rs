@@ -22,7 +22,7 @@ use crate::train::epoch_loop;
 use crate::train::model::{META_ARCH, META_CONFIG};
 use crate::train::schedule::Schedule;
 use crate::train::state::{self, Resumed};
-use crate::train::task::{EpochBase, Meta, RunConfig, StepLoss, Task, Weigh};
+use crate::train::task::{EpochBase, Meta, StepLoss, Task, Weigh};
 use crate::{Tensor, no_grad};
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
@@ -177,30 +177,6 @@ impl ExplainerConfig {
             ensure!(lim != Some(0), "{name} must be at least 1");
         }
         Ok(())
-    }
-}
-
-impl RunConfig for ExplainerConfig {
-    fn epochs(&self) -> usize {
-        self.epochs
-    }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn schedule(&self) -> &Schedule {
-        &self.schedule
-    }
-    fn seed(&self) -> u64 {
-        self.seed
-    }
-    fn batch_size(&self) -> usize {
-        self.batch_size
-    }
-    fn augment(&self) -> AugmentKind {
-        self.augment
-    }
-    fn early_stop(&self) -> Option<usize> {
-        Some(self.early_stop)
     }
 }
 

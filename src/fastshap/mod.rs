@@ -28,6 +28,8 @@ pub use surrogate::{Surrogate, SurrogateConfig, SurrogateLoss, train_surrogate};
 
 use crate::Tensor;
 use crate::shap::{Link, SurrogateGame};
+use crate::train::task::RunConfig;
+use crate::train::{AugmentKind, Schedule};
 use anyhow::{Result, ensure};
 
 /// Side of the images every model here sees.
@@ -54,6 +56,37 @@ pub fn check_superpixel(s: usize) -> Result<()> {
 pub fn players(s: usize) -> usize {
     (IMAGE / s) * (IMAGE / s)
 }
+
+/// Both trainers' configs hold the epoch loop's settings under [`RunConfig`]'s names, and
+/// stop early after `early_stop` epochs without a better validation loss.
+macro_rules! run_config {
+    ($($config:ty),*) => {$(
+        impl RunConfig for $config {
+            fn epochs(&self) -> usize {
+                self.epochs
+            }
+            fn lr(&self) -> f64 {
+                self.lr
+            }
+            fn schedule(&self) -> &Schedule {
+                &self.schedule
+            }
+            fn seed(&self) -> u64 {
+                self.seed
+            }
+            fn batch_size(&self) -> usize {
+                self.batch_size
+            }
+            fn augment(&self) -> AugmentKind {
+                self.augment
+            }
+            fn early_stop(&self) -> Option<usize> {
+                Some(self.early_stop)
+            }
+        }
+    )*};
+}
+run_config!(SurrogateConfig, ExplainerConfig);
 
 /// What plays the surrogate's role: logits of images whose hidden superpixels are zeroed, with
 /// the mask as an extra channel. A trained [`Surrogate`] is one; tests use closed-form games.

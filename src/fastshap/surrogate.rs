@@ -18,7 +18,7 @@ use crate::train::epoch_loop;
 use crate::train::model::Spec;
 use crate::train::schedule::Schedule;
 use crate::train::state::{self, Resumed};
-use crate::train::task::{EpochBase, Meta, RunConfig, StepLoss, Task, Weigh};
+use crate::train::task::{EpochBase, Meta, StepLoss, Task, Weigh};
 use crate::train::{ArchHint, Model, ModelSpec, RunOptions, load_classifier};
 use crate::{Tensor, no_grad};
 use anyhow::{Context, Result, bail, ensure};
@@ -162,30 +162,6 @@ impl SurrogateConfig {
             "a surrogate sees the image plus the mask: 4 input channels, not {inc}"
         );
         Ok(())
-    }
-}
-
-impl RunConfig for SurrogateConfig {
-    fn epochs(&self) -> usize {
-        self.epochs
-    }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn schedule(&self) -> &Schedule {
-        &self.schedule
-    }
-    fn seed(&self) -> u64 {
-        self.seed
-    }
-    fn batch_size(&self) -> usize {
-        self.batch_size
-    }
-    fn augment(&self) -> AugmentKind {
-        self.augment
-    }
-    fn early_stop(&self) -> Option<usize> {
-        Some(self.early_stop)
     }
 }
 

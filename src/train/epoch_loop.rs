@@ -19,8 +19,9 @@ use super::options::RunOptions;
 use super::readback::{EpochBase, Readback, progress_bar};
 use super::schedule::{lr_at, plateau_step};
 use super::state::{self, BEST, CONFIG, LAST, METRICS, Resumed, TrainerState};
-use super::task::{RunConfig, Task};
-use crate::data::{Dataset, Loader, LoaderState};
+use super::task::{RunConfig, StepLoss, Task};
+use crate::Tensor;
+use crate::data::{Batch, Dataset, Loader, LoaderState};
 use crate::ops::optim::{self, Optimizer};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -183,19 +184,8 @@ impl<T: Task, C: RunConfig> Run<'_, T, C> {
         for batch in loader.epoch() {
             lr = lr_of(st.step);
             opt.set_lr(lr as f32);
-            opt.zero_grad();
-            let mut correct = None;
-            let loss = nonfinite::forward_backward(self.opts, st.step, &params, false, || {
-                let s = task.loss(&mut epoch, &batch)?;
-                correct = s.correct;
-                Ok(s.loss)
-            })
-            .0?;
-            if let Some(c) = cfg.clip_grad() {
-                optim::clip_grad_norm(opt.params(), c)?;
-            }
-            opt.step()?;
-            rb.push(T::WEIGH, &loss, correct, batch.len())?;
+            let s = self.step(opt, &mut epoch, &batch, st.step, &params)?;
+            rb.push(T::WEIGH, &s.loss, s.correct, batch.len())?;
             st.step += 1;
             pb.inc(1);
             if rb.pending() >= cfg.check_every() {
@@ -207,6 +197,31 @@ impl<T: Task, C: RunConfig> Run<'_, T, C> {
         let train_secs = t0.elapsed().as_secs_f64();
         pb.finish_and_clear();
         Ok(rb.epoch_base(start.epoch + 1, st.step, lr, train_secs))
+    }
+
+    /// Forward, backward, clipping and update on `batch` (global step `step`): its loss and
+    /// correct count, left on the device.
+    fn step(
+        &self,
+        opt: &mut Optimizer,
+        epoch: &mut T::Epoch,
+        batch: &Batch,
+        step: u64,
+        params: &[(String, Tensor)],
+    ) -> Result<StepLoss> {
+        opt.zero_grad();
+        let mut correct = None;
+        let loss = nonfinite::forward_backward(self.opts, step, params, false, || {
+            let s = self.task.loss(epoch, batch)?;
+            correct = s.correct;
+            Ok(s.loss)
+        })
+        .0?;
+        if let Some(c) = self.cfg.clip_grad() {
+            optim::clip_grad_norm(opt.params(), c)?;
+        }
+        opt.step()?;
+        Ok(StepLoss { loss, correct })
     }
 
     /// Reads the pending steps back; a non-finite loss (or model) is replayed from the epoch's
