@@ -9,7 +9,7 @@
 
 use super::{META_CLASSES, META_ROLE, META_SUPERPIXEL, SurrogateModel, link_values, mix, players};
 use crate::checkpoint;
-use crate::data::{Batch, Dataset, LoaderConfig};
+use crate::data::{Batch, Dataset};
 use crate::models::{Plan, UNet, UNetConfig, VitExplainer, VitExplainerConfig};
 use crate::nn::{Module, init_rng};
 use crate::ops::loss::{Normalization, fastshap_loss};
@@ -18,9 +18,11 @@ use crate::shap::Link;
 use crate::shap::sampler::ShapleySampler;
 use crate::train::RunOptions;
 use crate::train::config::{AugmentKind, Preset};
+use crate::train::epoch_loop;
 use crate::train::model::{META_ARCH, META_CONFIG};
 use crate::train::schedule::Schedule;
 use crate::train::state::{self, Resumed};
+use crate::train::task::{EpochBase, Meta, StepLoss, Task, Weigh};
 use crate::{Tensor, no_grad};
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
@@ -669,22 +671,24 @@ struct ExplainerTask<'a> {
     val: Vec<ValBatch>,
 }
 
-impl super::training::Task for ExplainerTask<'_> {
-    type Sampler = ShapleySampler;
+impl Task for ExplainerTask<'_> {
+    /// The epoch's coalitions.
+    type Epoch = ShapleySampler;
     type Val = f64;
     type Metrics = ExplainerMetrics;
-    const WHAT: &'static str = "explainer";
+    const RUN: &'static str = "explainer training";
+    const WEIGH: Weigh = Weigh::Device;
 
     fn module(&self) -> &dyn Module {
         self.explainer.module()
     }
 
-    fn sampler(&self, epoch: usize) -> ShapleySampler {
+    fn begin_epoch(&self, epoch: usize) -> ShapleySampler {
         let p = players(self.cfg.unet.superpixel);
         ShapleySampler::new(p, mix(&[self.cfg.seed, epoch as u64, 11]))
     }
 
-    fn loss(&self, sampler: &mut ShapleySampler, batch: &Batch) -> Result<Tensor> {
+    fn loss(&self, sampler: &mut ShapleySampler, batch: &Batch) -> Result<StepLoss> {
         let cfg = self.cfg;
         let link = cfg.link.link();
         let (b, p, m) = (batch.len(), players(cfg.unet.superpixel), cfg.samples);
@@ -703,6 +707,7 @@ impl super::training::Task for ExplainerTask<'_> {
             cfg.normalization.normalization(),
             cfg.eff_lambda as f32,
         )
+        .map(Into::into)
     }
 
     fn validate(&self) -> Result<(f64, f64)> {
@@ -710,7 +715,7 @@ impl super::training::Task for ExplainerTask<'_> {
         Ok((vl, vl))
     }
 
-    fn metrics(&self, b: super::training::EpochBase, val_loss: f64) -> ExplainerMetrics {
+    fn metrics(&self, b: EpochBase, val_loss: f64) -> ExplainerMetrics {
         ExplainerMetrics {
             epoch: b.epoch,
             step: b.step,
@@ -726,7 +731,7 @@ impl super::training::Task for ExplainerTask<'_> {
         m.epoch
     }
 
-    fn checkpoint_meta(&self, epoch: usize) -> Result<HashMap<String, String>> {
+    fn last_meta(&self, epoch: usize) -> Result<Meta> {
         self.explainer.metadata(&self.cfg.surrogate, epoch)
     }
 
@@ -769,7 +774,7 @@ pub fn train_explainer(
         "--explainer-arch vit starts from the surrogate's ViT: train the surrogate with --arch \
          vit (this one is not a ViT)"
     );
-    super::training::prepare_dir(dir, resume.is_some())?;
+    epoch_loop::prepare_dir(dir, resume.is_some())?;
     let train_set = Arc::new(super::spread_subset(train, cfg.train_limit));
     let val_set = super::spread_subset(val, cfg.val_limit);
     ensure!(!train_set.is_empty(), "the training set is empty");
@@ -818,19 +823,7 @@ pub fn train_explainer(
         null,
         val: val_batches,
     };
-    let lc = super::training::LoopConfig {
-        config: cfg,
-        epochs: cfg.epochs,
-        lr: cfg.lr,
-        schedule: &cfg.schedule,
-        early_stop: cfg.early_stop,
-        seed: cfg.seed,
-        loader: LoaderConfig {
-            augment: cfg.augment.augment(),
-            ..LoaderConfig::new(cfg.batch_size, cfg.seed)
-        },
-    };
-    let s = super::training::run(&task, &mut opt, &lc, train_set, dir, resume, opts)?;
+    let s = epoch_loop::run(&task, &mut opt, cfg, train_set, dir, resume, opts)?;
     Ok(ExplainerSummary {
         initial_val_loss,
         metrics: s.metrics,

@@ -10,11 +10,10 @@
 //! - [`explain`]: many images (test split, files, folders) through a trained explainer into
 //!   per-image files, `summary.csv` and an `index.html` gallery.
 //!
-//! Both are trained by one epoch loop (`training`) on the classifier trainer's pieces
-//! (reduce-on-plateau from [`crate::train::schedule`], run files and resuming from
-//! [`crate::train::state`], NaN location from [`crate::train::nonfinite`], the data
-//! [`crate::data::Loader`]) and write the same run-directory layout: `metrics.jsonl`,
-//! `best.safetensors`, `last.safetensors` + `optim-N.safetensors`, `config.json`.
+//! Both are tasks of the one epoch loop every trainer runs ([`crate::train::epoch_loop`]:
+//! reduce-on-plateau, early stopping, NaN location, exact resumption) and write the
+//! classifiers' run-directory layout: `metrics.jsonl`, `best.safetensors`, `last.safetensors`
+//! + `optim-N.safetensors`, `config.json`.
 
 pub mod compare;
 pub mod evaluate;
@@ -23,13 +22,14 @@ pub mod explainer;
 pub mod fidelity;
 pub mod surrogate;
 pub mod tables;
-mod training;
 
 pub use explainer::{Explainer, ExplainerConfig, Explanation, explain_batch, train_explainer};
 pub use surrogate::{Surrogate, SurrogateConfig, SurrogateLoss, train_surrogate};
 
 use crate::Tensor;
 use crate::shap::{Link, SurrogateGame};
+use crate::train::task::RunConfig;
+use crate::train::{AugmentKind, Schedule};
 use anyhow::{Result, ensure};
 
 /// Side of the images every model here sees.
@@ -56,6 +56,37 @@ pub fn check_superpixel(s: usize) -> Result<()> {
 pub fn players(s: usize) -> usize {
     (IMAGE / s) * (IMAGE / s)
 }
+
+/// Both trainers' configs hold the epoch loop's settings under [`RunConfig`]'s names, and
+/// stop early after `early_stop` epochs without a better validation loss.
+macro_rules! run_config {
+    ($($config:ty),*) => {$(
+        impl RunConfig for $config {
+            fn epochs(&self) -> usize {
+                self.epochs
+            }
+            fn lr(&self) -> f64 {
+                self.lr
+            }
+            fn schedule(&self) -> &Schedule {
+                &self.schedule
+            }
+            fn seed(&self) -> u64 {
+                self.seed
+            }
+            fn batch_size(&self) -> usize {
+                self.batch_size
+            }
+            fn augment(&self) -> AugmentKind {
+                self.augment
+            }
+            fn early_stop(&self) -> Option<usize> {
+                Some(self.early_stop)
+            }
+        }
+    )*};
+}
+run_config!(SurrogateConfig, ExplainerConfig);
 
 /// What plays the surrogate's role: logits of images whose hidden superpixels are zeroed, with
 /// the mask as an extra channel. A trained [`Surrogate`] is one; tests use closed-form games.
@@ -121,32 +152,4 @@ pub(crate) fn spread_subset(data: &crate::data::Dataset, n: Option<usize>) -> cr
         }
         _ => data.clone(),
     }
-}
-
-/// Appends one JSON line to `path` and syncs it.
-pub(crate) fn append_jsonl(path: &std::path::Path, value: &impl serde::Serialize) -> Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    writeln!(f, "{}", serde_json::to_string(value)?)?;
-    f.sync_all()?;
-    Ok(())
-}
-
-/// Early stopping as in the FastSHAP reference: true after `patience` epochs (counting from
-/// `best_epoch`, 1-based) without a better validation loss, never on the last epoch.
-pub(crate) fn early_stop(
-    epoch: usize,
-    best_epoch: usize,
-    patience: usize,
-    epochs: usize,
-    quiet: bool,
-) -> bool {
-    let stop = epoch + 1 - best_epoch >= patience && epoch + 1 < epochs;
-    if stop && !quiet {
-        println!("early stop: no better validation loss for {patience} epochs");
-    }
-    stop
 }

@@ -7,21 +7,22 @@
 
 use super::{META_CLASSES, META_ROLE, META_SUPERPIXEL, SurrogateModel, mix, players};
 use crate::checkpoint;
-use crate::data::{Batch, Dataset, LoaderConfig};
+use crate::data::{Batch, Dataset};
 use crate::models::{ResNet, Vit, VitConfig};
 use crate::nn::{Module, init_rng};
 use crate::ops::{self, loss, masking::apply_player_mask, optim};
 use crate::shap::sampler::UniformSizeSampler;
 use crate::shap::{Link, SurrogateGame};
 use crate::train::config::{AugmentKind, ModelConfig, Preset};
+use crate::train::epoch_loop;
 use crate::train::model::Spec;
 use crate::train::schedule::Schedule;
 use crate::train::state::{self, Resumed};
+use crate::train::task::{EpochBase, Meta, StepLoss, Task, Weigh};
 use crate::train::{ArchHint, Model, ModelSpec, RunOptions, load_classifier};
 use crate::{Tensor, no_grad};
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -444,7 +445,7 @@ fn checkpoint_meta(
     cfg: &SurrogateConfig,
     classes: &[String],
     epoch: usize,
-) -> Result<HashMap<String, String>> {
+) -> Result<Meta> {
     let mut meta = model.metadata();
     meta.insert(META_ROLE.into(), "surrogate".into());
     meta.insert(META_SUPERPIXEL.into(), cfg.superpixel.to_string());
@@ -467,22 +468,24 @@ struct SurrogateTask<'a> {
     val: Vec<ValBatch>,
 }
 
-impl super::training::Task for SurrogateTask<'_> {
-    type Sampler = UniformSizeSampler;
+impl Task for SurrogateTask<'_> {
+    /// The epoch's coalitions.
+    type Epoch = UniformSizeSampler;
     type Val = (f64, f64, f64, f64);
     type Metrics = SurrogateMetrics;
-    const WHAT: &'static str = "surrogate";
+    const RUN: &'static str = "surrogate training";
+    const WEIGH: Weigh = Weigh::Device;
 
     fn module(&self) -> &dyn Module {
         &self.model
     }
 
-    fn sampler(&self, epoch: usize) -> UniformSizeSampler {
+    fn begin_epoch(&self, epoch: usize) -> UniformSizeSampler {
         let p = players(self.cfg.superpixel);
         UniformSizeSampler::new(p, mix(&[self.cfg.seed, epoch as u64, 7]))
     }
 
-    fn loss(&self, sampler: &mut UniformSizeSampler, batch: &Batch) -> Result<Tensor> {
+    fn loss(&self, sampler: &mut UniformSizeSampler, batch: &Batch) -> Result<StepLoss> {
         let (b, p) = (batch.len(), players(self.cfg.superpixel));
         let x = Tensor::from_slice(&batch.images, &[b, 3, 32, 32])?;
         // The original sees the same augmented image as the surrogate.
@@ -492,7 +495,7 @@ impl super::training::Task for SurrogateTask<'_> {
         };
         let masks = Tensor::from_slice(&sampler.sample(b), &[b, p])?;
         let masked = apply_player_mask(&x, &masks, self.cfg.superpixel)?;
-        surrogate_loss(self.cfg.loss, &p_orig, &self.model.logits(&masked, true)?)
+        surrogate_loss(self.cfg.loss, &p_orig, &self.model.logits(&masked, true)?).map(Into::into)
     }
 
     fn validate(&self) -> Result<(f64, Self::Val)> {
@@ -500,7 +503,7 @@ impl super::training::Task for SurrogateTask<'_> {
         Ok((v.0, v))
     }
 
-    fn metrics(&self, b: super::training::EpochBase, v: Self::Val) -> SurrogateMetrics {
+    fn metrics(&self, b: EpochBase, v: Self::Val) -> SurrogateMetrics {
         let (val_masked_loss, val_ce, val_acc, val_kl) = v;
         SurrogateMetrics {
             epoch: b.epoch,
@@ -520,7 +523,7 @@ impl super::training::Task for SurrogateTask<'_> {
         m.epoch
     }
 
-    fn checkpoint_meta(&self, epoch: usize) -> Result<HashMap<String, String>> {
+    fn last_meta(&self, epoch: usize) -> Result<Meta> {
         checkpoint_meta(&self.model, self.cfg, &self.classes, epoch)
     }
 
@@ -560,7 +563,7 @@ pub fn train_surrogate(
     opts: &RunOptions,
 ) -> Result<SurrogateSummary> {
     cfg.validate()?;
-    super::training::prepare_dir(dir, resume.is_some())?;
+    epoch_loop::prepare_dir(dir, resume.is_some())?;
     let hint = ArchHint {
         recorded: cfg.original_arch.clone(),
         ..Default::default()
@@ -608,19 +611,7 @@ pub fn train_surrogate(
         classes,
         val: val_batches,
     };
-    let lc = super::training::LoopConfig {
-        config: cfg,
-        epochs: cfg.epochs,
-        lr: cfg.lr,
-        schedule: &cfg.schedule,
-        early_stop: cfg.early_stop,
-        seed: cfg.seed,
-        loader: LoaderConfig {
-            augment: cfg.augment.augment(),
-            ..LoaderConfig::new(cfg.batch_size, cfg.seed)
-        },
-    };
-    let s = super::training::run(&task, &mut opt, &lc, train_set, dir, resume, opts)?;
+    let s = epoch_loop::run(&task, &mut opt, cfg, train_set, dir, resume, opts)?;
     Ok(SurrogateSummary {
         metrics: s.metrics,
         best_epoch: s.best_epoch,

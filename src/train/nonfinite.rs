@@ -1,14 +1,15 @@
 //! What every trainer does when a loss turns non-finite: find the first op that produced it.
 //!
-//! Training steps run unchecked: every few steps the trainers read back the losses with one
-//! value that says whether the model's weights and buffers are all finite ([`weights_flag`]).
-//! When a loss or the model is not finite, the trainer restores the model and optimizer to the epoch's start from an on-device
+//! Training steps run unchecked: every few steps the epoch loop ([`super::readback`]) reads back
+//! the losses with one value that says whether the model's weights and buffers are all finite
+//! ([`weights_flag`]). When a loss or the model is not finite ([`NonFiniteLoss`]), the loop
+//! restores the model and optimizer to the epoch's start from an on-device
 //! [`Snapshot`], replays the epoch's steps on the same batches (everything random is seeded by
 //! step), checking after each backward that the loss and every gradient are finite, and reruns
 //! the first bad step with per-op checks ([`crate::autograd::trace`]). Nothing is written: the
 //! last good checkpoint stays as it was.
 
-use super::trainer::RunOptions;
+use super::options::RunOptions;
 use crate::Tensor;
 use crate::autograd::trace::{self, NonFinite};
 use crate::data::Batch;
@@ -133,6 +134,45 @@ fn bad_tensors(model: &dyn Module) -> Result<String> {
         }
     ))
 }
+
+/// A training loss (or, after finite losses, the model) that is not finite, with the step it
+/// belongs to: what a read-back found, before the replay names the op.
+#[derive(Debug)]
+pub struct NonFiniteLoss {
+    pub step: u64,
+    /// "training loss is NaN at epoch 2 step 2 (global step 3)".
+    pub what: String,
+}
+
+impl NonFiniteLoss {
+    /// Step `step` (the `in_epoch`-th, 0-based, of 0-based `epoch`) of a `what` ("training")
+    /// run: "training loss is NaN at epoch 2 step 2 (global step 3)" when its `loss` is not
+    /// finite, else (the model's weights or buffers are) "training weights are not finite
+    /// after epoch 2 step 2 (global step 3; every loss was finite)".
+    pub fn at(step: u64, what: &str, loss: f32, epoch: usize, in_epoch: usize) -> NonFiniteLoss {
+        let at = format!(
+            "epoch {} step {} (global step {step}",
+            epoch + 1,
+            in_epoch + 1
+        );
+        NonFiniteLoss {
+            step,
+            what: if loss.is_finite() {
+                format!("{what} weights are not finite after {at}; every loss was finite)")
+            } else {
+                format!("{what} loss is {loss} at {at})")
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for NonFiniteLoss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+impl std::error::Error for NonFiniteLoss {}
 
 /// Where the replay found the first non-finite value.
 pub struct Located {

@@ -10,12 +10,12 @@
 //! - `best.safetensors`: the model with the best validation score so far.
 //! - `metrics.jsonl`, `config.json`.
 //!
-//! The same files serve every trainer (classifiers, surrogates, explainers): [`save_last_with`]
-//! takes the model as a [`Module`] and the metadata that rebuilds it, [`read_resume_as`] reads
-//! back the config stored under the trainer's own key.
+//! The same files serve every trainer (classifiers, surrogates, explainers), written by the one
+//! epoch loop ([`super::epoch_loop`]): [`save_last`] takes the model as a [`Module`] and the
+//! metadata that rebuilds it, [`read_resume_as`] reads back the config stored under the
+//! trainer's own key.
 
 use super::config::TrainConfig;
-use super::model::Model;
 use super::schedule::PlateauState;
 use crate::Tensor;
 use crate::checkpoint;
@@ -35,7 +35,8 @@ pub const METRICS: &str = "metrics.jsonl";
 pub const CONFIG: &str = "config.json";
 
 pub const META_EPOCH: &str = "fastshap.epoch";
-const META_TRAIN: &str = "fastshap.train";
+/// A classifier or MAE run's [`TrainConfig`], as JSON.
+pub const META_TRAIN: &str = "fastshap.train";
 const META_STATE: &str = "fastshap.state";
 const META_OPTIM: &str = "fastshap.optim";
 
@@ -75,22 +76,9 @@ impl TrainerState {
     }
 }
 
-/// [`save_last_with`] for a classifier or MAE run: the model's own metadata plus its config.
-pub fn save_last(
-    dir: &Path,
-    model: &Model,
-    optim: &Optimizer,
-    cfg: &TrainConfig,
-    st: &TrainerState,
-) -> Result<()> {
-    let mut meta = model.metadata();
-    meta.insert(META_TRAIN.into(), serde_json::to_string(cfg)?);
-    save_last_with(dir, model, meta, optim, st)
-}
-
 /// Writes the optimizer file, then `last.safetensors` (the model, `meta` and the trainer state),
 /// then drops older optimizer files.
-pub fn save_last_with(
+pub fn save_last(
     dir: &Path,
     model: &dyn Module,
     mut meta: HashMap<String, String>,
@@ -112,12 +100,23 @@ pub fn save_last_with(
     Ok(())
 }
 
-/// The model alone, with the epoch and validation score, as `best.safetensors`.
-pub fn save_best(dir: &Path, model: &Model, epoch: usize, score: f64) -> Result<()> {
-    let mut meta = model.metadata();
-    meta.insert(META_EPOCH.into(), epoch.to_string());
-    meta.insert("fastshap.val_score".into(), score.to_string());
+/// The model alone with `meta` as `best.safetensors`.
+pub fn save_best(dir: &Path, model: &dyn Module, meta: HashMap<String, String>) -> Result<()> {
     checkpoint::save(model, meta, &dir.join(BEST))
+}
+
+/// "the last good checkpoint DIR/last.safetensors (epoch 1) is kept": what a run that stops
+/// on an error leaves.
+pub fn kept_checkpoint(dir: &Path) -> String {
+    let last = dir.join(LAST);
+    match checkpoint::read_metadata(&last) {
+        Ok(m) => format!(
+            "the last good checkpoint {} (epoch {}) is kept",
+            last.display(),
+            m.get(META_EPOCH).map(String::as_str).unwrap_or("?")
+        ),
+        Err(_) => "no checkpoint was written yet".to_string(),
+    }
 }
 
 fn save_optimizer(optim: &Optimizer, epoch: usize, path: &Path) -> Result<()> {
