@@ -16,6 +16,7 @@ use crate::data::{Batch, Dataset, Loader, LoaderConfig};
 use crate::models::{Mae, MaeClassifier, ResNet, Vit, mae::random_shuffles};
 use crate::nn::{InitRng, Module, init_rng};
 use crate::ops::{self, optim};
+use crate::seed::Mixer;
 use anyhow::{Context, Result, bail, ensure};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -61,16 +62,6 @@ pub struct Summary {
     pub best_score: f64,
     /// True when `stop_after_epoch` ended the run before its last epoch.
     pub stopped: bool,
-}
-
-/// SplitMix64 over the parts: independent seeds per (seed, epoch, batch, purpose).
-fn mix(parts: &[u64]) -> u64 {
-    parts.iter().fold(0x243f6a8885a308d3u64, |h, &p| {
-        let mut z = (h ^ p).wrapping_add(0x9e3779b97f4a7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
-        z ^ (z >> 31)
-    })
 }
 
 /// `n` images spread evenly over `data` (readers group images by class, so a prefix would
@@ -171,7 +162,7 @@ fn mae_val_loss(mae: &Mae, data: &Dataset, batch: usize, seed: u64) -> Result<f6
         let idx: Vec<usize> = (start..(start + batch).min(n)).collect();
         let (images, _) = data.batch(&idx);
         let x = Tensor::from_slice(&images, &[idx.len(), 3, 32, 32])?;
-        let mut rng = init_rng(mix(&[seed, u64::MAX, bi as u64]));
+        let mut rng = init_rng(Mixer::TRAINER.mix(&[seed, u64::MAX, bi as u64]));
         let out = mae.forward(&x, &random_shuffles(idx.len(), patches, &mut rng))?;
         sums.push(out.loss.mul_scalar(idx.len() as f32)?.reshape(&[1])?);
     }
@@ -468,7 +459,7 @@ fn run(
         let x = Tensor::from_slice(&batch.images, &[b, 3, 32, 32])?;
         Ok(match &model {
             Model::Mae(mae) => {
-                let seed = mix(&[cfg.seed, batch.epoch, batch.batch as u64, 2]);
+                let seed = Mixer::TRAINER.mix(&[cfg.seed, batch.epoch, batch.batch as u64, 2]);
                 let shuffles =
                     random_shuffles(b, mae.encoder.config.patches(), &mut init_rng(seed));
                 (mae.forward(&x, &shuffles)?.loss, None)
