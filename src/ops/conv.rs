@@ -30,6 +30,10 @@ mod tiled;
 
 const WG: u32 = 64;
 
+/// Invocations the CPU-class weight gradient aims for when it splits the pixel sum: a few per
+/// lavapipe thread.
+const CPU_SPLIT_TARGET: usize = 1024;
+
 /// Output spatial size of a convolution or pooling window: floor((n + 2p − k) / s) + 1.
 pub fn out_size(n: usize, k: usize, stride: usize, pad: usize) -> Result<usize> {
     if stride == 0 {
@@ -263,6 +267,7 @@ pub fn conv2d_weight_grad(
     crate::gpu::profile::note_flops(g.flops());
     let variant = Variant::current();
     if variant == Variant::Tiled {
+        // The tiled kernel sizes its own splits (see `tiled::weight_chunk`).
         let partial = tiled::weight_grad_partials(dy, x, &g, tiled::weight_chunk(&g))?;
         return sum_partials(partial, w_shape);
     }
@@ -271,7 +276,7 @@ pub fn conv2d_weight_grad(
     // Split the pixel sum until there are enough invocations to fill the adapter: a few per
     // lavapipe thread (the tiled variant splits its own way). Chunks stay ≥ 64 pixels so the
     // partials (and their reduction) stay small next to the work.
-    let target = 1024usize;
+    let target = CPU_SPLIT_TARGET;
     // No chunk longer than 32,768 pixels: llvmpipe stops shader loops after 65,536 iterations.
     let want = target
         .div_ceil(blocks)
@@ -283,19 +288,18 @@ pub fn conv2d_weight_grad(
     let partial = Tensor::empty(&[nsplit, nw])?;
     let mut params = g.params(false);
     params.extend([chunk as u32, nsplit as u32]);
-    if variant == Variant::Subgroup {
+    match variant {
         // One workgroup per 32×32 tile of dw and split (a 1-wide grid folded past 65,535).
-        let tiles = g.cout.div_ceil(32) * g.ksz().div_ceil(32);
-        crate::gpu::ctx().dispatch(crate::gpu::Dispatch {
+        Variant::Subgroup => crate::gpu::ctx().dispatch(crate::gpu::Dispatch {
             shader: &shader!("conv_subgroup_wgrad", "_fma8"),
             entry: "conv_wgrad_sg",
             constants: &[],
             params: &params,
             bindings: &[dy.bind(), x.bind(), partial.bind()],
-            workgroups: crate::gpu::grid(tiles * nsplit, 1),
-        })?;
-    } else {
-        launch(
+            workgroups: crate::gpu::grid(g.cout.div_ceil(32) * g.ksz().div_ceil(32) * nsplit, 1),
+        })?,
+        // Tiled returned above.
+        Variant::Regblock | Variant::Tiled => launch(
             &shader!("conv_bwd"),
             "conv_bwd_weight",
             &[],
@@ -303,7 +307,7 @@ pub fn conv2d_weight_grad(
             &[dy.bind(), x.bind(), partial.bind()],
             blocks * nsplit,
             WG,
-        )?;
+        )?,
     }
     sum_partials(partial, w_shape)
 }
