@@ -6,7 +6,7 @@ use crate::helper::{Arr, Check, assert_close, check_op, normal};
 use fastshap::Tensor;
 use fastshap::gpu::{self, KernelClass};
 use fastshap::ops::attention::attention;
-use fastshap::ops::matmul::{CpuMatmul, with_cpu_matmul};
+use fastshap::ops::variant::{CpuKernels, with_cpu_kernels};
 
 const CLASSES: [KernelClass; 2] = [KernelClass::Cpu, KernelClass::Gpu];
 
@@ -64,11 +64,11 @@ fn check_attention(b: usize, h: usize, t: usize, dh: usize, masked: bool, check:
     for class in CLASSES {
         let kernels = match class {
             KernelClass::Cpu => crate::helper::cpu_kernels(),
-            KernelClass::Gpu => vec![CpuMatmul::Regblock],
+            KernelClass::Gpu => vec![CpuKernels::Regblock],
         };
         for kernel in kernels {
             gpu::with_kernel_class(class, || {
-                with_cpu_matmul(kernel, || {
+                with_cpu_kernels(kernel, || {
                     check_op(
                         &format!(
                             "attention {class:?}/{kernel:?} B{b} H{h} T{t} Dh{dh} mask={masked}"

@@ -10,7 +10,7 @@ use crate::helper::{Arr, Check, assert_close, check_op, normal};
 use fastshap::Tensor;
 use fastshap::gpu::{self, KernelClass};
 use fastshap::ops::conv::{conv2d_input_grad, conv2d_raw, conv2d_weight_grad, out_size};
-use fastshap::ops::matmul::{CpuMatmul, with_cpu_matmul};
+use fastshap::ops::variant::{CpuKernels, with_cpu_kernels};
 
 const CLASSES: [KernelClass; 2] = [KernelClass::Cpu, KernelClass::Gpu];
 
@@ -90,11 +90,11 @@ fn check_case_with(class: KernelClass, c: Case, bias: bool, opts: Check) {
     // subgroups, and register blocks); the Gpu class has one.
     let kernels = match class {
         KernelClass::Cpu => crate::helper::cpu_kernels(),
-        KernelClass::Gpu => vec![CpuMatmul::Regblock],
+        KernelClass::Gpu => vec![CpuKernels::Regblock],
     };
     for k in kernels {
         gpu::with_kernel_class(class, || {
-            with_cpu_matmul(k, || {
+            with_cpu_kernels(k, || {
                 check_op(
                     &format!("conv2d {class:?}/{k:?} {c:?} bias={bias}"),
                     &inputs,
@@ -251,11 +251,11 @@ fn conv2d_bias_relu_matches_reference() {
         for class in CLASSES {
             let kernels = match class {
                 KernelClass::Cpu => crate::helper::cpu_kernels(),
-                KernelClass::Gpu => vec![CpuMatmul::Regblock],
+                KernelClass::Gpu => vec![CpuKernels::Regblock],
             };
             for k in kernels {
                 gpu::with_kernel_class(class, || {
-                    with_cpu_matmul(k, || {
+                    with_cpu_kernels(k, || {
                         check_op(
                             &format!("conv2d_bias_relu {class:?}/{k:?} {c:?}"),
                             &inputs,

@@ -376,11 +376,11 @@ fn check_op_seed(
 }
 
 /// The CPU-class matmul/conv kernels this adapter can run (tests check each).
-pub fn cpu_kernels() -> Vec<fastshap::ops::matmul::CpuMatmul> {
-    use fastshap::ops::matmul::CpuMatmul;
-    let mut v = vec![CpuMatmul::Regblock];
+pub fn cpu_kernels() -> Vec<fastshap::ops::variant::CpuKernels> {
+    use fastshap::ops::variant::CpuKernels;
+    let mut v = vec![CpuKernels::Regblock];
     if fastshap::gpu::ctx().subgroups_of(8) {
-        v.insert(0, CpuMatmul::Subgroup);
+        v.insert(0, CpuKernels::Subgroup);
     }
     v
 }

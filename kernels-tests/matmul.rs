@@ -5,7 +5,8 @@
 use crate::helper::cpu_kernels;
 use crate::helper::{Arr, Check, check_op, normal};
 use fastshap::gpu::KernelClass;
-use fastshap::ops::matmul::{CpuMatmul, linear_with, matmul_with, with_cpu_matmul};
+use fastshap::ops::matmul::{linear_with, matmul_with};
+use fastshap::ops::variant::{CpuKernels, with_cpu_kernels};
 
 const CLASSES: [KernelClass; 2] = [KernelClass::Cpu, KernelClass::Gpu];
 
@@ -58,11 +59,11 @@ fn matmul_ref(a: &Arr, b: &Arr, ta: bool, tb: bool) -> Arr {
 /// families and all four transpose combinations, forward and gradients.
 fn check_mm(ba: &[usize], bb: &[usize], m: usize, k: usize, n: usize, grad: bool) {
     // The GPU class, and the CPU class with each of its kernels (subgroup, register blocks).
-    let mut variants: Vec<(KernelClass, CpuMatmul)> = cpu_kernels()
+    let mut variants: Vec<(KernelClass, CpuKernels)> = cpu_kernels()
         .into_iter()
         .map(|k| (KernelClass::Cpu, k))
         .collect();
-    variants.push((KernelClass::Gpu, CpuMatmul::Regblock));
+    variants.push((KernelClass::Gpu, CpuKernels::Regblock));
     for (class, kernel) in variants {
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
             let name =
@@ -77,7 +78,7 @@ fn check_mm(ba: &[usize], bb: &[usize], m: usize, k: usize, n: usize, grad: bool
             } else {
                 Check::forward_only().rtol(rtol)
             };
-            with_cpu_matmul(kernel, || {
+            with_cpu_kernels(kernel, || {
                 check_op(
                     &name,
                     &[normal(&stored(ba, m, k, ta)), normal(&stored(bb, k, n, tb))],

@@ -1,24 +1,16 @@
-//! The autodiff tape. Every op that produces a tensor needing a gradient records a [`Node`]:
-//! its inputs and a backward closure written next to the op's forward (micrograd style).
-//! [`backward`] orders the recorded graph topologically and walks it in reverse — the tape
-//! played backwards — accumulating gradients; leaves that require grad keep theirs in `.grad`.
+//! The autodiff tape. Every op that produces a tensor needing a gradient records a [`Node`]
+//! ([`Tensor::from_op`]): its inputs and a backward closure written next to the op's forward
+//! (micrograd style). [`backward`] orders the recorded graph topologically and walks it in
+//! reverse — the tape played backwards — accumulating gradients; leaves that require grad keep
+//! theirs in `.grad`. The tensor (`crate::tensor`) is the floor below: it carries the node but
+//! records nothing.
 
 pub mod trace;
 
-use crate::tensor::Tensor;
+use crate::tensor::{Node, Tensor};
 use anyhow::{Result, bail};
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-
-/// Backward rule: given the op's output and the gradient flowing into it, the gradient for each
-/// input (`None` where an input needs none).
-pub type BackwardFn = Box<dyn Fn(&Tensor, &Tensor) -> Result<Vec<Option<Tensor>>>>;
-
-pub struct Node {
-    pub name: &'static str,
-    pub inputs: Vec<Tensor>,
-    pub backward: BackwardFn,
-}
 
 thread_local! {
     static ENABLED: Cell<bool> = const { Cell::new(true) };
@@ -46,6 +38,35 @@ pub fn no_grad() -> GradGuard {
 pub fn with_no_grad<T>(f: impl FnOnce() -> T) -> T {
     let _g = no_grad();
     f()
+}
+
+impl Tensor {
+    /// The result of an op: records `backward` when grad mode is on and an input needs a grad.
+    pub(crate) fn from_op(
+        out: Tensor,
+        name: &'static str,
+        inputs: &[&Tensor],
+        backward: impl Fn(&Tensor, &Tensor) -> Result<Vec<Option<Tensor>>> + 'static,
+    ) -> Tensor {
+        let needs = is_enabled() && inputs.iter().any(|t| t.requires_grad());
+        let t = if needs {
+            let node = Node {
+                name,
+                inputs: inputs.iter().map(|t| (*t).clone()).collect(),
+                backward: Box::new(backward),
+            };
+            Tensor::wrap(out.0.buf.clone(), out.0.shape.clone(), true, Some(node))
+        } else {
+            out
+        };
+        trace::on_output(name, inputs, &t);
+        t
+    }
+
+    /// Back-propagates from this scalar: every leaf that requires grad gains `d self / d leaf`.
+    pub fn backward(&self) -> Result<()> {
+        backward(self)
+    }
 }
 
 /// Nodes reachable from `root`, inputs before outputs (iterative DFS: graphs of deep models

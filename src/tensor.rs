@@ -1,8 +1,11 @@
 //! `Tensor`: f32 data on the GPU with a contiguous row-major shape, plus its place in the
-//! autograd graph. Cloning is cheap (shared handle); reshape is a view over the same buffer;
-//! permutes and slices are explicit copies (see `ops::plumbing`).
+//! autograd graph (the [`Node`] that made it). Cloning is cheap (shared handle); views share the
+//! buffer; permutes and slices are explicit copies (see `ops::plumbing`).
+//!
+//! This file is the floor under the tape: it holds what a recorded op leaves behind but records
+//! nothing itself. Recording (`Tensor::from_op`), grad mode and `backward` are the tape's
+//! (`autograd`), one floor up, so tensor imports only `gpu`.
 
-use crate::autograd::{self, Node};
 use crate::gpu::{self, Binding, GpuBuffer};
 use anyhow::{Result, bail};
 use rand::{RngExt, SeedableRng};
@@ -25,6 +28,17 @@ pub(crate) struct Inner {
     pub(crate) grad: RefCell<Option<Tensor>>,
 }
 
+/// Backward rule: given the op's output and the gradient flowing into it, the gradient for each
+/// input (`None` where an input needs none).
+pub type BackwardFn = Box<dyn Fn(&Tensor, &Tensor) -> Result<Vec<Option<Tensor>>>>;
+
+/// How a tensor was computed: the op, its inputs and its backward rule (recorded by the tape).
+pub struct Node {
+    pub name: &'static str,
+    pub inputs: Vec<Tensor>,
+    pub backward: BackwardFn,
+}
+
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 
 pub fn numel(shape: &[usize]) -> usize {
@@ -38,7 +52,7 @@ impl std::fmt::Debug for Tensor {
 }
 
 impl Tensor {
-    fn wrap(
+    pub(crate) fn wrap(
         buf: Arc<GpuBuffer>,
         shape: Vec<usize>,
         requires_grad: bool,
@@ -60,31 +74,9 @@ impl Tensor {
         let buf = ctx.alloc((numel(shape) * 4) as u64)?;
         let t = Tensor::wrap(buf, shape.to_vec(), false, None);
         if ctx.poison() {
-            crate::ops::elementwise::fill(&t, f32::NAN)?;
+            t.fill(f32::NAN)?;
         }
         Ok(t)
-    }
-
-    /// The result of an op: records `backward` when grad mode is on and an input needs a grad.
-    pub(crate) fn from_op(
-        out: Tensor,
-        name: &'static str,
-        inputs: &[&Tensor],
-        backward: impl Fn(&Tensor, &Tensor) -> Result<Vec<Option<Tensor>>> + 'static,
-    ) -> Tensor {
-        let needs = autograd::is_enabled() && inputs.iter().any(|t| t.requires_grad());
-        let t = if needs {
-            let node = Node {
-                name,
-                inputs: inputs.iter().map(|t| (*t).clone()).collect(),
-                backward: Box::new(backward),
-            };
-            Tensor::wrap(out.0.buf.clone(), out.0.shape.clone(), true, Some(node))
-        } else {
-            out
-        };
-        autograd::trace::on_output(name, inputs, &t);
-        t
     }
 
     pub fn from_slice(data: &[f32], shape: &[usize]) -> Result<Tensor> {
@@ -105,7 +97,7 @@ impl Tensor {
 
     pub fn full(shape: &[usize], v: f32) -> Result<Tensor> {
         let t = Tensor::empty(shape)?;
-        crate::ops::elementwise::fill(&t, v)?;
+        t.fill(v)?;
         Ok(t)
     }
 
@@ -164,6 +156,21 @@ impl Tensor {
         }
     }
 
+    /// This tensor bound as whole vec4s (for kernels that read vec4 arrays): pooled buffers are
+    /// multiples of 32 bytes, so the padding exists and belongs to this tensor alone.
+    pub fn bind_vec4(&self) -> Binding<'_> {
+        Binding {
+            buffer: &self.0.buf,
+            bytes: (self.numel().next_multiple_of(4) * 4) as u64,
+        }
+    }
+
+    /// Overwrites every value with `v`, in stream order, recording nothing (creation, test
+    /// poisoning, fault injection).
+    pub(crate) fn fill(&self, v: f32) -> Result<()> {
+        gpu::fill(self.bind_vec4(), self.numel(), v)
+    }
+
     /// Size of dimension `d`; negative counts from the end.
     pub fn dim(&self, d: isize) -> usize {
         self.0.shape[self.axis(d)]
@@ -209,8 +216,9 @@ impl Tensor {
         Ok(self.to_vec()?[0])
     }
 
-    /// A view with another shape over the same data; one dimension may be `usize::MAX` (-1).
-    pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
+    /// A view with another shape over the same data, not part of the graph (`reshape` records
+    /// it); one dimension may be `usize::MAX` (-1).
+    pub(crate) fn view(&self, shape: &[usize]) -> Result<Tensor> {
         let mut shape = shape.to_vec();
         if let Some(pos) = shape.iter().position(|&d| d == usize::MAX) {
             let rest: usize = shape.iter().filter(|&&d| d != usize::MAX).product();
@@ -227,11 +235,7 @@ impl Tensor {
                 shape
             );
         }
-        let view = Tensor::wrap(self.0.buf.clone(), shape, false, None);
-        let from = self.shape().to_vec();
-        Ok(Tensor::from_op(view, "reshape", &[self], move |_, g| {
-            Ok(vec![Some(g.reshape(&from)?)])
-        }))
+        Ok(Tensor::wrap(self.0.buf.clone(), shape, false, None))
     }
 
     /// A copy of the data that is not part of the graph.
@@ -254,6 +258,17 @@ impl Tensor {
         self.0.node.is_none()
     }
 
+    /// The inputs of the op that made this tensor, in the order the op recorded them. Backward
+    /// rules call it on their output, which always has a node.
+    pub(crate) fn op_inputs(&self) -> &[Tensor] {
+        &self
+            .0
+            .node
+            .as_ref()
+            .expect("a recorded op's output has a node")
+            .inputs
+    }
+
     pub fn grad(&self) -> Option<Tensor> {
         self.0.grad.borrow().clone()
     }
@@ -264,11 +279,6 @@ impl Tensor {
 
     pub fn zero_grad(&self) {
         self.set_grad(None);
-    }
-
-    /// Back-propagates from this scalar: every leaf that requires grad gains `d self / d leaf`.
-    pub fn backward(&self) -> Result<()> {
-        autograd::backward(self)
     }
 
     /// Overwrites this tensor's data with `src`'s (same number of values), in stream order.

@@ -10,7 +10,7 @@ pub mod probe;
 pub mod profile;
 
 use crate::gpu::{self, KernelClass};
-use crate::ops::matmul::{CpuMatmul, with_cpu_matmul};
+use crate::ops::variant::{CpuKernels, with_cpu_kernels};
 use std::time::Instant;
 
 /// One kernel set to measure: a kernel class and, for the CPU class, which of its kernels.
@@ -20,13 +20,13 @@ pub struct Variant {
     /// (barrier-free register blocks) or `gpu-tiled` (workgroup-memory tiles).
     pub name: &'static str,
     pub class: KernelClass,
-    pub cpu: CpuMatmul,
+    pub cpu: CpuKernels,
 }
 
 impl Variant {
     /// Runs `f` with this thread's launches using this variant's kernels.
     pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
-        gpu::with_kernel_class(self.class, || with_cpu_matmul(self.cpu, f))
+        gpu::with_kernel_class(self.class, || with_cpu_kernels(self.cpu, f))
     }
 }
 
@@ -40,18 +40,18 @@ pub fn variants(flops: f64) -> Vec<Variant> {
         cpu.push(Variant {
             name: "cpu-subgroup",
             class: KernelClass::Cpu,
-            cpu: CpuMatmul::Subgroup,
+            cpu: CpuKernels::Subgroup,
         });
     }
     cpu.push(Variant {
         name: "cpu-regblock",
         class: KernelClass::Cpu,
-        cpu: CpuMatmul::Regblock,
+        cpu: CpuKernels::Regblock,
     });
     let gpu = Variant {
         name: "gpu-tiled",
         class: KernelClass::Gpu,
-        cpu: CpuMatmul::Regblock,
+        cpu: CpuKernels::Regblock,
     };
     match ctx.kernel_class() {
         KernelClass::Gpu => std::iter::once(gpu).chain(cpu).collect(),

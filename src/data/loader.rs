@@ -6,6 +6,7 @@
 //! batches an uninterrupted run would have produced, whatever the prefetch depth.
 
 use super::{Augment, Dataset};
+use crate::seed::Mixer;
 use anyhow::{Result, bail};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -77,23 +78,13 @@ pub struct Loader {
     per_epoch: usize,
 }
 
-/// SplitMix64 finaliser over the inputs: independent seeds for each (seed, epoch, batch).
-fn mix(parts: &[u64]) -> u64 {
-    parts.iter().fold(0x9e3779b97f4a7c15u64, |h, &p| {
-        let mut z = (h ^ p).wrapping_add(0x9e3779b97f4a7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
-        z ^ (z >> 31)
-    })
-}
-
 /// The order of dataset indices in `epoch`.
 pub fn epoch_order(n: usize, shuffle: bool, seed: u64, epoch: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     if shuffle {
-        order.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(mix(&[
-            seed, epoch, 0,
-        ])));
+        order.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(
+            Mixer::LOADER.mix(&[seed, epoch, 0]),
+        ));
     }
     order
 }
@@ -116,7 +107,7 @@ fn make_batch(
 ) -> Batch {
     let end = ((b + 1) * cfg.batch_size).min(order.len());
     let indices = order[b * cfg.batch_size..end].to_vec();
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(&[seed, epoch, 1, b as u64]));
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(Mixer::LOADER.mix(&[seed, epoch, 1, b as u64]));
     let (images, labels) = data.batch_augmented(&indices, &cfg.augment, &mut rng);
     Batch {
         images,

@@ -108,6 +108,18 @@ impl Dataset {
         counts
     }
 
+    /// `n` images spread evenly over this dataset, or all of them (readers group images by
+    /// class, so a prefix would hold only the first classes).
+    pub fn spread_subset(&self, n: Option<usize>) -> Dataset {
+        match n {
+            Some(n) if n < self.len() => {
+                let idx: Vec<usize> = (0..n).map(|i| i * self.len() / n).collect();
+                self.select(&idx)
+            }
+            _ => self.clone(),
+        }
+    }
+
     /// A new dataset of the given images, in the given order.
     pub fn select(&self, indices: &[usize]) -> Dataset {
         let mut images = Vec::with_capacity(indices.len() * IMAGE_BYTES);

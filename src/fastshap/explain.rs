@@ -19,6 +19,7 @@ use super::surrogate::Surrogate;
 use crate::data::images::{read_rgb, to_model_input};
 use crate::data::{self, Dataset, IMAGE_BYTES, SIDE};
 use crate::io::AtomicFile;
+use crate::math::argmax;
 use crate::progress::Progress;
 use crate::train::Model;
 use crate::viz::gallery::{GalleryItem, PAGE, PageNav, gallery_page, page_file};
@@ -144,10 +145,6 @@ fn save_phi(path: &Path, phi: &[f32], p: usize, k: usize, probs: &[f32]) -> Resu
         "phi[player, class]; players row-major over the superpixel grid".to_string(),
     )]);
     crate::io::write_atomic(path, &safetensors::serialize(views, Some(meta))?)
-}
-
-fn argmax(v: &[f64]) -> Option<usize> {
-    (0..v.len()).max_by(|&x, &y| v[x].total_cmp(&v[y]))
 }
 
 /// A CSV field, quoted when it holds a comma, quote or line break.

@@ -775,8 +775,8 @@ pub fn train_explainer(
          vit (this one is not a ViT)"
     );
     epoch_loop::prepare_dir(dir, resume.is_some())?;
-    let train_set = Arc::new(super::spread_subset(train, cfg.train_limit));
-    let val_set = super::spread_subset(val, cfg.val_limit);
+    let train_set = Arc::new(train.spread_subset(cfg.train_limit));
+    let val_set = val.spread_subset(cfg.val_limit);
     ensure!(!train_set.is_empty(), "the training set is empty");
     ensure!(!val_set.is_empty(), "the validation set is empty");
     ensure!(

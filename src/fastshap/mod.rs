@@ -133,23 +133,7 @@ pub fn link_values(link: Link, logits: &Tensor) -> Result<Tensor> {
     }
 }
 
-/// SplitMix64 over the parts: independent seeds per (seed, epoch, batch, purpose).
+/// The seed of FastSHAP's stream `parts` (its constant in [`crate::seed::Mixer`]).
 pub(crate) fn mix(parts: &[u64]) -> u64 {
-    parts.iter().fold(0x6a09e667f3bcc908u64, |h, &p| {
-        let mut z = (h ^ p).wrapping_add(0x9e3779b97f4a7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
-        z ^ (z >> 31)
-    })
-}
-
-/// `n` images spread evenly over `data` (readers group images by class).
-pub(crate) fn spread_subset(data: &crate::data::Dataset, n: Option<usize>) -> crate::data::Dataset {
-    match n {
-        Some(n) if n < data.len() => {
-            let idx: Vec<usize> = (0..n).map(|i| i * data.len() / n).collect();
-            data.select(&idx)
-        }
-        _ => data.clone(),
-    }
+    crate::seed::Mixer::FASTSHAP.mix(parts)
 }

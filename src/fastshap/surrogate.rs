@@ -569,8 +569,8 @@ pub fn train_surrogate(
         ..Default::default()
     };
     let original = load_original_as(&cfg.original, &hint)?;
-    let train_set = Arc::new(super::spread_subset(train, cfg.train_limit));
-    let val_set = super::spread_subset(val, cfg.val_limit);
+    let train_set = Arc::new(train.spread_subset(cfg.train_limit));
+    let val_set = val.spread_subset(cfg.val_limit);
     ensure!(!train_set.is_empty(), "the training set is empty");
     ensure!(!val_set.is_empty(), "the validation set is empty");
     let k = train_set.num_classes();

@@ -7,6 +7,7 @@
 //! [`init`] (the CLI does this to honour `--adapter`/`--backend`).
 
 mod adapter;
+mod launch;
 mod pool;
 pub mod profile;
 mod recorder;
@@ -15,6 +16,7 @@ pub use adapter::{
     AdapterSummary, BackendListing, NO_ADAPTER_HINT, NO_MATCH_HINT, Options, list_adapters,
     list_backends,
 };
+pub use launch::{fill, grid};
 pub use pool::{GpuBuffer, PoolStats};
 pub use recorder::{Binding, Dispatch};
 

@@ -8,7 +8,8 @@
 //! workgroup memory); they take the same bindings and save the same state.
 
 use super::launch;
-use crate::gpu::{self, Binding, KernelClass};
+use super::variant::Variant;
+use crate::gpu::{self, Binding};
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
@@ -74,7 +75,12 @@ pub fn attention(
     let mask_t = mask.cloned().unwrap_or_else(|| q.clone());
     let out = Tensor::empty(q.shape())?;
     let lse = Tensor::empty(&[b, h, tq])?;
-    let kernel = Kernel::choose(dh);
+    let kernel = match Variant::current() {
+        // The subgroup kernels take head dims in 32-wide chunks; other sizes run one row per
+        // invocation.
+        Variant::Subgroup if !dh.is_multiple_of(32) => Variant::Regblock,
+        v => v,
+    };
     // Q·Kᵀ and P·V: 2 multiply-adds per (query, key, dim).
     let gemm = 2.0 * (rows * tk * dh) as f64;
     gpu::profile::note_flops(2.0 * gemm);
@@ -86,13 +92,21 @@ pub fn attention(
         out.bind(),
         lse.bind(),
     ];
-    kernel.run(Stage::Forward, &has_mask, &params, &binds, b * h, tq)?;
+    run(
+        kernel,
+        Stage::Forward,
+        &has_mask,
+        &params,
+        &binds,
+        b * h,
+        tq,
+    )?;
     Ok(Tensor::from_op(
         out,
         "attention",
         &[q, k, v],
         move |out, g| {
-            let inputs = &out.0.node.as_ref().expect("node").inputs;
+            let inputs = out.op_inputs();
             let (q, k, v) = (&inputs[0], &inputs[1], &inputs[2]);
             let ld = Tensor::empty(&[rows, 2])?;
             // δ is one short row dot product: the barrier-free kernel serves every class.
@@ -117,7 +131,7 @@ pub fn attention(
                 ld.bind(),
                 dq.bind(),
             ];
-            kernel.run(Stage::Dq, &has_mask, &params, &binds, b * h, tq)?;
+            run(kernel, Stage::Dq, &has_mask, &params, &binds, b * h, tq)?;
             let dk = Tensor::empty(k.shape())?;
             let dv = Tensor::empty(v.shape())?;
             // Scores, dV = Pᵀ·dO, dP, dK = dSᵀ·Q.
@@ -132,20 +146,10 @@ pub fn attention(
                 dk.bind(),
                 dv.bind(),
             ];
-            kernel.run(Stage::Dkv, &has_mask, &params, &binds, b * h, tk)?;
+            run(kernel, Stage::Dkv, &has_mask, &params, &binds, b * h, tk)?;
             Ok(vec![Some(dq), Some(dk), Some(dv)])
         },
     ))
-}
-
-/// The three kernel sets: tiled (GPU class), subgroup (CPU class with 8-lane subgroups and head
-/// dims in 32-wide chunks; the choice and its test override are matmul's), one row per
-/// invocation (every other case).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kernel {
-    Tiled,
-    Subgroup,
-    Rowwise,
 }
 
 #[derive(Clone, Copy)]
@@ -155,73 +159,61 @@ enum Stage {
     Dkv,
 }
 
-impl Kernel {
-    fn choose(dh: usize) -> Kernel {
-        let ctx = gpu::ctx();
-        if ctx.kernel_class() == KernelClass::Gpu {
-            Kernel::Tiled
-        } else if super::matmul::subgroup_kernels() && dh.is_multiple_of(32) {
-            Kernel::Subgroup
-        } else {
-            Kernel::Rowwise
+/// Launches `stage` over `heads` (batch·head) × `t` rows (queries, or keys for dK/dV) on
+/// `kernel`'s kernels (its `Regblock` is one row per invocation).
+fn run(
+    kernel: Variant,
+    stage: Stage,
+    constants: &[(&'static str, f64)],
+    params: &[u32],
+    bindings: &[Binding<'_>],
+    heads: usize,
+    t: usize,
+) -> Result<()> {
+    let ctx = gpu::ctx();
+    match kernel {
+        // One workgroup of 64 invocations per (batch·head, block of 64 rows).
+        Variant::Tiled => {
+            let entry = match stage {
+                Stage::Forward => "attn_gpu_fwd",
+                Stage::Dq => "attn_gpu_dq",
+                Stage::Dkv => "attn_gpu_dkv",
+            };
+            let n = heads * t.div_ceil(64) * 64;
+            launch(
+                &shader!("attention_gpu"),
+                entry,
+                constants,
+                params,
+                bindings,
+                n,
+                64,
+            )
         }
-    }
-
-    /// Launches `stage` over `heads` (batch·head) × `t` rows (queries, or keys for dK/dV).
-    fn run(
-        self,
-        stage: Stage,
-        constants: &[(&'static str, f64)],
-        params: &[u32],
-        bindings: &[Binding<'_>],
-        heads: usize,
-        t: usize,
-    ) -> Result<()> {
-        let ctx = gpu::ctx();
-        match self {
-            // One workgroup of 64 invocations per (batch·head, block of 64 rows).
-            Kernel::Tiled => {
-                let entry = match stage {
-                    Stage::Forward => "attn_gpu_fwd",
-                    Stage::Dq => "attn_gpu_dq",
-                    Stage::Dkv => "attn_gpu_dkv",
-                };
-                let n = heads * t.div_ceil(64) * 64;
-                launch(
-                    &shader!("attention_gpu"),
-                    entry,
-                    constants,
-                    params,
-                    bindings,
-                    n,
-                    64,
-                )
-            }
-            // One 8-lane workgroup per 8 rows of one (batch, head); a 1-wide grid folded past
-            // 65,535 (the kernels recover the tile as `wg.x + wg.y · nwg.x`).
-            Kernel::Subgroup => {
-                let (shader, entry) = match stage {
-                    Stage::Forward => (shader!("attention_subgroup"), "attn_fwd_sg"),
-                    Stage::Dq => (shader!("attention_subgroup_bwd"), "attn_dq_sg"),
-                    Stage::Dkv => (shader!("attention_subgroup_bwd"), "attn_dkv_sg"),
-                };
-                ctx.dispatch(gpu::Dispatch {
-                    shader: &shader,
-                    entry,
-                    constants,
-                    params,
-                    bindings,
-                    workgroups: super::grid(heads * t.div_ceil(8), 1),
-                })
-            }
-            Kernel::Rowwise => {
-                let (shader, entry) = match stage {
-                    Stage::Forward => (shader!("attention_fwd"), "attn_fwd"),
-                    Stage::Dq => (shader!("attention_bwd"), "attn_dq"),
-                    Stage::Dkv => (shader!("attention_bwd"), "attn_dkv"),
-                };
-                launch(&shader, entry, constants, params, bindings, heads * t, 64)
-            }
+        // One 8-lane workgroup per 8 rows of one (batch, head); a 1-wide grid folded past
+        // 65,535 (the kernels recover the tile as `wg.x + wg.y · nwg.x`).
+        Variant::Subgroup => {
+            let (shader, entry) = match stage {
+                Stage::Forward => (shader!("attention_subgroup"), "attn_fwd_sg"),
+                Stage::Dq => (shader!("attention_subgroup_bwd"), "attn_dq_sg"),
+                Stage::Dkv => (shader!("attention_subgroup_bwd"), "attn_dkv_sg"),
+            };
+            ctx.dispatch(gpu::Dispatch {
+                shader: &shader,
+                entry,
+                constants,
+                params,
+                bindings,
+                workgroups: gpu::grid(heads * t.div_ceil(8), 1),
+            })
+        }
+        Variant::Regblock => {
+            let (shader, entry) = match stage {
+                Stage::Forward => (shader!("attention_fwd"), "attn_fwd"),
+                Stage::Dq => (shader!("attention_bwd"), "attn_dq"),
+                Stage::Dkv => (shader!("attention_bwd"), "attn_dkv"),
+            };
+            launch(&shader, entry, constants, params, bindings, heads * t, 64)
         }
     }
 }

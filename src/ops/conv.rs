@@ -9,7 +9,7 @@
 //! no workgroup memory — hence no `workgroupBarrier`, which lavapipe (our CI adapter) executes at
 //! ~µs each. A direct convolution (one output per invocation) reloads every operand per FMA.
 //! On `KernelClass::Gpu` adapters the three GEMMs run as shared-memory tiled kernels instead
-//! (`gpu.rs`, `shaders/conv_gpu*.wgsl`); both families are correct everywhere and tested on both.
+//! (`tiled.rs`, `shaders/conv_gpu*.wgsl`); both families are correct everywhere and tested on both.
 //!
 //! Backward, each again one writer per element (no atomics):
 //! - input gradient: the transposed convolution gathered per input pixel (implicit GEMM
@@ -21,14 +21,18 @@
 //! - bias gradient: `sum` over B, Ho·Wo.
 
 use super::launch;
-use crate::gpu::KernelClass;
+use super::variant::Variant;
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
 
-mod gpu;
+mod tiled;
 
 const WG: u32 = 64;
+
+/// Invocations the CPU-class weight gradient aims for when it splits the pixel sum: a few per
+/// lavapipe thread.
+const CPU_SPLIT_TARGET: usize = 1024;
 
 /// Output spatial size of a convolution or pooling window: floor((n + 2p − k) / s) + 1.
 pub fn out_size(n: usize, k: usize, stride: usize, pad: usize) -> Result<usize> {
@@ -137,7 +141,7 @@ pub fn conv2d_bias_relu(
     if crate::autograd::is_enabled() && [x, w, bias].iter().any(|t| t.requires_grad()) {
         bail!("conv2d_bias_relu is inference only (no backward); call it under no_grad()");
     }
-    if class() == KernelClass::Cpu && use_subgroups() {
+    if Variant::current() == Variant::Subgroup {
         return conv2d_fwd(x, w, Some(bias), stride, pad, true);
     }
     conv2d_raw(x, w, Some(bias), stride, pad)?.relu()
@@ -159,34 +163,31 @@ fn conv2d_fwd(
     }
     let y = Tensor::empty(&[g.b, g.cout, g.ho, g.wo])?;
     crate::gpu::profile::note_flops(g.flops());
-    if class() == KernelClass::Gpu {
-        gpu::forward(x, w, bias, &y, &g)?;
-        return Ok(y);
-    }
-    let n = (g.b * g.ho * g.wo).div_ceil(4) * g.cout.div_ceil(4);
-    // Without a bias the kernel never reads binding 3 (has_bias = 0); bind the weight there.
+    // Without a bias the kernels never read binding 3 (has_bias = 0); bind the weight there.
     let bias_bind = bias.unwrap_or(w).bind();
-    if use_subgroups() {
-        let mut params = g.params(bias.is_some());
-        params.extend([0, 0, g.ho as u32, g.wo as u32]);
-        launch_sg(
-            &g,
-            g.ho * g.wo,
-            (false, relu),
-            &params,
+    match Variant::current() {
+        Variant::Tiled => tiled::forward(x, w, bias, &y, &g)?,
+        Variant::Subgroup => {
+            let mut params = g.params(bias.is_some());
+            params.extend([0, 0, g.ho as u32, g.wo as u32]);
+            launch_sg(
+                &g,
+                g.ho * g.wo,
+                (false, relu),
+                &params,
+                &[x.bind(), w.bind(), bias_bind, y.bind()],
+            )?;
+        }
+        Variant::Regblock => launch(
+            &shader!("conv"),
+            "conv_fwd",
+            &[],
+            &g.params(bias.is_some()),
             &[x.bind(), w.bind(), bias_bind, y.bind()],
-        )?;
-        return Ok(y);
+            (g.b * g.ho * g.wo).div_ceil(4) * g.cout.div_ceil(4),
+            WG,
+        )?,
     }
-    launch(
-        &shader!("conv"),
-        "conv_fwd",
-        &[],
-        &g.params(bias.is_some()),
-        &[x.bind(), w.bind(), bias_bind, y.bind()],
-        n,
-        WG,
-    )?;
     Ok(y)
 }
 
@@ -202,35 +203,44 @@ pub fn conv2d_input_grad(
     check_dy(dy, &g)?;
     let dx = Tensor::empty(x_shape)?;
     crate::gpu::profile::note_flops(g.flops());
-    if class() == KernelClass::Gpu {
-        gpu::input_grad(dy, w, &dx, &g)?;
-        return Ok(dx);
+    match Variant::current() {
+        Variant::Tiled => tiled::input_grad(dy, w, &dx, &g)?,
+        // dx is the convolution of dy (dilated by the stride) with the flipped, channel-swapped
+        // weights and padding k − 1 − pad, which the subgroup kernel reads in place (so it needs
+        // pad < k; otherwise the register blocks run).
+        Variant::Subgroup if g.pad < g.kh.min(g.kw) => input_grad_sg(dy, w, &dx, &g)?,
+        Variant::Subgroup | Variant::Regblock => input_grad_regblock(dy, w, &dx, &g)?,
     }
-    // dx is the convolution of dy (dilated by the stride) with the flipped, channel-swapped
-    // weights and padding k − 1 − pad, which the subgroup kernel reads in place.
-    if use_subgroups() && g.pad < g.kh.min(g.kw) {
-        let t = Geom {
-            b: g.b,
-            cin: g.cout,
-            h: g.ho,
-            w: g.wo,
-            cout: g.cin,
-            ho: g.h,
-            wo: g.w,
-            ..g
-        };
-        // One launch per stride phase of dx (each writes its own pixels).
-        let s = g.stride;
-        for (py, px) in (0..s.min(g.h)).flat_map(|py| (0..s.min(g.w)).map(move |px| (py, px))) {
-            let (hq, wq) = ((g.h - py).div_ceil(s), (g.w - px).div_ceil(s));
-            let mut params = t.params(false);
-            params.extend([py, px, hq, wq].map(|v| v as u32));
-            let binds = [dy.bind(), w.bind(), w.bind(), dx.bind()];
-            launch_sg(&t, hq * wq, (true, false), &params, &binds)?;
-        }
-        return Ok(dx);
+    Ok(dx)
+}
+
+/// dx on the subgroup kernel, one launch per stride phase of dx.
+fn input_grad_sg(dy: &Tensor, w: &Tensor, dx: &Tensor, g: &Geom) -> Result<()> {
+    let t = Geom {
+        b: g.b,
+        cin: g.cout,
+        h: g.ho,
+        w: g.wo,
+        cout: g.cin,
+        ho: g.h,
+        wo: g.w,
+        ..*g
+    };
+    // Each phase's launch writes its own pixels.
+    let s = g.stride;
+    for (py, px) in (0..s.min(g.h)).flat_map(|py| (0..s.min(g.w)).map(move |px| (py, px))) {
+        let (hq, wq) = ((g.h - py).div_ceil(s), (g.w - px).div_ceil(s));
+        let mut params = t.params(false);
+        params.extend([py, px, hq, wq].map(|v| v as u32));
+        let binds = [dy.bind(), w.bind(), w.bind(), dx.bind()];
+        launch_sg(&t, hq * wq, (true, false), &params, &binds)?;
     }
-    // Blocks of 4 same-phase pixels per (row, x-phase mod stride); see conv_bwd.wgsl.
+    Ok(())
+}
+
+/// dx on the register-blocked kernel: blocks of 4 same-phase pixels per (row, x-phase mod
+/// stride); see conv_bwd.wgsl.
+fn input_grad_regblock(dy: &Tensor, w: &Tensor, dx: &Tensor, g: &Geom) -> Result<()> {
     let nq = g.w.div_ceil(g.stride).div_ceil(4);
     let n = nq * g.stride * g.b * g.h * g.cin.div_ceil(4);
     launch(
@@ -241,8 +251,7 @@ pub fn conv2d_input_grad(
         &[dy.bind(), w.bind(), dx.bind()],
         n,
         WG,
-    )?;
-    Ok(dx)
+    )
 }
 
 /// Gradient of the weight: dy [B,Cout,Ho,Wo] and x → dw of `w_shape`.
@@ -256,19 +265,18 @@ pub fn conv2d_weight_grad(
     let g = Geom::new(x.shape(), w_shape, stride, pad)?;
     check_dy(dy, &g)?;
     crate::gpu::profile::note_flops(g.flops());
-    if class() == KernelClass::Gpu {
-        let partial = gpu::weight_grad_partials(dy, x, &g, gpu::weight_chunk(&g))?;
+    let variant = Variant::current();
+    if variant == Variant::Tiled {
+        // The tiled kernel sizes its own splits (see `tiled::weight_chunk`).
+        let partial = tiled::weight_grad_partials(dy, x, &g, tiled::weight_chunk(&g))?;
         return sum_partials(partial, w_shape);
     }
     let blocks = g.cout.div_ceil(4) * g.ksz().div_ceil(4);
     let m = g.b * g.ho * g.wo;
     // Split the pixel sum until there are enough invocations to fill the adapter: a few per
-    // lavapipe thread on CPUs, tens of thousands on GPUs. Chunks stay ≥ 64 pixels so the
+    // lavapipe thread (the tiled variant splits its own way). Chunks stay ≥ 64 pixels so the
     // partials (and their reduction) stay small next to the work.
-    let target = match class() {
-        KernelClass::Cpu => 1024usize,
-        KernelClass::Gpu => 32768,
-    };
+    let target = CPU_SPLIT_TARGET;
     // No chunk longer than 32,768 pixels: llvmpipe stops shader loops after 65,536 iterations.
     let want = target
         .div_ceil(blocks)
@@ -280,19 +288,18 @@ pub fn conv2d_weight_grad(
     let partial = Tensor::empty(&[nsplit, nw])?;
     let mut params = g.params(false);
     params.extend([chunk as u32, nsplit as u32]);
-    if use_subgroups() {
+    match variant {
         // One workgroup per 32×32 tile of dw and split (a 1-wide grid folded past 65,535).
-        let tiles = g.cout.div_ceil(32) * g.ksz().div_ceil(32);
-        crate::gpu::ctx().dispatch(crate::gpu::Dispatch {
+        Variant::Subgroup => crate::gpu::ctx().dispatch(crate::gpu::Dispatch {
             shader: &shader!("conv_subgroup_wgrad", "_fma8"),
             entry: "conv_wgrad_sg",
             constants: &[],
             params: &params,
             bindings: &[dy.bind(), x.bind(), partial.bind()],
-            workgroups: super::grid(tiles * nsplit, 1),
-        })?;
-    } else {
-        launch(
+            workgroups: crate::gpu::grid(g.cout.div_ceil(32) * g.ksz().div_ceil(32) * nsplit, 1),
+        })?,
+        // Tiled returned above.
+        Variant::Regblock | Variant::Tiled => launch(
             &shader!("conv_bwd"),
             "conv_bwd_weight",
             &[],
@@ -300,14 +307,9 @@ pub fn conv2d_weight_grad(
             &[dy.bind(), x.bind(), partial.bind()],
             blocks * nsplit,
             WG,
-        )?;
+        )?,
     }
     sum_partials(partial, w_shape)
-}
-
-/// The kernel family of this thread's launches.
-fn class() -> KernelClass {
-    crate::gpu::ctx().kernel_class()
 }
 
 /// Sums split-K partials [nsplit, |w|] into the weight gradient of `w_shape`.
@@ -318,12 +320,6 @@ fn sum_partials(partial: Tensor, w_shape: &[usize]) -> Result<Tensor> {
         crate::autograd::with_no_grad(|| partial.sum(0, false))?
     };
     dw.reshape(w_shape)
-}
-
-/// Whether this thread's CPU-class convolutions use the 8-lane subgroup kernels
-/// (`shaders/conv_subgroup*.wgsl`); the choice and its test override are matmul's.
-fn use_subgroups() -> bool {
-    class() == KernelClass::Cpu && super::matmul::subgroup_kernels()
 }
 
 /// Launches the subgroup convolution (`transposed`: the input gradient, see the shader; `g`
@@ -348,7 +344,7 @@ fn launch_sg(
         ],
         params,
         bindings,
-        workgroups: super::grid(tiles, 1),
+        workgroups: crate::gpu::grid(tiles, 1),
     })
 }
 
@@ -381,7 +377,7 @@ impl Tensor {
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         Ok(Tensor::from_op(y, "conv2d", &inputs, move |out, g| {
-            let i = &out.0.node.as_ref().expect("recorded op has a node").inputs;
+            let i = out.op_inputs();
             let (x, w) = (&i[0], &i[1]);
             let gx = if x.requires_grad() {
                 Some(conv2d_input_grad(g, w, x.shape(), stride, padding)?)

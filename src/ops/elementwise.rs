@@ -1,9 +1,9 @@
 //! Elementwise ops: unary (`shaders/unary.wgsl`), binary with NumPy broadcasting
-//! (`shaders/binary.wgsl`, `shaders/binary_bcast.wgsl`), scalar variants and fill.
+//! (`shaders/binary.wgsl`, `shaders/binary_bcast.wgsl`), and scalar variants
+//! (the raw fill a tensor is created with is `gpu::fill`, below the tape).
 //! Backward rules are built from the same ops (the gradient of `exp` is `g * exp(x)`, ...).
 
 use super::launch;
-use crate::gpu::Binding;
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
@@ -47,28 +47,6 @@ pub enum Binary {
     Gt = 10,
 }
 
-/// Binding rounded up to whole vec4s: pooled buffers are multiples of 32 bytes, so the padding
-/// exists and belongs to this tensor alone.
-fn bind4(t: &Tensor) -> Binding<'_> {
-    Binding {
-        buffer: t.buffer(),
-        bytes: (t.numel().next_multiple_of(4) * 4) as u64,
-    }
-}
-
-pub(crate) fn fill(t: &Tensor, v: f32) -> Result<()> {
-    let n4 = t.numel().div_ceil(4);
-    launch(
-        &shader!("fill"),
-        "fill",
-        &[],
-        &[n4 as u32, v.to_bits()],
-        &[bind4(t)],
-        n4,
-        256,
-    )
-}
-
 /// Runs a unary kernel without recording anything on the tape.
 pub fn unary_raw(x: &Tensor, op: Unary, a: f32, b: f32) -> Result<Tensor> {
     let y = Tensor::empty(x.shape())?;
@@ -78,7 +56,7 @@ pub fn unary_raw(x: &Tensor, op: Unary, a: f32, b: f32) -> Result<Tensor> {
         "unary",
         &[("OP", op as u32 as f64)],
         &[n4 as u32, a.to_bits(), b.to_bits()],
-        &[bind4(x), bind4(&y)],
+        &[x.bind_vec4(), y.bind_vec4()],
         n4,
         256,
     )?;
@@ -140,7 +118,7 @@ pub fn binary_raw(a: &Tensor, b: &Tensor, op: Binary) -> Result<Tensor> {
             "binary_same",
             &opc,
             &[n4 as u32],
-            &[bind4(a), bind4(b), bind4(&y)],
+            &[a.bind_vec4(), b.bind_vec4(), y.bind_vec4()],
             n4,
             256,
         )?;
@@ -195,8 +173,7 @@ macro_rules! unary_ops {
                 pub fn $name(&self) -> Result<Tensor> {
                     let y = unary_raw(self, Unary::$op, 0.0, 0.0)?;
                     Ok(Tensor::from_op(y, stringify!($name), &[self], |out, g| {
-                        let node = out.0.node.as_ref().expect("recorded op has a node");
-                        let $x = &node.inputs[0];
+                        let $x = &out.op_inputs()[0];
                         let $y = out;
                         let local: Tensor = $grad?;
                         Ok(vec![Some(g.mul(&local)?)])
@@ -250,7 +227,7 @@ impl Tensor {
     pub fn pow_scalar(&self, e: f32) -> Result<Tensor> {
         let y = unary_raw(self, Unary::PowScalar, e, 0.0)?;
         Ok(Tensor::from_op(y, "pow_scalar", &[self], move |out, g| {
-            let x = &out.0.node.as_ref().expect("node").inputs[0];
+            let x = &out.op_inputs()[0];
             let d = unary_raw(x, Unary::PowScalar, e - 1.0, 0.0)?.mul_scalar(e)?;
             Ok(vec![Some(g.mul(&d)?)])
         }))
@@ -282,7 +259,7 @@ impl Tensor {
     pub fn mul(&self, o: &Tensor) -> Result<Tensor> {
         let y = binary_raw(self, o, Binary::Mul)?;
         Ok(Tensor::from_op(y, "mul", &[self, o], |out, g| {
-            let i = &out.0.node.as_ref().expect("node").inputs;
+            let i = out.op_inputs();
             let (a, b) = (&i[0], &i[1]);
             let ga = if a.requires_grad() {
                 Some(binary_raw(g, b, Binary::Mul)?.sum_to(a.shape())?)
@@ -301,7 +278,7 @@ impl Tensor {
     pub fn div(&self, o: &Tensor) -> Result<Tensor> {
         let y = binary_raw(self, o, Binary::Div)?;
         Ok(Tensor::from_op(y, "div", &[self, o], |out, g| {
-            let i = &out.0.node.as_ref().expect("node").inputs;
+            let i = out.op_inputs();
             let (a, b) = (&i[0], &i[1]);
             let gb_over = binary_raw(g, b, Binary::Div)?; // g / b
             let ga = if a.requires_grad() {
@@ -340,7 +317,7 @@ impl Tensor {
     ) -> Result<Tensor> {
         let y = binary_raw(self, o, op)?;
         Ok(Tensor::from_op(y, name, &[self, o], move |out, g| {
-            let i = &out.0.node.as_ref().expect("node").inputs;
+            let i = out.op_inputs();
             let (a, b) = (&i[0], &i[1]);
             let ma = binary_raw(a, b, pick_a)?;
             let mb = binary_raw(a, b, pick_b)?;
@@ -355,7 +332,7 @@ impl Tensor {
     pub fn pow(&self, o: &Tensor) -> Result<Tensor> {
         let y = binary_raw(self, o, Binary::Pow)?;
         Ok(Tensor::from_op(y, "pow", &[self, o], |out, g| {
-            let i = &out.0.node.as_ref().expect("node").inputs;
+            let i = out.op_inputs();
             let (a, b) = (&i[0], &i[1]);
             let y = out.detach();
             // d/da = b·a^(b-1) = b·y/a ; d/db = y·ln a

@@ -74,7 +74,7 @@ impl Tensor {
             "bias_gelu",
             &[self, bias],
             move |out, g| {
-                let i = &out.0.node.as_ref().expect("recorded op has a node").inputs;
+                let i = out.op_inputs();
                 let d = Tensor::empty(i[0].shape())?;
                 run("bias_gelu_grad", &[&i[0], &i[1], g], &d, n)?;
                 let db = if i[1].requires_grad() {

@@ -8,68 +8,11 @@
 //! transposes are read in place by the kernels, which is what lets the backward (and linear
 //! layers) avoid copies: dA and dB are themselves matmuls with transposed operands.
 
-use crate::gpu::{self, Binding, Dispatch, KernelClass};
+use super::variant::Variant;
+use crate::gpu::{self, Dispatch, KernelClass};
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
-
-/// The two CPU-class kernels: subgroup broadcast (fewest loads per FMA, needs 8-lane subgroups)
-/// and the register-blocked fallback.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CpuMatmul {
-    Subgroup,
-    Regblock,
-}
-
-thread_local! {
-    static CPU_MATMUL: std::cell::Cell<Option<CpuMatmul>> = const { std::cell::Cell::new(None) };
-}
-
-/// Runs `f` with this thread's CPU-class matmuls forced to kernel `k` (tests check both).
-pub fn with_cpu_matmul<T>(k: CpuMatmul, f: impl FnOnce() -> T) -> T {
-    let old = CPU_MATMUL.with(|c| c.replace(Some(k)));
-    struct Restore(Option<CpuMatmul>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            CPU_MATMUL.with(|c| c.set(self.0));
-        }
-    }
-    let _restore = Restore(old);
-    f()
-}
-
-/// The CPU-class kernel this thread uses: a [`with_cpu_matmul`] override, else the subgroup
-/// kernel where the adapter's subgroups have 8 lanes, unless the environment says
-/// `FASTSHAP_CPU_KERNELS=regblock` (to compare the two, or to sidestep a driver problem).
-pub fn cpu_matmul() -> CpuMatmul {
-    CPU_MATMUL.with(|c| c.get()).unwrap_or_else(|| {
-        static REGBLOCK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        let forced = *REGBLOCK.get_or_init(|| {
-            std::env::var("FASTSHAP_CPU_KERNELS").is_ok_and(|v| v.eq_ignore_ascii_case("regblock"))
-        });
-        if !forced && gpu::ctx().subgroups_of(8) {
-            CpuMatmul::Subgroup
-        } else {
-            CpuMatmul::Regblock
-        }
-    })
-}
-
-/// Whether this thread's CPU-class matmul, conv and attention launches use the 8-lane subgroup
-/// kernels (one choice for the three families; conv and attention fall back to their other
-/// kernels where it is false).
-pub fn subgroup_kernels() -> bool {
-    cpu_matmul() == CpuMatmul::Subgroup && gpu::ctx().subgroups_of(8)
-}
-
-/// Binding rounded up to whole vec4s (the CPU kernel reads vec4 arrays); pooled buffers are
-/// multiples of 32 bytes, so the padding exists and belongs to this tensor alone.
-fn bind4(t: &Tensor) -> Binding<'_> {
-    Binding {
-        buffer: t.buffer(),
-        bytes: (t.numel().next_multiple_of(4) * 4) as u64,
-    }
-}
 
 /// (rows, cols) of op(x) for a rank ≥ 2 tensor.
 fn op_dims(x: &Tensor, t: bool) -> (usize, usize) {
@@ -97,14 +40,8 @@ fn launch(
     let flag = |v: bool| if v { 1.0 } else { 0.0 };
     let ctx = gpu::ctx();
     gpu::profile::note_flops(2.0 * (m * n * k * nb) as f64);
-    match class {
-        KernelClass::Cpu if cpu_matmul() == CpuMatmul::Subgroup => {
-            if !ctx.subgroups_of(8) {
-                bail!(
-                    "matmul: the subgroup kernel needs 8-lane subgroups, which adapter '{}' lacks",
-                    ctx.info.name
-                );
-            }
+    match Variant::of(class) {
+        Variant::Subgroup => {
             // Workgroup = one 8-lane subgroup = a 32×32 tile of C. vec4 loads where runs of 4
             // are contiguous and aligned (batch strides are then multiples of 4 as well).
             let va = !ta && k % 4 == 0;
@@ -120,11 +57,11 @@ fn launch(
                     ("GROUP_M", 4.0),
                 ],
                 params: &params,
-                bindings: &[bind4(a), bind4(b), c.bind()],
+                bindings: &[a.bind_vec4(), b.bind_vec4(), c.bind()],
                 workgroups: [(n.div_ceil(32) * m.div_ceil(32)) as u32, 1, nb as u32],
             })
         }
-        KernelClass::Cpu => {
+        Variant::Regblock => {
             // vec4 paths where the contiguous axis of each tensor is a multiple of 4.
             let va = if ta { m % 4 == 0 } else { k % 4 == 0 };
             let vb = if tb { k % 4 == 0 } else { n % 4 == 0 };
@@ -141,11 +78,11 @@ fn launch(
                 entry: "matmul_cpu",
                 constants: &consts,
                 params: &params,
-                bindings: &[bind4(a), bind4(b), bind4(c)],
+                bindings: &[a.bind_vec4(), b.bind_vec4(), c.bind_vec4()],
                 workgroups: [n.div_ceil(64) as u32, m.div_ceil(64) as u32, nb as u32],
             })
         }
-        KernelClass::Gpu => ctx.dispatch(Dispatch {
+        Variant::Tiled => ctx.dispatch(Dispatch {
             shader: &shader!("matmul_gpu"),
             entry: "matmul_gpu",
             constants: &[("TA", flag(ta)), ("TB", flag(tb))],
@@ -235,7 +172,7 @@ pub fn matmul_with(
         c
     };
     Ok(Tensor::from_op(c, "matmul", &[a, b], move |out, g| {
-        let i = &out.0.node.as_ref().expect("recorded op has a node").inputs;
+        let i = out.op_inputs();
         let (a, b) = (&i[0], &i[1]);
         // C = op(A)·op(B): d op(A) = G·op(B)ᵀ, d op(B) = op(A)ᵀ·G; a stored-transposed operand
         // takes the transpose of that, written as a matmul with swapped operands.

@@ -5,6 +5,7 @@
 //! shared-memory tree on every adapter; the shader header says why (no barrier-free variant).
 
 use super::launch;
+use super::variant::Variant;
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
@@ -163,7 +164,7 @@ fn bn_act(
         },
         &[x, weight, bias],
         move |out, g| {
-            let inputs = &out.0.node.as_ref().expect("node").inputs;
+            let inputs = out.op_inputs();
             let (x, weight) = (&inputs[0], &inputs[1]);
             let masked;
             let g = if relu {
@@ -228,9 +229,10 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Resul
     let y = Tensor::empty(x.shape())?;
     let stats = Tensor::empty(&[rows, 2])?;
     let sh = shader!("norm_ln");
-    let row_kernel = super::rows_gpu::enabled();
+    // The row kernels' variants (see `ops::rows`); the backward uses the forward's.
+    let row_kernel = Variant::current() == Variant::Tiled;
     if row_kernel {
-        super::rows_gpu::layer_norm(x, weight, bias, &y, &stats, &params)?;
+        super::rows::tiled::layer_norm(x, weight, bias, &y, &stats, &params)?;
     } else {
         launch(
             &sh,
@@ -247,12 +249,12 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Resul
         "layer_norm",
         &[x, weight, bias],
         move |out, g| {
-            let inputs = &out.0.node.as_ref().expect("node").inputs;
+            let inputs = out.op_inputs();
             let (x, weight) = (&inputs[0], &inputs[1]);
             let sh = shader!("norm_ln");
             let dx = Tensor::empty(x.shape())?;
             if row_kernel {
-                super::rows_gpu::layer_norm_dx(x, weight, g, &stats, &dx, &params)?;
+                super::rows::tiled::layer_norm_dx(x, weight, g, &stats, &dx, &params)?;
             } else {
                 launch(
                     &sh,

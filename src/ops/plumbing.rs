@@ -274,6 +274,15 @@ fn upsample_raw(x: &Tensor, mode: Up, backward: bool) -> Result<Tensor> {
 }
 
 impl Tensor {
+    /// A view with another shape over the same data; one dimension may be `usize::MAX` (-1).
+    pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
+        let view = self.view(shape)?;
+        let from = self.shape().to_vec();
+        Ok(Tensor::from_op(view, "reshape", &[self], move |_, g| {
+            Ok(vec![Some(g.reshape(&from)?)])
+        }))
+    }
+
     /// Axes reordered (`y.shape[i] = x.shape[perm[i]]`), as an explicit copy; rank ≤ 6 after
     /// size-1 axes are dropped. Backward: the inverse permutation.
     pub fn permute(&self, perm: &[usize]) -> Result<Tensor> {

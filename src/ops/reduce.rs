@@ -3,6 +3,8 @@
 
 use super::elementwise::{Binary, binary_raw, broadcast_shape};
 use super::launch;
+use super::rows::tiled;
+use super::variant::Variant;
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
@@ -25,11 +27,11 @@ fn reduce_raw(x: &Tensor, axis: usize, op: u32) -> Result<Tensor> {
     if n == 0 {
         bail!("cannot reduce an empty axis of shape {shape:?}");
     }
-    if op == SUM && inner == 1 && super::rows_gpu::enabled() && super::rows_gpu::fits(n) {
+    if op == SUM && inner == 1 && Variant::current() == Variant::Tiled && tiled::fits(n) {
         let mut out_shape = shape.to_vec();
         out_shape[axis] = 1;
         let y = Tensor::empty(&out_shape)?;
-        super::rows_gpu::sum_rows(x, &y, outer, n)?;
+        tiled::sum_rows(x, &y, outer, n)?;
         return Ok(y);
     }
     let mut cur = x.clone();
@@ -115,7 +117,7 @@ impl Tensor {
         };
         let in_shape = self.shape().to_vec();
         Ok(Tensor::from_op(y, "max", &[self], move |out, g| {
-            let x = &out.0.node.as_ref().expect("node").inputs[0];
+            let x = &out.op_inputs()[0];
             let mut ks = in_shape.clone();
             ks[ax] = 1;
             let m = out.detach().reshape(&ks)?;

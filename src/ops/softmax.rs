@@ -1,6 +1,7 @@
 //! Softmax and log-softmax over the last axis (`shaders/softmax.wgsl`), max-subtracted.
 
 use super::launch;
+use super::variant::Variant;
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
@@ -12,19 +13,18 @@ fn softmax_raw(x: &Tensor, log: bool) -> Result<Tensor> {
     let n = x.dim(-1);
     let rows = x.numel() / n;
     let y = Tensor::empty(x.shape())?;
-    if super::rows_gpu::enabled() {
-        super::rows_gpu::softmax(x, &y, rows, n, log)?;
-        return Ok(y);
+    match Variant::current() {
+        Variant::Tiled => super::rows::tiled::softmax(x, &y, rows, n, log)?,
+        Variant::Subgroup | Variant::Regblock => launch(
+            &shader!("softmax"),
+            "softmax",
+            &[("LOG", if log { 1.0 } else { 0.0 })],
+            &[rows as u32, n as u32],
+            &[x.bind(), y.bind()],
+            rows,
+            64,
+        )?,
     }
-    launch(
-        &shader!("softmax"),
-        "softmax",
-        &[("LOG", if log { 1.0 } else { 0.0 })],
-        &[rows as u32, n as u32],
-        &[x.bind(), y.bind()],
-        rows,
-        64,
-    )?;
     Ok(y)
 }
 

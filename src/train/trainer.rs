@@ -20,6 +20,7 @@ use crate::data::{Batch, Dataset};
 use crate::models::{Mae, MaeClassifier, ResNet, Vit, mae::random_shuffles};
 use crate::nn::{InitRng, Module, init_rng};
 use crate::ops::{self, optim};
+use crate::seed::Mixer;
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -48,28 +49,6 @@ pub struct Summary {
     pub best_score: f64,
     /// True when `stop_after_epoch` ended the run before its last epoch.
     pub stopped: bool,
-}
-
-/// SplitMix64 over the parts: independent seeds per (seed, epoch, batch, purpose).
-fn mix(parts: &[u64]) -> u64 {
-    parts.iter().fold(0x243f6a8885a308d3u64, |h, &p| {
-        let mut z = (h ^ p).wrapping_add(0x9e3779b97f4a7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
-        z ^ (z >> 31)
-    })
-}
-
-/// `n` images spread evenly over `data` (readers group images by class, so a prefix would
-/// hold only the first classes).
-fn spread_subset(data: &Dataset, n: Option<usize>) -> Dataset {
-    match n {
-        Some(n) if n < data.len() => {
-            let idx: Vec<usize> = (0..n).map(|i| i * data.len() / n).collect();
-            data.select(&idx)
-        }
-        _ => data.clone(),
-    }
 }
 
 /// Builds the model `cfg` describes, loading `cfg.init` for an MAE classifier. Returns the
@@ -158,7 +137,7 @@ fn mae_val_loss(mae: &Mae, data: &Dataset, batch: usize, seed: u64) -> Result<f6
         let idx: Vec<usize> = (start..(start + batch).min(n)).collect();
         let (images, _) = data.batch(&idx);
         let x = Tensor::from_slice(&images, &[idx.len(), 3, 32, 32])?;
-        let mut rng = init_rng(mix(&[seed, u64::MAX, bi as u64]));
+        let mut rng = init_rng(Mixer::TRAINER.mix(&[seed, u64::MAX, bi as u64]));
         let out = mae.forward(&x, &random_shuffles(idx.len(), patches, &mut rng))?;
         sums.push(out.loss.mul_scalar(idx.len() as f32)?.reshape(&[1])?);
     }
@@ -195,8 +174,8 @@ fn run(
 ) -> Result<Summary> {
     cfg.validate()?;
     epoch_loop::prepare_dir(dir, resume.is_some())?;
-    let train_set = Arc::new(spread_subset(train, cfg.train_limit));
-    let val_set = spread_subset(val, cfg.val_limit);
+    let train_set = Arc::new(train.spread_subset(cfg.train_limit));
+    let val_set = val.spread_subset(cfg.val_limit);
     ensure!(!train_set.is_empty(), "the training set is empty");
     ensure!(!val_set.is_empty(), "the validation set is empty");
     let classes = train_set.num_classes();
@@ -274,7 +253,7 @@ impl Task for ClassifierTask<'_> {
         let x = Tensor::from_slice(&batch.images, &[b, 3, 32, 32])?;
         Ok(match &self.model {
             Model::Mae(mae) => {
-                let seed = mix(&[self.cfg.seed, batch.epoch, batch.batch as u64, 2]);
+                let seed = Mixer::TRAINER.mix(&[self.cfg.seed, batch.epoch, batch.batch as u64, 2]);
                 let shuffles =
                     random_shuffles(b, mae.encoder.config.patches(), &mut init_rng(seed));
                 mae.forward(&x, &shuffles)?.loss.into()

@@ -51,10 +51,6 @@ impl HeatmapOptions {
     }
 }
 
-fn argmax(v: &[f64]) -> Option<usize> {
-    (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b]))
-}
-
 /// The row's colour scale: max |φ| over all its panels, falling back to 1 for an all-zero φ so
 /// the bar still has a range.
 fn row_vmax(values: impl Iterator<Item = f64>) -> f64 {
@@ -108,7 +104,7 @@ pub fn heatmap_grid_layout(
                 );
             }
         }
-        let marked = r.probs.or(r.surrogate_probs).and_then(argmax);
+        let marked = r.probs.or(r.surrogate_probs).and_then(crate::math::argmax);
         let vmax = opts.vmax.unwrap_or_else(|| {
             row_vmax(
                 shown

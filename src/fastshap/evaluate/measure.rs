@@ -12,6 +12,7 @@ use crate::data::{self, Dataset, SIDE};
 use crate::fastshap::explainer::{Explainer, explain_batch};
 use crate::fastshap::fidelity::{ImageBudget, budget_errors, column};
 use crate::fastshap::{SurrogateModel, mix};
+use crate::math::argmax;
 use crate::shap::baselines::{additivity_exact, additivity_sampled, baselines};
 use crate::shap::exact::{self, all_values};
 use crate::shap::game::TableGame;
@@ -28,13 +29,6 @@ use std::time::Instant;
 
 /// Sampled coalition pairs for the additivity of games too large to enumerate.
 const ADDITIVITY_PAIRS: usize = 256;
-
-/// Index of the largest value (ties: the first).
-pub(super) fn argmax(v: &[f64]) -> usize {
-    (0..v.len())
-        .max_by(|&a, &b| v[a].total_cmp(&v[b]).then(b.cmp(&a)))
-        .unwrap_or(0)
-}
 
 fn to_f64(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
@@ -268,7 +262,7 @@ pub(super) fn measure(
     for (j, &(position, index)) in items.iter().enumerate() {
         let sprobs = to_f64(&ex.probs[j * k..(j + 1) * k]);
         let oprob = oprobs.as_ref().map(|o| to_f64(&o[j * k..(j + 1) * k]));
-        let class = argmax(oprob.as_ref().unwrap_or(&sprobs));
+        let class = argmax(oprob.as_ref().unwrap_or(&sprobs)).unwrap_or(0);
         let img_seed = |purpose: u64| mix(&[cfg.seed, index as u64, purpose]);
         let game = surrogate.game(image_of(j)?, link, cfg.batch)?;
 

@@ -1,26 +1,19 @@
-//! Workgroup-per-row variants of the last-axis row kernels (`shaders/rows_gpu.wgsl`) for
-//! `KernelClass::Gpu` adapters: softmax / log-softmax, LayerNorm forward and input gradient, and
-//! the sum over the last axis. The barrier-free one-invocation-per-row kernels (softmax.rs,
-//! norm.rs, reduce.rs) call these when the class is Gpu; the ops, their backward rules and saved
-//! state stay theirs.
+//! The tiled variant (`Variant::Tiled`, the GPU class) of the last-axis row kernels
+//! (`shaders/rows_gpu.wgsl`), one workgroup per row: softmax / log-softmax, LayerNorm forward
+//! and input gradient, and the sum over the last axis. softmax.rs, norm.rs and reduce.rs call
+//! these on that variant; the ops, their backward rules and saved state stay theirs.
 //!
 //! Why: a row per invocation serialises D values per thread with uncoalesced reads (neighbouring
 //! threads are D words apart), which a GPU only hides with many more rows than ViT's
 //! batch × 65 tokens. 64 invocations per row read it coalesced and reduce it in a tree.
 
-use super::grid;
-use crate::gpu::{self, Dispatch, KernelClass};
+use crate::gpu::{self, Dispatch};
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::Result;
 
 /// Invocations per row (`WG` in the shader).
 const WG: usize = 64;
-
-/// Whether this thread's launches use the workgroup-per-row kernels.
-pub fn enabled() -> bool {
-    gpu::ctx().kernel_class() == KernelClass::Gpu
-}
 
 /// Whether a sum over rows of `n` values should use the workgroup-per-row kernel: up to 256
 /// values per invocation, as the chunked kernel of reduce.rs takes. Longer rows (few of them, as
@@ -44,7 +37,7 @@ fn dispatch(
         params,
         bindings,
         // One workgroup per row.
-        workgroups: grid(rows, 1),
+        workgroups: gpu::grid(rows, 1),
     })
 }
 

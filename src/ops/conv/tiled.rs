@@ -1,7 +1,7 @@
-//! The `KernelClass::Gpu` variant of conv2d: shared-memory tiled implicit GEMMs
+//! The tiled variant of conv2d (`Variant::Tiled`, the GPU class): shared-memory tiled implicit GEMMs
 //! (`shaders/conv_gpu.wgsl`, `shaders/conv_gpu_bwd.wgsl`) for adapters where a
 //! `workgroupBarrier` is cheap. Same shapes, semantics and outputs as the barrier-free kernels in
-//! the parent module, which picks between them; the shaders explain the tiling.
+//! the parent module, which matches the variant; the shaders explain the tiling.
 
 use super::Geom;
 use crate::gpu::{self, Dispatch};
@@ -12,13 +12,13 @@ use anyhow::{Result, bail};
 /// Output tile edge (pixels and channels) of every kernel here.
 const TILE: usize = 64;
 
-/// A grid of `tiles` 64-pixel tiles folded into x, y past 65,535 (as `ops::grid` does), with
+/// A grid of `tiles` 64-pixel tiles folded into x, y past 65,535 (as `gpu::grid` does), with
 /// `z` layers.
 fn fold(tiles: usize, z: usize, what: &str) -> Result<[u32; 3]> {
     if z > 65_535 {
         bail!("conv2d ({what}): {z} workgroup layers exceed the grid's 65,535");
     }
-    let [x, y, _] = super::super::grid(tiles.max(1), 1);
+    let [x, y, _] = crate::gpu::grid(tiles.max(1), 1);
     Ok([x, y, z as u32])
 }
 
