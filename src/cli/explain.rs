@@ -5,7 +5,7 @@
 use crate::data::CIFAR10_CLASSES;
 use crate::data::images::find_images;
 use crate::data::shard::Shard;
-use crate::fastshap::explain::{
+use crate::fastshap::explain_images::{
     ExplainOptions, GRID_ROWS, Models, explain_images, numbered_sources,
 };
 use crate::progress::Progress;

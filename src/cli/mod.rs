@@ -6,7 +6,7 @@ mod compare;
 mod demo;
 mod devices;
 mod explain;
-mod explainer;
+mod train_explainer;
 mod explainer_fidelity;
 mod fidelity_answer;
 mod model_flags;
@@ -14,7 +14,7 @@ mod profile;
 mod reproduce;
 mod run_flags;
 mod schedule_flags;
-mod surrogate;
+mod train_surrogate;
 mod tables;
 mod train;
 mod web;
@@ -62,9 +62,9 @@ enum Command {
     /// Loss, accuracy and confusion matrix of a classifier checkpoint on a test set.
     Eval(classifier_eval::Args),
     /// Train a surrogate (image + mask channel) of an original classifier on masked inputs.
-    Surrogate(Box<surrogate::Args>),
+    Surrogate(Box<train_surrogate::Args>),
     /// Train the FastSHAP UNet explainer of a surrogate.
-    Explainer(Box<explainer::Args>),
+    Explainer(Box<train_explainer::Args>),
     /// Shapley-value heatmaps (PNG), φ files and probabilities from a trained explainer.
     Explain(Box<explain::Args>),
     /// Agreement subsets of two originals (Table 3) and their heatmaps side by side (tasks 2, 3).
@@ -113,8 +113,8 @@ pub fn main() -> i32 {
         Command::Profile(a) => profile::run(a, &opts),
         Command::Train(a) => train::run(a, &opts),
         Command::Eval(a) => classifier_eval::run(a, &opts),
-        Command::Surrogate(a) => surrogate::run(a, &opts),
-        Command::Explainer(a) => explainer::run(a, &opts),
+        Command::Surrogate(a) => train_surrogate::run(a, &opts),
+        Command::Explainer(a) => train_explainer::run(a, &opts),
         Command::Explain(a) => explain::run(a, &opts),
         Command::Web(a) => web::run(a, &opts),
         Command::Compare(a) => compare::run(a, &opts),

@@ -17,7 +17,7 @@
 
 pub mod compare;
 pub mod evaluate;
-pub mod explain;
+pub mod explain_images;
 pub mod explainer;
 pub mod fidelity;
 pub mod surrogate;
