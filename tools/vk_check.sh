@@ -37,10 +37,13 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 # One log per run: the layer truncates it when a process starts, so COMMAND should run one
 # Vulkan process (one test binary). `info` too, for the layer's "Khronos Validation Layer Active" line, the proof it ran.
+# No shader validation cache: on a fresh machine its missing file is itself an `info` message
+# (UNASSIGNED-cache-file-error), and a cache would carry state from one run to the next.
 cat >"$dir/vk_layer_settings.txt" <<SETTINGS
 khronos_validation.debug_action = VK_DBG_LAYER_ACTION_LOG_MSG
 khronos_validation.log_filename = $dir/log.txt
 khronos_validation.report_flags = error,warn,perf,info
+khronos_validation.disables = VK_VALIDATION_FEATURE_DISABLE_SHADER_VALIDATION_CACHE_EXT
 SETTINGS
 export VK_LAYER_SETTINGS_PATH=$dir VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation
 
