@@ -287,9 +287,10 @@ fn fidelity_experiment_writes_its_answer_first() {
         summary["originals"]["resnet"]["test_accuracy"].is_number(),
         "{summary}"
     );
-    let sur = &summary["surrogates"]["resnet-by-vit8"];
+    let slug = fastshap::reproduce::fidelity_slug(plan.superpixel);
+    let sur = &summary["surrogates"][slug];
     assert!(sur["val_kl"].as_f64().unwrap() >= 0.0, "{summary}");
-    let e = &summary["explainers"]["resnet-by-vit8"];
+    let e = &summary["explainers"][slug];
     assert_eq!(e["ground_truth"], "exact");
     assert_eq!(e["players"], 4);
     for key in [

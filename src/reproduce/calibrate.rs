@@ -5,9 +5,11 @@
 //! `target` seconds in all. The measurements and the budgets are saved in the plan
 //! (`reproduce.json`), so a resumed demo keeps them and the report can say what was measured.
 
-use super::plan::Plan;
-use crate::models::{ResNet, UNet, UNetConfig, Vit};
-use crate::nn::{Module, init_rng};
+use super::plan::{FidelityPlan, Plan};
+use crate::fastshap::evaluate::{ADDITIVITY_PAIRS, AUTO_EXACT_MAX_PLAYERS};
+use crate::fastshap::explainer::ExplainerArch;
+use crate::models::{ResNet, UNet, UNetConfig, Vit, VitExplainer, VitExplainerConfig};
+use crate::nn::{InitRng, Module, init_rng};
 use crate::ops::loss::cross_entropy_indices;
 use crate::ops::optim::{Adam, Optimizer};
 use crate::{Tensor, no_grad};
@@ -89,6 +91,49 @@ fn game_rate(model: &crate::train::Model, s: usize, b: usize) -> Result<f64> {
     Ok(b as f64 / secs)
 }
 
+/// Evaluated images the demo aims for (issue 28: at least 20 for its verdict).
+const MIN_EVAL_IMAGES: usize = 20;
+
+/// Whether the evaluation's ground truth is exact (2^P evaluations per image) at this plan's P.
+fn exact_truth(plan: &Plan) -> bool {
+    (32 / plan.superpixel).pow(2) <= AUTO_EXACT_MAX_PLAYERS
+}
+
+/// Game evaluations one evaluated image costs. Exact values take 2^P, and every cheaper
+/// estimator then runs on their table (host time only). Above that, each costs its own: the
+/// converged KernelSHAP (at most its budget), KernelSHAP and permutation sampling at every
+/// budget point, the baselines (2P + 2) and the sampled additivity.
+fn evaluations_per_image(plan: &Plan, fid: &FidelityPlan) -> f64 {
+    let p = (32 / plan.superpixel).pow(2);
+    if exact_truth(plan) {
+        return (1u64 << p) as f64;
+    }
+    let budgets: usize = fid.budgets.iter().sum();
+    (plan.kernelshap_max_evals + 2 * budgets + 2 * p + 2 + 2 * ADDITIVITY_PAIRS) as f64
+}
+
+/// img/s of one training step of the plan's explainer network (UNet or the ViT explainer on
+/// the surrogate's backbone).
+fn explainer_train_rate(plan: &Plan, fid: &FidelityPlan, rng: &mut InitRng) -> Result<f64> {
+    match fid.explainer_arch {
+        ExplainerArch::Unet => {
+            let cfg = UNetConfig {
+                base: fid.unet_base,
+                convs: 1,
+                superpixel: plan.superpixel,
+                ..UNetConfig::fastshap_cifar()
+            };
+            let unet = UNet::new(cfg, rng)?;
+            train_rate(&|x| unet.forward(x, true), unet.parameters(), 3, 32)
+        }
+        ExplainerArch::Vit => {
+            let cfg = VitExplainerConfig::for_backbone(fid.surrogate.clone(), plan.superpixel);
+            let vit = VitExplainer::new(cfg, rng)?;
+            train_rate(&|x| vit.forward(x), vit.parameters(), 3, 32)
+        }
+    }
+}
+
 /// Measures this adapter and returns `plan` with budgets for about `target` seconds of stages.
 pub fn size_demo(plan: &Plan, target: f64) -> Result<Plan> {
     let mut plan = plan.clone();
@@ -102,13 +147,7 @@ pub fn size_demo(plan: &Plan, target: f64) -> Result<Plan> {
     let crate::train::Model::Vit(surrogate) = &sur_model else {
         unreachable!("built as a ViT just above")
     };
-    let unet_cfg = UNetConfig {
-        base: fid.unet_base,
-        convs: 1,
-        superpixel: plan.superpixel,
-        ..UNetConfig::fastshap_cifar()
-    };
-    let unet = UNet::new(unet_cfg, rng)?;
+    let explainer_train = explainer_train_rate(&plan, &fid, rng)?;
     let orig_train = train_rate(&|x| original.forward(x, true), original.parameters(), 3, 64)?;
     let orig_fwd = forward_rate(&|x| original.forward(x, false), 3, 64)?;
     let sur_train = train_rate(
@@ -119,13 +158,18 @@ pub fn size_demo(plan: &Plan, target: f64) -> Result<Plan> {
     )?;
     let sur_fwd = forward_rate(&|x| surrogate.forward(x, false), 4, 96)?;
     let games = game_rate(&sur_model, plan.superpixel, 4096)?;
-    let unet_train = train_rate(&|x| unet.forward(x, true), unet.parameters(), 3, 32)?;
 
-    // Shares of the target: originals 25%, surrogate 15%, explainer 35%, evaluation 25%. The
-    // timed steps miss validation, data loading and mask sampling (about a third more, measured
-    // on the first demo runs), hence the margin.
+    // The timed steps miss validation, data loading and mask sampling (about a third more,
+    // measured on the first demo runs), hence the margin.
     const MARGIN: f64 = 1.4;
-    let images = |share: f64, secs_per_image: f64| share * target / (MARGIN * secs_per_image);
+    // The evaluation first: it must reach MIN_EVAL_IMAGES images, and at P = 64 one image costs
+    // as much game time as a training stage. It takes a quarter of the target, or what
+    // MIN_EVAL_IMAGES need (at most 60%); the training stages share the rest as 25 : 15 : 35.
+    let per_image = evaluations_per_image(&plan, &fid) / games;
+    let eval_share = (MIN_EVAL_IMAGES as f64 * MARGIN * per_image / target).clamp(0.25, 0.6);
+    let train_scale = (1.0 - eval_share) / 0.75;
+    let images =
+        |share: f64, secs_per_image: f64| share * train_scale * target / (MARGIN * secs_per_image);
     let epochs_of = |n: f64, most: usize| ((n / DEMO_TRAIN as f64).floor() as usize).clamp(1, most);
     let limit_of = |n: f64, epochs: usize| ((n / epochs as f64) as usize).clamp(256, DEMO_TRAIN);
 
@@ -138,21 +182,23 @@ pub fn size_demo(plan: &Plan, target: f64) -> Result<Plan> {
     plan.surrogate.epochs = epochs_of(n, 6).max(2);
     plan.surrogate.train_limit = Some(limit_of(n, plan.surrogate.epochs));
 
-    // Each explainer image costs its UNet step and `samples` + 1 surrogate calls.
+    // Each explainer image costs its explainer step and `samples` + 1 surrogate calls.
     let n = images(
         0.35,
-        1.0 / unet_train + (fid.explainer_samples + 1) as f64 / sur_fwd,
+        1.0 / explainer_train + (fid.explainer_samples + 1) as f64 / sur_fwd,
     );
     plan.explainer.epochs = epochs_of(n, 12).max(2);
     plan.explainer.train_limit = Some(limit_of(n, plan.explainer.epochs));
 
-    // Exact values cost 2^P evaluations per image, a converged KernelSHAP run at most its
-    // budget (the budget curves reuse the exact tables: host time only).
-    let exact = (1u64 << (32 / plan.superpixel).pow(2)) as f64 / games;
-    let ks = plan.kernelshap_max_evals as f64 / games;
+    // A KernelSHAP run to convergence beside exact values, on the first images only.
+    let ks = if exact_truth(&plan) {
+        plan.kernelshap_max_evals as f64 / games
+    } else {
+        0.0
+    };
     let f = plan.fidelity.as_mut().expect("checked above");
-    let left = 0.25 * target / MARGIN - f.kernelshap_images as f64 * ks;
-    plan.eval_images = ((left / exact) as usize).clamp(3, 100);
+    let left = eval_share * target / MARGIN - f.kernelshap_images as f64 * ks;
+    plan.eval_images = ((left / per_image) as usize).clamp(3, 100);
     f.kernelshap_images = f.kernelshap_images.min(plan.eval_images);
     f.measured = Some(json!({
         "target_seconds": target,
@@ -162,7 +208,8 @@ pub fn size_demo(plan: &Plan, target: f64) -> Result<Plan> {
         "surrogate_train_img_per_s": sur_train,
         "surrogate_forward_img_per_s": sur_fwd,
         "game_evaluations_per_s": games,
-        "explainer_train_img_per_s": unet_train,
+        "explainer_train_img_per_s": explainer_train,
+        "evaluation_share": eval_share,
         "device": crate::gpu::ctx().info.name,
     }));
     Ok(plan)

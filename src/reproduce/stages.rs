@@ -106,8 +106,17 @@ const TASK2: (&str, &str) = ("resnet-by-resnet", "vit-by-vit");
 const TASK3: (&str, &str) = ("vit-by-vit", "vit-by-resnet");
 
 /// The fidelity experiment's pairing (presets `cpu`, `demo`): the ResNet original through a
-/// ViT surrogate whose 8×8 patches are the 16 players.
-pub const FIDELITY: &str = "resnet-by-vit8";
+/// ViT surrogate whose `superpixel`-sided patches are the players (`resnet-by-vit8`: 8×8
+/// patches, P = 16; `resnet-by-vit4`: P = 64).
+pub fn fidelity_slug(superpixel: usize) -> &'static str {
+    match superpixel {
+        2 => "resnet-by-vit2",
+        4 => "resnet-by-vit4",
+        8 => "resnet-by-vit8",
+        16 => "resnet-by-vit16",
+        _ => "resnet-by-vit",
+    }
+}
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(super) enum Job {
@@ -164,7 +173,7 @@ pub(super) fn for_plan(plan: &Plan) -> Vec<Stage> {
     if plan.fidelity.is_none() {
         return all();
     }
-    let f = FIDELITY;
+    let f = fidelity_slug(plan.superpixel);
     vec![
         stage(
             "original resnet",
@@ -226,14 +235,15 @@ fn best(dir: &Path) -> PathBuf {
 pub(super) fn settings(plan: &Plan, data: &str, dir: &Path) -> Value {
     let orig = |s: &str| dir.join("originals").join(s).join(BEST);
     if plan.fidelity.is_some() {
-        let sur = dir.join("surrogates").join(FIDELITY).join(BEST);
+        let slug = fidelity_slug(plan.superpixel);
+        let sur = dir.join("surrogates").join(slug).join(BEST);
         return json!({
             "plan": plan,
             "originals": {"resnet": plan.original_config(Arch::Resnet18, data, None)},
-            "surrogates": {FIDELITY: plan.surrogate_config(SurrogateArch::Vit, &orig("resnet"), data)},
+            "surrogates": {slug: plan.surrogate_config(SurrogateArch::Vit, &orig("resnet"), data)},
             "explainer": plan.explainer_config(&sur, data),
-            "explained": [FIDELITY],
-            "evaluated": [FIDELITY],
+            "explained": [slug],
+            "evaluated": [slug],
         });
     }
     let originals: serde_json::Map<String, Value> = ORIGINALS
@@ -286,15 +296,13 @@ pub(super) fn run(run: &Run, stage: &Stage, log: &mut Log) -> Result<Value> {
             let (slug, orig, arch, name) = PAIRS[*i];
             surrogate(run, slug, orig, arch, name, &out, log)
         }
-        Job::FidelitySurrogate => surrogate(
-            run,
-            FIDELITY,
-            "resnet",
-            SurrogateArch::Vit,
-            "ResNet by ViT (8×8 patches, P = 16)",
-            &out,
-            log,
-        ),
+        Job::FidelitySurrogate => {
+            let s = run.plan.superpixel;
+            let p = (32 / s).pow(2);
+            let name = format!("ResNet by ViT ({s}×{s} patches, P = {p})");
+            let slug = fidelity_slug(s);
+            surrogate(run, slug, "resnet", SurrogateArch::Vit, &name, &out, log)
+        }
         Job::Explainer(slug) => explainer(run, slug, &out, log),
         Job::Tables => tables(run, &out),
         Job::Figures => figures(run, &out),

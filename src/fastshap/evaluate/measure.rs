@@ -7,7 +7,7 @@
 //! records this returns.
 
 use super::record::{BudgetCell, CurveRecord, EstimatorPhi, ImageRecord, RunMeta, ShardTiming};
-use super::{EvaluateConfig, Original};
+use super::{ADDITIVITY_PAIRS, EvaluateConfig, Original};
 use crate::data::{self, Dataset, SIDE};
 use crate::fastshap::explainer::{Explainer, explain_batch};
 use crate::fastshap::fidelity::{ImageBudget, budget_errors, column};
@@ -26,9 +26,6 @@ use anyhow::Result;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::time::Instant;
-
-/// Sampled coalition pairs for the additivity of games too large to enumerate.
-const ADDITIVITY_PAIRS: usize = 256;
 
 fn to_f64(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()

@@ -43,6 +43,9 @@ pub const DEFAULT_TRUTH_TOLERANCE: f64 = 0.1;
 /// Largest P for which `auto` picks exact Shapley values (superpixel 8 on CIFAR).
 pub const AUTO_EXACT_MAX_PLAYERS: usize = 16;
 
+/// Sampled coalition pairs for the additivity of games too large to enumerate.
+pub const ADDITIVITY_PAIRS: usize = 256;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum GroundTruth {
     /// Exact Shapley values (P ≤ 20).
