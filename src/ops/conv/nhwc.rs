@@ -9,7 +9,7 @@
 //! (issue 24 item 3) has what that costs and gains.
 
 use super::{Geom, sum_partials};
-use crate::gpu::{self, Dispatch};
+use crate::gpu::{self, Dispatch, profile};
 use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::Result;
@@ -24,6 +24,8 @@ pub(super) fn applies(g: &Geom) -> bool {
 /// dst[b, c, r] = src[b, r, c] for src viewed as [nb, r, c].
 fn swap_last2(src: &Tensor, nb: usize, r: usize, c: usize) -> Result<Tensor> {
     let dst = Tensor::empty(&[nb, c, r])?;
+    // The caller's FLOP note is for its convolution's launch (`fastshap profile`), not this copy.
+    profile::note_flops(0.0);
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
     super::launch(
         &shader!("conv_layout"),
@@ -66,12 +68,14 @@ pub(super) fn forward(
     params.extend([0, 0, g.ho as u32, g.wo as u32]);
     let bias_bind = bias.unwrap_or(w).bind();
     let binds = [xt.bind_vec4(), wt.bind_vec4(), bias_bind, y.bind()];
+    profile::note_flops(g.flops());
     launch(g, g.ho * g.wo, (false, relu), &params, &binds)
 }
 
 /// dx, one launch per stride phase (as `super::input_grad_sg`), on NHWC dy.
 pub(super) fn input_grad(dy: &Tensor, w: &Tensor, dx: &Tensor, g: &Geom) -> Result<()> {
     let (dyt, wt) = (to_nhwc(dy)?, taps_first(w, g)?);
+    profile::note_flops(g.flops());
     super::phases(g, |t, plane, params| {
         let binds = [dyt.bind_vec4(), wt.bind_vec4(), wt.bind(), dx.bind()];
         launch(t, plane, (true, false), params, &binds)
@@ -121,6 +125,7 @@ pub(super) fn weight_grad(
     let xt = to_nhwc(x)?;
     let mut params = g.params(false);
     params.extend([chunk as u32, nsplit as u32]);
+    profile::note_flops(g.flops());
     gpu::ctx().dispatch(Dispatch {
         shader: &shader!("conv_subgroup_wgrad_nhwc", "_fma8"),
         entry: "conv_wgrad_sg_nhwc",
