@@ -149,6 +149,29 @@ fn conv2d_weight_grad_split() {
     check_case((2, 3, 17, 15, 5, 3, 3, 1, 1), true, conv_check());
 }
 
+/// Channel counts that are multiples of 4, where the subgroup class re-lays its operands (NHWC
+/// activations, tap-major weights: `ops/conv/nhwc.rs`) and reads vec4 runs: stride 1, 2 and 3
+/// (the input gradient's phases), a 4×4 kernel, channels and patch columns past one 32-wide
+/// tile, a weight gradient split into chunks that cross images, output planes that are not
+/// multiples of 4 (the weight gradient then keeps the NCHW kernel) and a 1×1 kernel (NCHW
+/// kernels throughout). Tiles 64 rows tall are crossed in `conv2d_classes_agree_past_tiles`.
+#[test]
+fn conv2d_vec4_channel_runs() {
+    let cases: [Case; 8] = [
+        (2, 4, 7, 4, 8, 3, 3, 1, 1),   // Ho·Wo = 28
+        (2, 4, 5, 5, 8, 3, 3, 1, 1),   // Ho·Wo = 25: NCHW weight gradient
+        (1, 8, 9, 7, 12, 3, 3, 2, 1),  // 5×4 outputs, 4 phases
+        (2, 4, 6, 6, 4, 1, 1, 2, 0),   // 1×1: the NCHW kernels
+        (1, 4, 7, 8, 36, 3, 3, 1, 1),  // 56 pixels, 36 channels, 36 patch columns
+        (1, 4, 10, 11, 8, 3, 3, 3, 1), // stride 3
+        (1, 4, 9, 9, 4, 4, 4, 3, 2),   // 4×4 kernel, pad 2
+        (2, 4, 17, 16, 8, 3, 3, 1, 1), // 544 pixels: the weight gradient splits
+    ];
+    for (i, c) in cases.into_iter().enumerate() {
+        check_case(c, i % 2 == 0, conv_check());
+    }
+}
+
 /// A wider forward-only case: many channel blocks and K = Cin·9 = 117 long sums.
 ///
 /// Default tolerance (see `conv_check`).
@@ -176,10 +199,14 @@ fn conv2d_grads_across_tiles() {
 fn conv2d_classes_agree_past_tiles() {
     // Outputs start as NaN, so an element no kernel writes fails the comparison.
     gpu::ctx().set_poison(true);
-    let cases: [Case; 3] = [
+    let cases: [Case; 6] = [
         (3, 70, 9, 9, 67, 3, 3, 1, 1),
         (3, 70, 17, 16, 67, 3, 3, 2, 1),
         (9, 5, 17, 17, 7, 1, 1, 2, 0),
+        // Channels in 4s: the subgroup class's vec4 (NHWC) kernels.
+        (3, 68, 9, 9, 36, 3, 3, 1, 1),
+        (4, 36, 16, 16, 68, 3, 3, 2, 1),
+        (8, 8, 16, 14, 12, 1, 1, 2, 0),
     ];
     for (i, c) in cases.into_iter().enumerate() {
         let (b, cin, h, w, cout, kh, kw, s, p) = c;
@@ -241,7 +268,10 @@ fn conv2d_bias_relu_matches_reference() {
     // The inference conv with folded BatchNorm: relu(conv + bias), the ReLU applied as the
     // subgroup kernel stores; every class and CPU kernel set, forward only (no backward).
     use fastshap::ops::conv::conv2d_bias_relu;
-    for c in CASES.into_iter().chain([(3, 16, 9, 9, 33, 3, 3, 1, 1)]) {
+    for c in CASES
+        .into_iter()
+        .chain([(3, 16, 9, 9, 33, 3, 3, 1, 1), (2, 8, 7, 6, 12, 3, 3, 1, 1)])
+    {
         let (b, cin, h, w, cout, kh, kw, s, p) = c;
         let inputs = [
             normal(&[b, cin, h, w]).no_grad(),

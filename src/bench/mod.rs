@@ -34,6 +34,24 @@ impl Variant {
 /// class, and the other class's too when the adapter is a GPU (the CPU kernels run there) or the
 /// problem is small (the tiled kernels take seconds per GFLOP on lavapipe).
 pub fn variants(flops: f64) -> Vec<Variant> {
+    let mut v = all_variants(flops);
+    if let Some(only) = ONLY.get() {
+        v.retain(|k| only.iter().any(|o| o == k.name));
+    }
+    v
+}
+
+/// The kernel sets `fastshap bench --kernels` keeps (all when unset).
+static ONLY: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Times only the kernel sets named (`cpu-subgroup`, `cpu-regblock`, `gpu-tiled`) from now on:
+/// an A/B of one kernel set then takes minutes, not the tiled kernels' quarter hour on lavapipe.
+/// The first call wins.
+pub fn only_kernels(names: &[String]) {
+    let _ = ONLY.set(names.to_vec());
+}
+
+fn all_variants(flops: f64) -> Vec<Variant> {
     let ctx = gpu::ctx();
     let mut cpu = Vec::new();
     if ctx.subgroups_of(8) {

@@ -24,6 +24,10 @@ pub struct Args {
     /// Timed repetitions for `bench models` (after one warm-up; `bench game`: at least 5).
     #[arg(long, default_value_t = 1)]
     reps: usize,
+    /// Kernel sets to time (comma-separated: cpu-subgroup, cpu-regblock, gpu-tiled); default:
+    /// every set the adapter's class runs at that size.
+    #[arg(long, value_delimiter = ',')]
+    kernels: Vec<String>,
     /// Also write the rows as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -51,6 +55,9 @@ pub fn run(a: &Args) -> Result<()> {
         ctx.info.backend,
         ctx.kernel_class()
     );
+    if !a.kernels.is_empty() {
+        bench::only_kernels(&a.kernels);
+    }
     let mut rows = Vec::new();
     if matches!(a.what, What::Matmul | What::All) {
         rows.extend(bench::matmul::run(&a.sizes)?);

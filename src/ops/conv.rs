@@ -10,6 +10,8 @@
 //! ~µs each. A direct convolution (one output per invocation) reloads every operand per FMA.
 //! On `KernelClass::Gpu` adapters the three GEMMs run as shared-memory tiled kernels instead
 //! (`tiled.rs`, `shaders/conv_gpu*.wgsl`); both families are correct everywhere and tested on both.
+//! The CPU subgroup kernels run 3×3 convolutions with channels in 4s on NHWC copies of the
+//! activations instead (`nhwc.rs`: vec4 loads, 64-row tiles).
 //!
 //! Backward, each again one writer per element (no atomics):
 //! - input gradient: the transposed convolution gathered per input pixel (implicit GEMM
@@ -26,6 +28,7 @@ use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
 
+mod nhwc;
 mod tiled;
 
 const WG: u32 = 64;
@@ -167,6 +170,7 @@ fn conv2d_fwd(
     let bias_bind = bias.unwrap_or(w).bind();
     match Variant::current() {
         Variant::Tiled => tiled::forward(x, w, bias, &y, &g)?,
+        Variant::Subgroup if nhwc::applies(&g) => nhwc::forward(x, w, bias, &y, &g, relu)?,
         Variant::Subgroup => {
             let mut params = g.params(bias.is_some());
             params.extend([0, 0, g.ho as u32, g.wo as u32]);
@@ -208,6 +212,9 @@ pub fn conv2d_input_grad(
         // dx is the convolution of dy (dilated by the stride) with the flipped, channel-swapped
         // weights and padding k − 1 − pad, which the subgroup kernel reads in place (so it needs
         // pad < k; otherwise the register blocks run).
+        Variant::Subgroup if g.pad < g.kh.min(g.kw) && nhwc::applies(&g) => {
+            nhwc::input_grad(dy, w, &dx, &g)?
+        }
         Variant::Subgroup if g.pad < g.kh.min(g.kw) => input_grad_sg(dy, w, &dx, &g)?,
         Variant::Subgroup | Variant::Regblock => input_grad_regblock(dy, w, &dx, &g)?,
     }
@@ -216,6 +223,16 @@ pub fn conv2d_input_grad(
 
 /// dx on the subgroup kernel, one launch per stride phase of dx.
 fn input_grad_sg(dy: &Tensor, w: &Tensor, dx: &Tensor, g: &Geom) -> Result<()> {
+    phases(g, |t, plane, params| {
+        let binds = [dy.bind(), w.bind(), w.bind(), dx.bind()];
+        launch_sg(t, plane, (true, false), params, &binds)
+    })
+}
+
+/// Calls `launch(t, plane, params)` once per stride phase of dx for the transposed convolution
+/// `t` (dy's and dx's sizes with the forward's stride and padding), with `params` as
+/// [`launch_sg`] takes them. Each phase's launch writes its own pixels.
+fn phases(g: &Geom, mut launch: impl FnMut(&Geom, usize, &[u32]) -> Result<()>) -> Result<()> {
     let t = Geom {
         b: g.b,
         cin: g.cout,
@@ -226,14 +243,12 @@ fn input_grad_sg(dy: &Tensor, w: &Tensor, dx: &Tensor, g: &Geom) -> Result<()> {
         wo: g.w,
         ..*g
     };
-    // Each phase's launch writes its own pixels.
     let s = g.stride;
     for (py, px) in (0..s.min(g.h)).flat_map(|py| (0..s.min(g.w)).map(move |px| (py, px))) {
         let (hq, wq) = ((g.h - py).div_ceil(s), (g.w - px).div_ceil(s));
         let mut params = t.params(false);
         params.extend([py, px, hq, wq].map(|v| v as u32));
-        let binds = [dy.bind(), w.bind(), w.bind(), dx.bind()];
-        launch_sg(&t, hq * wq, (true, false), &params, &binds)?;
+        launch(&t, hq * wq, &params)?;
     }
     Ok(())
 }
@@ -283,6 +298,10 @@ pub fn conv2d_weight_grad(
         .max(m.div_ceil(32_768))
         .clamp(1, m.div_ceil(64).max(1));
     let chunk = m.div_ceil(want);
+    if variant == Variant::Subgroup && nhwc::wgrad_applies(&g) {
+        // Its steps of 4 pixels stay inside a chunk.
+        return nhwc::weight_grad(dy, x, &g, chunk.next_multiple_of(4), w_shape);
+    }
     let nsplit = m.div_ceil(chunk);
     let nw = g.cout * g.ksz();
     let partial = Tensor::empty(&[nsplit, nw])?;
