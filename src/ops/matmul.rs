@@ -291,7 +291,9 @@ fn linear_fused(x: &Tensor, w: &Tensor, b: &Tensor, class: KernelClass) -> Resul
         class,
         Some(b),
     )?;
-    Ok(Tensor::from_op(y, "linear", &[x, w, b], move |out, g| {
+    // Named "matmul" like the unfused path's product, so NaN diagnostics and injected faults
+    // (`--fault-nan-op matmul@head`) name the same op on every kernel variant.
+    Ok(Tensor::from_op(y, "matmul", &[x, w, b], move |out, g| {
         let i = out.op_inputs();
         let (x, w, b) = (&i[0], &i[1], &i[2]);
         let gx = if x.requires_grad() {
