@@ -8,8 +8,6 @@ use fastshap::gpu::KernelClass;
 use fastshap::ops::matmul::{linear_with, matmul_with};
 use fastshap::ops::variant::{CpuKernels, with_cpu_kernels};
 
-const CLASSES: [KernelClass; 2] = [KernelClass::Cpu, KernelClass::Gpu];
-
 /// Shape of a stored operand whose op() is rows×cols.
 fn stored(batch: &[usize], rows: usize, cols: usize, t: bool) -> Vec<usize> {
     let mut s = batch.to_vec();
@@ -104,6 +102,7 @@ fn matmul_larger_than_one_tile() {
     check_mm(&[], &[], 33, 257, 17, false);
     check_mm(&[], &[], 65, 64, 63, false);
     check_mm(&[], &[], 68, 36, 72, false);
+    check_mm(&[], &[], 68, 37, 20, false); // transposed A as vec4 rows, K % 4 != 0
     // One gradient check crossing tile edges in every dimension.
     check_mm(&[], &[], 65, 17, 66, true);
 }
@@ -112,6 +111,7 @@ fn matmul_larger_than_one_tile() {
 fn matmul_batched() {
     check_mm(&[3], &[3], 17, 9, 13, true);
     check_mm(&[2, 3], &[2, 3], 5, 8, 4, true);
+    check_mm(&[3], &[3], 36, 9, 13, true); // transposed A as vec4 rows (M % 4 == 0)
 }
 
 #[test]
@@ -153,22 +153,39 @@ fn linear_ref(x: &Arr, w: &Arr, b: Option<&Arr>) -> Arr {
 
 #[test]
 fn linear_with_and_without_bias() {
-    for class in CLASSES {
-        for xs in [&[5usize, 7][..], &[2, 3, 7], &[7]] {
-            check_op(
-                &format!("linear {class:?} x{xs:?} bias"),
-                &[normal(xs), normal(&[6, 7]), normal(&[6])],
-                |t| linear_with(&t[0], &t[1], Some(&t[2]), class),
-                |a| linear_ref(&a[0], &a[1], Some(&a[2])),
-                Check::default(),
-            );
-            check_op(
-                &format!("linear {class:?} x{xs:?} no bias"),
-                &[normal(xs), normal(&[6, 7])],
-                |t| linear_with(&t[0], &t[1], None, class),
-                |a| linear_ref(&a[0], &a[1], None),
-                Check::default(),
-            );
+    // Every variant: the subgroup kernel adds the bias as it stores C (its own op and backward),
+    // the others in a separate broadcast add. [37, 40] · [33, 40]ᵀ spans two tiles each way with
+    // partial ones, on the vec4 load paths.
+    let mut variants: Vec<(KernelClass, CpuKernels)> = cpu_kernels()
+        .into_iter()
+        .map(|k| (KernelClass::Cpu, k))
+        .collect();
+    variants.push((KernelClass::Gpu, CpuKernels::Regblock));
+    let shapes: [(&[usize], [usize; 2]); 4] = [
+        (&[5, 7], [6, 7]),
+        (&[2, 3, 7], [6, 7]),
+        (&[7], [6, 7]),
+        (&[37, 40], [33, 40]),
+    ];
+    for (class, kernels) in variants {
+        for (xs, ws) in shapes {
+            let what = format!("linear {class:?} {kernels:?} x{xs:?} w{ws:?}");
+            with_cpu_kernels(kernels, || {
+                check_op(
+                    &format!("{what} bias"),
+                    &[normal(xs), normal(&ws), normal(&[ws[0]])],
+                    |t| linear_with(&t[0], &t[1], Some(&t[2]), class),
+                    |a| linear_ref(&a[0], &a[1], Some(&a[2])),
+                    Check::default(),
+                );
+                check_op(
+                    &format!("{what} no bias"),
+                    &[normal(xs), normal(&ws)],
+                    |t| linear_with(&t[0], &t[1], None, class),
+                    |a| linear_ref(&a[0], &a[1], None),
+                    Check::default(),
+                );
+            });
         }
     }
 }

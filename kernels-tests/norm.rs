@@ -1,7 +1,8 @@
-use crate::helper::{Arr, Check, check_op, normal, uniform};
+use crate::helper::{Arr, Check, check_op, cpu_kernels, normal, uniform};
 use fastshap::Tensor;
 use fastshap::gpu::{self, KernelClass};
 use fastshap::ops::norm::{batch_norm2d, batch_norm2d_relu, layer_norm};
+use fastshap::ops::variant::{CpuKernels, with_cpu_kernels};
 
 const EPS: f64 = 1e-5;
 
@@ -174,19 +175,28 @@ fn ln_ref(x: &Arr, w: &Arr, b: &Arr) -> Arr {
 
 #[test]
 fn layer_norm_last_axis() {
-    // [300, 7] has more rows than one weight-gradient chunk (256), so the partial sums combine.
-    // Both kernel families: one invocation per row, one workgroup per row (Gpu).
-    for class in [KernelClass::Cpu, KernelClass::Gpu] {
-        for shape in [&[2usize, 3, 33][..], &[5, 257], &[33], &[300, 7]] {
+    // [300, 7] has more rows than one weight-gradient chunk (256), so the partial sums combine;
+    // [5, 257] and [37, 33] leave partial subgroups of rows and columns (subgroup variant).
+    // Every variant: one row per invocation (regblock), one row per lane with broadcast weights
+    // (subgroup), one workgroup per row (Gpu).
+    let mut variants: Vec<_> = cpu_kernels()
+        .into_iter()
+        .map(|k| (KernelClass::Cpu, k))
+        .collect();
+    variants.push((KernelClass::Gpu, CpuKernels::Regblock));
+    for (class, kernels) in variants {
+        for shape in [&[2usize, 3, 33][..], &[5, 257], &[33], &[300, 7], &[37, 33]] {
             let d = *shape.last().unwrap();
             gpu::with_kernel_class(class, || {
-                check_op(
-                    &format!("layer_norm {class:?}"),
-                    &[normal(shape), normal(&[d]), normal(&[d])],
-                    |t| layer_norm(&t[0], &t[1], &t[2], EPS as f32),
-                    |a| ln_ref(&a[0], &a[1], &a[2]),
-                    Check::default(),
-                )
+                with_cpu_kernels(kernels, || {
+                    check_op(
+                        &format!("layer_norm {class:?} {kernels:?} {shape:?}"),
+                        &[normal(shape), normal(&[d]), normal(&[d])],
+                        |t| layer_norm(&t[0], &t[1], &t[2], EPS as f32),
+                        |a| ln_ref(&a[0], &a[1], &a[2]),
+                        Check::default(),
+                    )
+                })
             });
         }
     }

@@ -24,6 +24,14 @@ override TB: bool = false;
 // load costs ~2.5 scalar ones, not 4 (`bench probe`).
 override VA: bool = false;
 override VB: bool = false;
+// TA with M % 4 == 0 (the Rust side checks): op(A)'s rows are read 4 at a time as vec4 along
+// A's stored rows. Then lane l owns rows 4l..4l+4 of the tile (not l, l+8, l+16, l+24), so four
+// vec4 loads per k-step replace sixteen scalar ones, and accumulator 8i + s holds row 4s + i.
+// Used by every linear layer's weight gradient (gᵀ·x).
+override VAT: bool = false;
+// C = op(A)·op(B) + bias[n] (a linear layer's bias, added as C is stored: no second pass over
+// C and no separate broadcast launch). Binding 4 is always bound (op(B) when there is no bias).
+override BIAS: bool = false;
 
 struct Params { m: u32, n: u32, k: u32, sa: u32, sb: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -31,6 +39,7 @@ struct Params { m: u32, n: u32, k: u32, sa: u32, sb: u32 }
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
 
 // op(A)[m, k] and op(B)[k, n] within one batch; callers clamp m, n, k into range.
 fn ea(base: u32, m: u32, k: u32) -> f32 {
@@ -83,14 +92,34 @@ fn arow(base: u32, m: u32, k0: u32) -> vec4<f32> {
     return v;
 }
 
+// Under VAT: op(A)[ms..ms+4, k0..k0+4] as the rows' vec4s (ms a multiple of 4, clamped below M;
+// values past K read as 0, from a valid index).
+fn atblock(base: u32, ms: u32, k0: u32) -> mat4x4<f32> {
+    let k1 = p.k - 1u;
+    let z = vec4<f32>(0.0);
+    return transpose(mat4x4<f32>(
+        select(z, a[(base + k0 * p.m + ms) >> 2u], k0 < p.k),
+        select(z, a[(base + min(k0 + 1u, k1) * p.m + ms) >> 2u], k0 + 1u < p.k),
+        select(z, a[(base + min(k0 + 2u, k1) * p.m + ms) >> 2u], k0 + 2u < p.k),
+        select(z, a[(base + min(k0 + 3u, k1) * p.m + ms) >> 2u], k0 + 3u < p.k)));
+}
+
+// The tile row accumulator j holds (see VAT).
+fn rowmap(j: u32) -> u32 {
+    if (VAT) { return 4u * (j & 7u) + (j >> 3u); }
+    return j;
+}
+
 // fma8: see _fma8.wgsl (prepended by the Rust side).
 
-// Row m of C, columns n0..n0+4, where they exist.
-fn store(cbase: u32, m: u32, n0: u32, v: vec4<f32>) {
+// Row m of C, columns n0..n0+4, where they exist; `bv` is the bias of those columns.
+fn store(cbase: u32, m: u32, n0: u32, v: vec4<f32>, bv: vec4<f32>) {
     if (m >= p.m || n0 >= p.n) { return; }
     let o = cbase + m * p.n + n0;
+    var s = v;
+    if (BIAS) { s = v + bv; }
     for (var j = 0u; j < 4u; j++) {
-        if (n0 + j < p.n) { c[o + j] = v[j]; }
+        if (n0 + j < p.n) { c[o + j] = s[j]; }
     }
 }
 
@@ -151,51 +180,76 @@ fn matmul_subgroup(@builtin(workgroup_id) wg: vec3<u32>,
     var a29 = vec4<f32>(0.0);
     var a30 = vec4<f32>(0.0);
     var a31 = vec4<f32>(0.0);
+    // Under VAT, this lane's first row (clamped to the last whole vec4: M % 4 == 0).
+    let ms = min(m0 + 4u * lane, p.m - 4u);
     for (var k0 = 0u; k0 < p.k; k0 += 4u) {
         let bk = bblock(bbase, k0, n0);
         let b0 = bk[0];
         let b1 = bk[1];
         let b2 = bk[2];
         let b3 = bk[3];
-        fma8(arow(abase, r0, k0), b0, b1, b2, b3,
+        var ar0: vec4<f32>;
+        var ar1: vec4<f32>;
+        var ar2: vec4<f32>;
+        var ar3: vec4<f32>;
+        if (VAT) {
+            let at = atblock(abase, ms, k0);
+            ar0 = at[0];
+            ar1 = at[1];
+            ar2 = at[2];
+            ar3 = at[3];
+        } else {
+            ar0 = arow(abase, r0, k0);
+            ar1 = arow(abase, r1, k0);
+            ar2 = arow(abase, r2, k0);
+            ar3 = arow(abase, r3, k0);
+        }
+        fma8(ar0, b0, b1, b2, b3,
              &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
-        fma8(arow(abase, r1, k0), b0, b1, b2, b3,
+        fma8(ar1, b0, b1, b2, b3,
              &a8, &a9, &a10, &a11, &a12, &a13, &a14, &a15);
-        fma8(arow(abase, r2, k0), b0, b1, b2, b3,
+        fma8(ar2, b0, b1, b2, b3,
              &a16, &a17, &a18, &a19, &a20, &a21, &a22, &a23);
-        fma8(arow(abase, r3, k0), b0, b1, b2, b3,
+        fma8(ar3, b0, b1, b2, b3,
              &a24, &a25, &a26, &a27, &a28, &a29, &a30, &a31);
     }
-    store(cbase, m0 + 0u, n0, a0);
-    store(cbase, m0 + 1u, n0, a1);
-    store(cbase, m0 + 2u, n0, a2);
-    store(cbase, m0 + 3u, n0, a3);
-    store(cbase, m0 + 4u, n0, a4);
-    store(cbase, m0 + 5u, n0, a5);
-    store(cbase, m0 + 6u, n0, a6);
-    store(cbase, m0 + 7u, n0, a7);
-    store(cbase, m0 + 8u, n0, a8);
-    store(cbase, m0 + 9u, n0, a9);
-    store(cbase, m0 + 10u, n0, a10);
-    store(cbase, m0 + 11u, n0, a11);
-    store(cbase, m0 + 12u, n0, a12);
-    store(cbase, m0 + 13u, n0, a13);
-    store(cbase, m0 + 14u, n0, a14);
-    store(cbase, m0 + 15u, n0, a15);
-    store(cbase, m0 + 16u, n0, a16);
-    store(cbase, m0 + 17u, n0, a17);
-    store(cbase, m0 + 18u, n0, a18);
-    store(cbase, m0 + 19u, n0, a19);
-    store(cbase, m0 + 20u, n0, a20);
-    store(cbase, m0 + 21u, n0, a21);
-    store(cbase, m0 + 22u, n0, a22);
-    store(cbase, m0 + 23u, n0, a23);
-    store(cbase, m0 + 24u, n0, a24);
-    store(cbase, m0 + 25u, n0, a25);
-    store(cbase, m0 + 26u, n0, a26);
-    store(cbase, m0 + 27u, n0, a27);
-    store(cbase, m0 + 28u, n0, a28);
-    store(cbase, m0 + 29u, n0, a29);
-    store(cbase, m0 + 30u, n0, a30);
-    store(cbase, m0 + 31u, n0, a31);
+    // This lane's 4 bias values (columns clamped; they are loaded once for all 32 rows).
+    var bv = vec4<f32>(0.0);
+    if (BIAS) {
+        let n1 = p.n - 1u;
+        bv = vec4<f32>(bias[min(n0, n1)], bias[min(n0 + 1u, n1)],
+                       bias[min(n0 + 2u, n1)], bias[min(n0 + 3u, n1)]);
+    }
+    store(cbase, m0 + rowmap(0u), n0, a0, bv);
+    store(cbase, m0 + rowmap(1u), n0, a1, bv);
+    store(cbase, m0 + rowmap(2u), n0, a2, bv);
+    store(cbase, m0 + rowmap(3u), n0, a3, bv);
+    store(cbase, m0 + rowmap(4u), n0, a4, bv);
+    store(cbase, m0 + rowmap(5u), n0, a5, bv);
+    store(cbase, m0 + rowmap(6u), n0, a6, bv);
+    store(cbase, m0 + rowmap(7u), n0, a7, bv);
+    store(cbase, m0 + rowmap(8u), n0, a8, bv);
+    store(cbase, m0 + rowmap(9u), n0, a9, bv);
+    store(cbase, m0 + rowmap(10u), n0, a10, bv);
+    store(cbase, m0 + rowmap(11u), n0, a11, bv);
+    store(cbase, m0 + rowmap(12u), n0, a12, bv);
+    store(cbase, m0 + rowmap(13u), n0, a13, bv);
+    store(cbase, m0 + rowmap(14u), n0, a14, bv);
+    store(cbase, m0 + rowmap(15u), n0, a15, bv);
+    store(cbase, m0 + rowmap(16u), n0, a16, bv);
+    store(cbase, m0 + rowmap(17u), n0, a17, bv);
+    store(cbase, m0 + rowmap(18u), n0, a18, bv);
+    store(cbase, m0 + rowmap(19u), n0, a19, bv);
+    store(cbase, m0 + rowmap(20u), n0, a20, bv);
+    store(cbase, m0 + rowmap(21u), n0, a21, bv);
+    store(cbase, m0 + rowmap(22u), n0, a22, bv);
+    store(cbase, m0 + rowmap(23u), n0, a23, bv);
+    store(cbase, m0 + rowmap(24u), n0, a24, bv);
+    store(cbase, m0 + rowmap(25u), n0, a25, bv);
+    store(cbase, m0 + rowmap(26u), n0, a26, bv);
+    store(cbase, m0 + rowmap(27u), n0, a27, bv);
+    store(cbase, m0 + rowmap(28u), n0, a28, bv);
+    store(cbase, m0 + rowmap(29u), n0, a29, bv);
+    store(cbase, m0 + rowmap(30u), n0, a30, bv);
+    store(cbase, m0 + rowmap(31u), n0, a31, bv);
 }

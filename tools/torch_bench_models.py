@@ -3,7 +3,8 @@
 fastshap_torch.py with fastshap's names and layouts), forward (eval, no_grad) and one training
 step (train mode, loss, backward, Adam) per second at the same batch, fp32 on CPU by default.
 
-    python tools/torch_bench_models.py --batch 4 [--device cpu|cuda] [--json out.json]
+    python tools/torch_bench_models.py --batch 4 [--device cpu|cuda] [--models vit,resnet18]
+        [--json out.json]
 """
 import argparse
 import json
@@ -39,6 +40,8 @@ def main():
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json")
+    # As `fastshap bench models --models`: time only these (comma-separated), beside ours.
+    ap.add_argument("--models", default="resnet18,vit,mae,mae-classifier,unet")
     a = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -54,7 +57,10 @@ def main():
         "unet": (t.UNet(3, 10, 64, 3, 2), lambda m: F.mse_loss(m(x), torch.zeros(b, 10, 16, 16, device=dev))),
     }
     rows = []
+    wanted = a.models.split(",")
     for name, (m, loss) in nets.items():
+        if name not in wanted:
+            continue
         m = m.to(dev)
         opt = torch.optim.Adam(m.parameters(), 1e-4)
 

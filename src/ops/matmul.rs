@@ -22,7 +22,8 @@ fn op_dims(x: &Tensor, t: bool) -> (usize, usize) {
 }
 
 /// Launches one kernel: `nb` batches of op(a)[M,K]·op(b)[K,N]; `sa`/`sb` are the operands'
-/// batch strides in elements (0 for a shared 2-D operand).
+/// batch strides in elements (0 for a shared 2-D operand). `bias` [N] is added to every row as C
+/// is stored; only the subgroup kernel takes one ([`fuses_bias`]).
 #[allow(clippy::too_many_arguments)]
 fn launch(
     a: &Tensor,
@@ -32,7 +33,11 @@ fn launch(
     (sa, sb): (usize, usize),
     (ta, tb): (bool, bool),
     class: KernelClass,
+    bias: Option<&Tensor>,
 ) -> Result<()> {
+    if bias.is_some() && !fuses_bias(class) {
+        bail!("matmul: this kernel variant adds no bias (see fuses_bias)");
+    }
     if nb > 65_535 {
         bail!("matmul: {nb} batches exceed the 65,535 the grid allows; merge batch axes");
     }
@@ -46,6 +51,8 @@ fn launch(
             // are contiguous and aligned (batch strides are then multiples of 4 as well).
             let va = !ta && k % 4 == 0;
             let vb = if tb { k % 4 == 0 } else { n % 4 == 0 };
+            // A transposed: its stored rows run along M (a weight gradient gᵀ·x).
+            let vat = ta && m % 4 == 0;
             ctx.dispatch(Dispatch {
                 shader: &shader!("matmul_subgroup", "_fma8"),
                 entry: "matmul_subgroup",
@@ -54,10 +61,18 @@ fn launch(
                     ("TB", flag(tb)),
                     ("VA", flag(va)),
                     ("VB", flag(vb)),
+                    ("VAT", flag(vat)),
                     ("GROUP_M", 4.0),
+                    ("BIAS", flag(bias.is_some())),
                 ],
                 params: &params,
-                bindings: &[a.bind_vec4(), b.bind_vec4(), c.bind()],
+                // Without a bias the kernel never reads binding 4; op(B) stands in.
+                bindings: &[
+                    a.bind_vec4(),
+                    b.bind_vec4(),
+                    c.bind(),
+                    bias.unwrap_or(b).bind(),
+                ],
                 workgroups: [(n.div_ceil(32) * m.div_ceil(32)) as u32, 1, nb as u32],
             })
         }
@@ -91,6 +106,13 @@ fn launch(
             workgroups: [n.div_ceil(64) as u32, m.div_ceil(64) as u32, nb as u32],
         }),
     }
+}
+
+/// Whether `class`'s matmul kernel adds a bias as it stores C (the CPU subgroup kernel, where a
+/// separate broadcast add would cost a second pass of loads over C). The register-blocked and
+/// tiled kernels are left as they were: `linear` adds the bias in its own launch there.
+pub fn fuses_bias(class: KernelClass) -> bool {
+    Variant::of(class) == Variant::Subgroup
 }
 
 /// Sums a batched gradient [batch..., r, c] down to a shared 2-D operand's [r, c].
@@ -167,7 +189,7 @@ pub fn matmul_with(
         if c.numel() > 0 {
             let sa = if ab.is_empty() { 0 } else { m * k };
             let sb = if bb.is_empty() { 0 } else { k * n };
-            launch(a, b, &c, (m, n, k, nb), (sa, sb), (ta, tb), class)?;
+            launch(a, b, &c, (m, n, k, nb), (sa, sb), (ta, tb), class, None)?;
         }
         c
     };
@@ -240,12 +262,55 @@ pub fn linear_with(
             w.shape()
         );
     }
-    let y = matmul_with(&x.reshape(&[usize::MAX, w.dim(1)])?, w, false, true, class)?;
+    let x2 = x.reshape(&[usize::MAX, w.dim(1)])?;
     let y = match b {
-        Some(b) => y.add(b)?,
-        None => y,
+        Some(b) if fuses_bias(class) && w.dim(1) > 0 && x2.dim(0) * w.dim(0) > 0 => {
+            linear_fused(&x2, w, b, class)?
+        }
+        Some(b) => matmul_with(&x2, w, false, true, class)?.add(b)?,
+        None => matmul_with(&x2, w, false, true, class)?,
     };
     let mut shape = x.shape().to_vec();
     *shape.last_mut().expect("rank ≥ 1") = w.dim(0);
     y.reshape(&shape)
+}
+
+/// x [M, K] · Wᵀ + b in one launch (the kernel adds b as it stores). The backward is the
+/// unfused one's: dx = g·W and dW = gᵀ·x as matmuls, db = g summed over rows (as `add`'s
+/// broadcast gradient).
+fn linear_fused(x: &Tensor, w: &Tensor, b: &Tensor, class: KernelClass) -> Result<Tensor> {
+    let (m, k, n) = (x.dim(0), x.dim(1), w.dim(0));
+    let y = Tensor::empty(&[m, n])?;
+    launch(
+        x,
+        w,
+        &y,
+        (m, n, k, 1),
+        (0, 0),
+        (false, true),
+        class,
+        Some(b),
+    )?;
+    // Named "matmul" like the unfused path's product, so NaN diagnostics and injected faults
+    // (`--fault-nan-op matmul@head`) name the same op on every kernel variant.
+    Ok(Tensor::from_op(y, "matmul", &[x, w, b], move |out, g| {
+        let i = out.op_inputs();
+        let (x, w, b) = (&i[0], &i[1], &i[2]);
+        let gx = if x.requires_grad() {
+            Some(matmul_with(g, w, false, false, class)?)
+        } else {
+            None
+        };
+        let gw = if w.requires_grad() {
+            Some(matmul_with(g, x, true, false, class)?)
+        } else {
+            None
+        };
+        let gb = if b.requires_grad() {
+            Some(g.sum_to(b.shape())?)
+        } else {
+            None
+        };
+        Ok(vec![gx, gw, gb])
+    }))
 }

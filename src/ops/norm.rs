@@ -230,11 +230,13 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Resul
     let stats = Tensor::empty(&[rows, 2])?;
     let sh = shader!("norm_ln");
     // The row kernels' variants (see `ops::rows`); the backward uses the forward's.
-    let row_kernel = Variant::current() == Variant::Tiled;
-    if row_kernel {
-        super::rows::tiled::layer_norm(x, weight, bias, &y, &stats, &params)?;
-    } else {
-        launch(
+    let variant = Variant::current();
+    match variant {
+        Variant::Tiled => super::rows::tiled::layer_norm(x, weight, bias, &y, &stats, &params)?,
+        Variant::Subgroup if rows > 0 => {
+            super::rows::subgroup::layer_norm(x, weight, bias, &y, &stats, &params)?
+        }
+        _ => launch(
             &sh,
             "ln_fwd",
             &[],
@@ -242,7 +244,7 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Resul
             &[x.bind(), weight.bind(), bias.bind(), y.bind(), stats.bind()],
             rows,
             64,
-        )?;
+        )?,
     }
     Ok(Tensor::from_op(
         y,
@@ -253,10 +255,16 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Resul
             let (x, weight) = (&inputs[0], &inputs[1]);
             let sh = shader!("norm_ln");
             let dx = Tensor::empty(x.shape())?;
-            if row_kernel {
-                super::rows::tiled::layer_norm_dx(x, weight, g, &stats, &dx, &params)?;
-            } else {
-                launch(
+            let nchunks = rows.div_ceil(LN_CHUNK).max(1);
+            let dw = Tensor::empty(&[nchunks, d])?;
+            let db = Tensor::empty(&[nchunks, d])?;
+            let sg = super::rows::subgroup::layer_norm_dx;
+            match variant {
+                Variant::Tiled => {
+                    super::rows::tiled::layer_norm_dx(x, weight, g, &stats, &dx, &params)?
+                }
+                Variant::Subgroup if rows > 0 => sg(x, weight, g, &stats, &dx, &params)?,
+                _ => launch(
                     &sh,
                     "ln_bwd_dx",
                     &[],
@@ -264,20 +272,24 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Resul
                     &[x.bind(), weight.bind(), g.bind(), stats.bind(), dx.bind()],
                     rows,
                     64,
+                )?,
+            }
+            // The weight gradient's tiled variant is the register-blocked kernel: a column sum
+            // per invocation reads coalesced on a GPU already.
+            if variant == Variant::Subgroup && rows > 0 {
+                let parts = (&dw, &db);
+                super::rows::subgroup::layer_norm_dwb(x, g, &stats, parts, &params, nchunks)?;
+            } else {
+                launch(
+                    &sh,
+                    "ln_bwd_dwb",
+                    &[],
+                    &params,
+                    &[x.bind(), g.bind(), stats.bind(), dw.bind(), db.bind()],
+                    nchunks * d,
+                    64,
                 )?;
             }
-            let nchunks = rows.div_ceil(LN_CHUNK).max(1);
-            let dw = Tensor::empty(&[nchunks, d])?;
-            let db = Tensor::empty(&[nchunks, d])?;
-            launch(
-                &sh,
-                "ln_bwd_dwb",
-                &[],
-                &params,
-                &[x.bind(), g.bind(), stats.bind(), dw.bind(), db.bind()],
-                nchunks * d,
-                64,
-            )?;
             let (dw, db) = if nchunks == 1 {
                 (dw.reshape(&[d])?, db.reshape(&[d])?)
             } else {
