@@ -1097,17 +1097,20 @@ fn vit_coalitions_equal_the_masked_image_forward() {
         }
         let fast = vit.coalitions(&image, s).unwrap().logits(&masks).unwrap();
         let mt = Tensor::from_slice(&masks, &[37, p]).unwrap();
-        let plain = vit
-            .forward(
-                &fastshap::ops::masking::apply_player_mask(&image, &mt, s).unwrap(),
-                false,
-            )
-            .unwrap();
+        let masked = fastshap::ops::masking::apply_player_mask(&image, &mt, s).unwrap();
+        let plain = vit.forward(&masked, false).unwrap();
         assert_eq!(fast.shape(), plain.shape());
         let err = rel_diff(&fast.to_vec().unwrap(), &plain.to_vec().unwrap());
         assert!(
             err <= 1e-4,
             "patch {patch}, s {s}, depth {depth}: coalition logits differ by {err:.2e}"
+        );
+        // The same tail on a batch of arbitrary inputs (what a surrogate's inference runs).
+        let cls = vit.cls_logits(&masked).unwrap();
+        let err = rel_diff(&cls.to_vec().unwrap(), &plain.to_vec().unwrap());
+        assert!(
+            err <= 1e-4,
+            "patch {patch}, s {s}, depth {depth}: CLS-only logits differ by {err:.2e}"
         );
     }
 }

@@ -203,8 +203,15 @@ impl SurrogateModel for Surrogate {
     fn classes(&self) -> usize {
         self.classes.len()
     }
+    /// In inference a ViT runs its last block for the CLS token alone (the game's fold): the
+    /// explainer's training calls this for every mask of every image.
     fn logits(&self, masked: &Tensor) -> Result<Tensor> {
-        self.model.logits(masked, false)
+        match &self.model {
+            Model::Vit(v) if !crate::autograd::is_enabled() && v.folds_last_block() => {
+                v.cls_logits(masked)
+            }
+            _ => self.model.logits(masked, false),
+        }
     }
     fn vit(&self) -> Option<&crate::models::Vit> {
         match &self.model {

@@ -156,7 +156,8 @@ pub fn size_demo(plan: &Plan, target: f64) -> Result<Plan> {
         4,
         64,
     )?;
-    let sur_fwd = forward_rate(&|x| surrogate.forward(x, false), 4, 96)?;
+    // As the explainer's training calls it: the last block for the CLS token alone.
+    let sur_fwd = forward_rate(&|x| surrogate.cls_logits(x), 4, 96)?;
     let games = game_rate(&sur_model, plan.superpixel, 4096)?;
 
     // The timed steps miss validation, data loading and mask sampling (about a third more,

@@ -30,9 +30,16 @@ use anyhow::{Result, bail, ensure};
 
 /// A ViT prepared for one image: logits of coalitions of its superpixels.
 pub struct VitCoalitions<'a> {
-    vit: &'a Vit,
     players: usize,
     first: FirstLayer,
+    tail: ClsTail<'a>,
+}
+
+/// Everything after the first layer, read for the CLS token only: the blocks but the last in
+/// full, the last one folded ([`ClsAttention`]), the final norm and the head. Independent of
+/// the image, so masked images of any batch can go through it too ([`Vit::cls_logits`]).
+pub struct ClsTail<'a> {
+    vit: &'a Vit,
     /// The last block's attention for the CLS token, folded (None for a ViT without blocks).
     cls: Option<ClsAttention>,
 }
@@ -88,7 +95,7 @@ impl Vit {
             c.image
         );
         let players = (c.image / s).pow(2);
-        let (t, d) = (c.tokens(), c.dim);
+        let t = c.tokens();
         // Multiply-adds per coalition: [m, 1]·G against the embedding (masking and patchify
         // move about as much again, hence the 2).
         let patch_in = c.patch * c.patch * (c.in_channels);
@@ -97,6 +104,30 @@ impl Vit {
         } else {
             FirstLayer::Masked(image.clone(), s)
         };
+        Ok(VitCoalitions {
+            players,
+            first,
+            tail: self.cls_tail()?,
+        })
+    }
+
+    /// Whether [`Vit::cls_tail`] can fold this ViT's last block (separate Q, K, V projections).
+    pub fn folds_last_block(&self) -> bool {
+        self.blocks
+            .last()
+            .is_none_or(|b| b.attn.layout == QkvLayout::Separate)
+    }
+
+    /// Logits [B, classes] of images x [B, in_channels, H, W], equal to [`Vit::forward`]'s up to
+    /// rounding, with the last block run for the CLS token alone. Inference only (call under
+    /// `no_grad`); the fold is redone per call, so weights may change between calls.
+    pub fn cls_logits(&self, x: &Tensor) -> Result<Tensor> {
+        self.cls_tail()?.logits(self.embed(x)?)
+    }
+
+    /// The folded tail of this ViT (reads its weights back once, in f64).
+    pub fn cls_tail(&self) -> Result<ClsTail<'_>> {
+        let d = self.config.dim;
         // With one block the CLS token entering it is cls + pos[0] for every coalition.
         let constant_cls = if self.blocks.len() == 1 {
             let host = |t: &Tensor| -> Result<Vec<f64>> {
@@ -111,12 +142,7 @@ impl Vit {
             Some(b) => Some(ClsAttention::fold(b, constant_cls)?),
             None => None,
         };
-        Ok(VitCoalitions {
-            vit: self,
-            players,
-            first,
-            cls,
-        })
+        Ok(ClsTail { vit: self, cls })
     }
 
     /// G [P+1, T·D]: each player alone, its share of every patch token (no bias), then the
@@ -152,7 +178,7 @@ impl VitCoalitions<'_> {
 
     /// `masks`: N rows of P values (0 hides a superpixel; fractions scale it) → logits [N, K].
     pub fn logits(&self, masks: &[f32]) -> Result<Tensor> {
-        let (p, c) = (self.players, &self.vit.config);
+        let p = self.players;
         if masks.is_empty() || !masks.len().is_multiple_of(p) {
             bail!(
                 "ViT coalitions: {} mask values are not rows of {p}",
@@ -160,7 +186,8 @@ impl VitCoalitions<'_> {
             );
         }
         let n = masks.len() / p;
-        let mut h = match &self.first {
+        let c = &self.tail.vit.config;
+        let h = match &self.first {
             FirstLayer::Coalitions(g) => {
                 let mut with_one = Vec::with_capacity(n * (p + 1));
                 for row in masks.chunks(p) {
@@ -172,9 +199,18 @@ impl VitCoalitions<'_> {
             }
             FirstLayer::Masked(image, s) => {
                 let m = Tensor::from_slice(masks, &[n, p])?;
-                self.vit.embed(&apply_player_mask(image, &m, *s)?)?
+                self.tail.vit.embed(&apply_player_mask(image, &m, *s)?)?
             }
         };
+        self.tail.logits(h)
+    }
+}
+
+impl ClsTail<'_> {
+    /// Logits [N, K] from the tokens entering the first block, h [N, T, D].
+    pub fn logits(&self, mut h: Tensor) -> Result<Tensor> {
+        let n = h.dim(0);
+        let c = &self.vit.config;
         let blocks = &self.vit.blocks;
         let Some((last, first)) = blocks.split_last() else {
             let cls = h.narrow(1, 0, 1)?.reshape(&[n, c.dim])?;
