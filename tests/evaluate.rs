@@ -3,7 +3,8 @@
 //! trained tiny explainer, superpixel 8 (P = 16, exact ground truth). The explainer's error
 //! against exact values is printed (a measurement, not a target); the test checks that every
 //! file is written, AUCs lie in [0, 1], exact φ satisfies efficiency on the surrogate game, and
-//! bad inputs give one clear error.
+//! bad inputs give one clear error. The explainer keeps 3 training snapshots: scored as a
+//! learning curve whose last point, the final weights, is the final explainer's score.
 
 mod common;
 use common::fastshap_cli;
@@ -11,7 +12,7 @@ use common::fastshap_cli;
 use fastshap::checkpoint;
 use fastshap::data::{embedded, holdout};
 use fastshap::fastshap::evaluate::{
-    EvaluateConfig, GroundTruth, Original, Shard, evaluate, fidelity_md, merge,
+    EvaluateConfig, GroundTruth, Original, Shard, curve, evaluate, fidelity_md, merge,
 };
 use fastshap::fastshap::explainer::tiny_config;
 use fastshap::fastshap::fidelity::Interval;
@@ -81,7 +82,11 @@ fn pipeline(dir: &Path) -> (PathBuf, PathBuf) {
     ec.train_limit = Some(128);
     ec.val_limit = Some(32);
     let edir = dir.join("explainer");
-    train_explainer(&ec, &sur, &tr, &te, &edir, None, &quiet()).unwrap();
+    let opts = RunOptions {
+        snapshots: Some(3),
+        ..quiet()
+    };
+    train_explainer(&ec, &sur, &tr, &te, &edir, None, &opts).unwrap();
     (spath, edir.join(state::BEST))
 }
 
@@ -167,6 +172,8 @@ fn evaluate_tiny_pipeline_end_to_end() {
             "{name} missing"
         );
     }
+    // No snapshots given: no learning curve, and fidelity.json does not mention one.
+    assert!(f.learning_curve.is_none() && !out.join(curve::CURVE_JSON).exists());
     let auc = std::fs::read_to_string(out.join("auc.md")).unwrap();
     assert!(auc.contains("0.42") && auc.contains("0.64"), "{auc}");
     for m in ["leave-one-out", "singletons", "random", "exact"] {
@@ -264,30 +271,27 @@ fn evaluate_tiny_pipeline_end_to_end() {
     // Two shards merged give the same answer as one run (timings aside). Checked on the
     // KernelSHAP ground truth (the path for large P: sampled additivity, budgets on the live
     // game), which also keeps this part to seconds instead of three more exact enumerations.
+    // The explainer here is the run's final weights, with its snapshots: a learning curve.
+    let lpath = epath.with_file_name(state::LAST);
+    let (last, _) = Explainer::load(&lpath).unwrap();
+    let snaps = curve::snapshots_beside(&lpath).unwrap();
     let ks_cfg = || EvaluateConfig {
         ground_truth: GroundTruth::Kernelshap,
         kernelshap_max_evals: 2048,
         budgets: vec![32, 128],
+        snapshots: snaps.clone(),
         ..config()
     };
     let one = dir.path().join("one");
-    let s1 = evaluate(
-        &explainer,
-        &epath,
-        &sur,
-        Some(&original),
-        &te,
-        &ks_cfg(),
-        &one,
-    )
-    .unwrap();
+    let s1 = evaluate(&last, &lpath, &sur, Some(&original), &te, &ks_cfg(), &one).unwrap();
     assert_eq!(s1.ground_truth, "kernelshap");
+    learning_curve_checks(&lpath, &snaps, s1.fidelity.as_ref().unwrap(), &one);
     let mut shard_dirs = Vec::new();
     for k in 0..2 {
         let d = dir.path().join(format!("shard{k}"));
         let mut c = ks_cfg();
         c.shard = Some(Shard { index: k, count: 2 });
-        let sh = evaluate(&explainer, &epath, &sur, Some(&original), &te, &c, &d).unwrap();
+        let sh = evaluate(&last, &lpath, &sur, Some(&original), &te, &c, &d).unwrap();
         assert!(sh.fidelity.is_none());
         assert_eq!(sh.images, 2);
         shard_dirs.push(d);
@@ -374,5 +378,69 @@ fn evaluate_tiny_pipeline_end_to_end() {
         err.contains("--shard") && err.contains("0 ≤ K < N"),
         "{err}"
     );
+    // A checkpoint that is no training snapshot, given as one.
+    let (code, _, err) = fastshap_cli(&[
+        "evaluate",
+        "--explainer",
+        epath.to_str().unwrap(),
+        "--data",
+        "embedded",
+        "--out",
+        &o,
+        "--snapshots",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not a training snapshot"), "{err}");
     eprintln!("total {:.1} s", t0.elapsed().as_secs_f64());
+}
+
+/// The curve of the final weights' evaluation: a point per snapshot after the untrained one,
+/// ending at the run's last step with the final explainer's own score, and its files.
+fn learning_curve_checks(
+    lpath: &Path,
+    snaps: &[(u64, PathBuf)],
+    f: &fastshap::fastshap::evaluate::Fidelity,
+    out: &Path,
+) {
+    let metrics = std::fs::read_to_string(lpath.with_file_name(state::METRICS)).unwrap();
+    let last_line: serde_json::Value =
+        serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+    let final_step = last_line["step"].as_u64().unwrap();
+    assert!(snaps.len() >= 2, "{snaps:?}");
+    assert_eq!(snaps.last().unwrap().0, final_step, "{snaps:?}");
+    let c = f.learning_curve.as_ref().expect("snapshots give a curve");
+    let steps: Vec<u64> = c.points.iter().map(|p| p.step).collect();
+    let want: Vec<u64> = std::iter::once(0)
+        .chain(snaps.iter().map(|s| s.0))
+        .collect();
+    assert_eq!(steps, want);
+    let (end, fs) = (
+        c.points.last().unwrap(),
+        &f.score("fastshap").unwrap().predicted,
+    );
+    assert!(
+        (end.pearson.mean - fs.pearson.mean).abs() < 1e-9
+            && (end.l2.mean - fs.l2.mean).abs() < 1e-9,
+        "last point {end:?} vs the final explainer {fs:?}"
+    );
+    let untrained = &f.score("fastshap (untrained)").unwrap().predicted;
+    assert!((c.points[0].l2.mean - untrained.l2.mean).abs() < 1e-9);
+    assert_eq!(end.pearson.n, 4);
+    assert!(c.last_pearson_change.is_some_and(|d| d.n == 4), "{c:?}");
+    assert!(c.verdict.starts_with("Fidelity was "), "{}", c.verdict);
+    assert_eq!(c.references.len(), 2, "{c:?}");
+    for name in [
+        curve::CURVE_JSON,
+        curve::CURVE_MD,
+        curve::CURVE_SVG,
+        curve::CURVE_L2_SVG,
+    ] {
+        assert!(out.join(name).exists(), "{name} missing");
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("## Learning curve") && report.contains(&c.verdict),
+        "{report}"
+    );
 }

@@ -320,4 +320,20 @@ fn fidelity_experiment_writes_its_answer_first() {
         html.contains("error vs game evaluations"),
         "the budget plot"
     );
+    // The explainer kept snapshots (the preset's plan): its learning curve, in the summary
+    // (untrained self first, then by step) and the report.
+    let points = e["learning_curve"]["points"]
+        .as_array()
+        .expect("a learning curve");
+    assert!(points.len() >= 2 && points[0]["step"] == 0, "{e}");
+    assert!(
+        e["learning_curve"]["verdict"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty()),
+        "{e}"
+    );
+    assert!(
+        html.contains("Learning curve") && html.contains("against training steps"),
+        "the learning curve section"
+    );
 }

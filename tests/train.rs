@@ -1,13 +1,13 @@
 //! Training on the embedded CIFAR-10 subset (2,000 train / 500 test) with tiny models, sized for
 //! lavapipe: a few dozen steps lower the loss (the learning curves that beat chance are opt-in,
 //! `--ignored`), MAE loss falls, an
-//! interrupted + resumed run equals an uninterrupted one, NaN stops the run and keeps the last
+//! interrupted + resumed run equals an uninterrupted one (snapshots included), NaN stops the run and keeps the last
 //! checkpoint, checkpoints round-trip and bad ones fail clearly.
 
 use fastshap::data::{Dataset, embedded};
 use fastshap::nn::{Module, init_rng};
 use fastshap::train::config::{Arch, AugmentKind, Preset, TrainConfig};
-use fastshap::train::{self, EpochMetrics, Model, RunOptions, Schedule, state};
+use fastshap::train::{self, EpochMetrics, Model, RunOptions, Schedule, snapshots, state};
 use fastshap::{Tensor, checkpoint};
 use std::path::Path;
 use std::time::Instant;
@@ -189,22 +189,62 @@ fn resumable() -> TrainConfig {
     c
 }
 
+/// The tensors of two safetensors files are bit-identical.
+fn same_tensors(a: &Path, b: &Path) {
+    let (a, b) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    let (sa, sb) = (
+        safetensors::SafeTensors::deserialize(&a).unwrap(),
+        safetensors::SafeTensors::deserialize(&b).unwrap(),
+    );
+    for (name, t) in sa.tensors() {
+        assert_eq!(t.data(), sb.tensor(&name).unwrap().data(), "{name}");
+    }
+}
+
+/// The steps of the snapshots in a run directory.
+fn snapshot_steps(dir: &Path) -> Vec<u64> {
+    snapshots::list(dir)
+        .unwrap()
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect()
+}
+
 #[test]
 fn resumed_run_equals_uninterrupted_run() {
     let (tr, te) = data();
     let c = resumable();
-    let full = tempfile::tempdir().unwrap();
-    let whole = train::train(&c, &tr, &te, full.path(), None, &quiet()).unwrap();
-
-    let cut = tempfile::tempdir().unwrap();
-    let opts = RunOptions {
+    // Both runs keep 5 snapshots; the resumed half is not told: the plan is the run's.
+    let snap = |stop| RunOptions {
         quiet: true,
-        stop_after_epoch: Some(1),
+        stop_after_epoch: stop,
+        snapshots: Some(5),
         ..Default::default()
     };
-    let first = train::train(&c, &tr, &te, cut.path(), None, &opts).unwrap();
+    let full = tempfile::tempdir().unwrap();
+    let whole = train::train(&c, &tr, &te, full.path(), None, &snap(None)).unwrap();
+    let total = whole.metrics.last().unwrap().step;
+    let want = snapshots::plan(5, total);
+    assert!(
+        want.len() == 5 && *want.last().unwrap() == total,
+        "{want:?}"
+    );
+    assert_eq!(snapshot_steps(full.path()), want);
+    let step = snapshots::step_of(&snapshots::path(full.path(), want[0])).unwrap();
+    assert_eq!(step, want[0]);
+
+    let cut = tempfile::tempdir().unwrap();
+    let first = train::train(&c, &tr, &te, cut.path(), None, &snap(Some(1))).unwrap();
     assert!(first.stopped);
     assert_eq!(first.metrics.len(), 1);
+    // Those of the first epoch only (the plan spans all three).
+    let before: Vec<u64> = want
+        .iter()
+        .copied()
+        .filter(|&s| s <= first.metrics[0].step)
+        .collect();
+    assert!(!before.is_empty() && before.len() < want.len(), "{want:?}");
+    assert_eq!(snapshot_steps(cut.path()), before);
     // A fresh run into a directory holding one is refused.
     let e = train::train(&c, &tr, &te, cut.path(), None, &quiet())
         .err()
@@ -217,16 +257,23 @@ fn resumed_run_equals_uninterrupted_run() {
     assert_eq!(comparable(&rest.metrics), comparable(&whole.metrics));
     let lines = std::fs::read_to_string(cut.path().join(state::METRICS)).unwrap();
     assert_eq!(lines.lines().count(), 3);
-    // The final weights are bit-identical too.
-    let a = std::fs::read(full.path().join(state::LAST)).unwrap();
-    let b = std::fs::read(cut.path().join(state::LAST)).unwrap();
-    let (sa, sb) = (
-        safetensors::SafeTensors::deserialize(&a).unwrap(),
-        safetensors::SafeTensors::deserialize(&b).unwrap(),
+    // The final weights are bit-identical too, and so is every snapshot.
+    same_tensors(
+        &full.path().join(state::LAST),
+        &cut.path().join(state::LAST),
     );
-    for (name, t) in sa.tensors() {
-        assert_eq!(t.data(), sb.tensor(&name).unwrap().data(), "{name}");
+    assert_eq!(snapshot_steps(cut.path()), want);
+    for &s in &want {
+        same_tensors(
+            &snapshots::path(full.path(), s),
+            &snapshots::path(cut.path(), s),
+        );
     }
+    // The last snapshot is the final weights.
+    same_tensors(
+        &full.path().join(state::LAST),
+        &snapshots::path(full.path(), total),
+    );
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! `fastshap evaluate`: the explainer against ground-truth Shapley values (exact or converged
 //! KernelSHAP) through its surrogate, beside the cheap baselines and the sampling estimators
 //! at their budgets; `--shard K/N` measures a part of the images, `--merge DIR…` joins shards.
+//! The training snapshots beside the explainer (or `--snapshots FILE…`) give its learning curve.
 //! See [`crate::fastshap::evaluate`] for what each file holds.
 
 use crate::fastshap::evaluate::{
-    EvaluateConfig, EvaluateSummary, GroundTruth, Original, Shard, evaluate, merge,
+    EvaluateConfig, EvaluateSummary, GroundTruth, Original, Shard, curve, evaluate, merge,
 };
 use anyhow::{Context, Result, ensure};
 use std::path::PathBuf;
@@ -74,6 +75,13 @@ pub struct Args {
     /// Join shard directories (each with a `records.json`) into one evaluation in --out.
     #[arg(long, num_args = 1..)]
     merge: Vec<PathBuf>,
+    /// Training snapshots to score for the learning curve (default: those in the snapshots/
+    /// folder beside --explainer, from `fastshap explainer --snapshots N`).
+    #[arg(long, num_args = 1.., value_name = "FILE", conflicts_with = "no_snapshots")]
+    snapshots: Vec<PathBuf>,
+    /// No learning curve, even when the explainer's run kept snapshots.
+    #[arg(long)]
+    no_snapshots: bool,
     /// No per-image progress lines and no throughput line.
     #[arg(long)]
     quiet: bool,
@@ -94,6 +102,13 @@ fn measure(a: &Args, gpu: &crate::gpu::Options) -> Result<EvaluateSummary> {
         path: path.clone(),
         model,
     });
+    let snapshots = if a.no_snapshots {
+        Vec::new()
+    } else if a.snapshots.is_empty() {
+        curve::snapshots_beside(path)?
+    } else {
+        curve::snapshots_at(&a.snapshots)?
+    };
     let (_, test) = crate::data::load_source(a.data.as_deref().context("--data is required")?)?;
     let cfg = EvaluateConfig {
         images: a.images,
@@ -113,6 +128,7 @@ fn measure(a: &Args, gpu: &crate::gpu::Options) -> Result<EvaluateSummary> {
         kernelshap_images: a.kernelshap_images,
         timing_rounds: a.timing_rounds,
         shard: a.shard,
+        snapshots,
     };
     evaluate(
         &explainer,
@@ -147,6 +163,14 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         return Ok(());
     };
     super::fidelity_answer::print(&s, f);
+    if let Some(c) = &f.learning_curve {
+        println!(
+            "learning curve ({} snapshots, {}): {}",
+            c.points.len() - 1,
+            curve::CURVE_MD,
+            c.verdict
+        );
+    }
     println!("wrote {} files to {}", s.files.len(), a.out.display());
     Ok(())
 }

@@ -19,6 +19,11 @@ pub(crate) struct RunFlags {
     /// Stop cleanly after this many finished epochs (continue later with --resume).
     #[arg(long)]
     stop_after_epoch: Option<usize>,
+    /// Keep about N checkpoints at log-spaced training steps, the last one included, in
+    /// DIR/snapshots/ (a learning curve: `fastshap evaluate` scores them all); a resumed run
+    /// keeps the plan it started with.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    snapshots: Option<u64>,
     /// Print only errors.
     #[arg(long)]
     quiet: bool,
@@ -38,11 +43,12 @@ struct Faults {
 }
 
 impl RunFlags {
-    /// The trainer's run options: quiet, where to stop, and any injected fault.
+    /// The trainer's run options: quiet, where to stop, snapshots, and any injected fault.
     pub(crate) fn run_options(&self) -> RunOptions {
         RunOptions {
             quiet: self.quiet,
             stop_after_epoch: self.stop_after_epoch,
+            snapshots: self.snapshots.map(|n| n as usize),
             nan_at_step: self.faults.fault_nan_at_step,
             nan_op: self.faults.fault_nan_op.clone(),
         }

@@ -281,6 +281,7 @@ fn one_evaluation(slug: &str, dir: &Path) -> String {
         o += &inline_svg(&svg);
         o += "\n</div>\n";
     }
+    o += &learning_curve(dir);
     for (file, what) in [("errors.md", "explainer errors"), ("auc.md", "AUC table")] {
         match read(file) {
             Some(md) => o += &markdown(&md, 2),
@@ -316,6 +317,24 @@ fn one_evaluation(slug: &str, dir: &Path) -> String {
         o += "</details>\n";
     }
     o + "</section>\n"
+}
+
+/// Fidelity against the explainer's training steps, when its snapshots were scored: the table,
+/// whether it was still improving, and both plots.
+fn learning_curve(dir: &Path) -> String {
+    use crate::fastshap::evaluate::curve::{CURVE_L2_SVG, CURVE_MD, CURVE_SVG};
+    let Ok(md) = std::fs::read_to_string(dir.join(CURVE_MD)) else {
+        return String::new();
+    };
+    let mut o = markdown(&md, 2);
+    o += "<div class=\"plots\">\n";
+    for f in [CURVE_SVG, CURVE_L2_SVG] {
+        if let Ok(svg) = std::fs::read_to_string(dir.join(f)) {
+            o += &inline_svg(&svg);
+            o.push('\n');
+        }
+    }
+    o + "</div>\n"
 }
 
 /// An SVG file's `<svg>` element, without any XML declaration or doctype before it.

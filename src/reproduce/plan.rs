@@ -58,6 +58,10 @@ pub struct FidelityPlan {
     pub budgets: Vec<usize>,
     /// What the sizing measured (demo only): img/s of each training and evaluations/s.
     pub measured: Option<serde_json::Value>,
+    /// Explainer snapshots at log-spaced steps, scored by the evaluation as a learning curve
+    /// (0, as in plans saved before it: none).
+    #[serde(default)]
+    pub explainer_snapshots: usize,
 }
 
 impl Default for FidelityPlan {
@@ -89,7 +93,13 @@ impl FidelityPlan {
             kernelshap_images: 10,
             budgets: crate::fastshap::evaluate::default_budgets(),
             measured: None,
+            explainer_snapshots: 8,
         }
+    }
+
+    /// The explainer run's `snapshots` option.
+    pub fn snapshots(&self) -> Option<usize> {
+        (self.explainer_snapshots > 0).then_some(self.explainer_snapshots)
     }
 }
 

@@ -5,7 +5,9 @@ use super::{Log, Plan, Run, Stage};
 use crate::fastshap::compare::{
     About, Agreement, Explained, Predictions, SUBSETS, TestSet, predict, side_by_side,
 };
-use crate::fastshap::evaluate::{EvaluateConfig, GroundTruth, Original, choose_images, evaluate};
+use crate::fastshap::evaluate::{
+    EvaluateConfig, GroundTruth, Original, choose_images, curve, evaluate,
+};
 use crate::fastshap::explainer::{self, Explainer, train_explainer};
 use crate::fastshap::surrogate::{self, Surrogate, SurrogateArch, load_original, train_surrogate};
 use crate::fastshap::tables::{TABLE1_NOTES, best_surrogate_epoch, table1, table2};
@@ -427,15 +429,12 @@ fn explainer(run: &Run, slug: &str, out: &Path, log: &mut Log) -> Result<Value> 
         .explainer_config(&sur_path, &run.data)
         .for_surrogate(&sur);
     let resumed = resume_or_clear(out, slug, &cfg, explainer::read_resume, log)?;
-    let s = train_explainer(
-        &cfg,
-        &sur,
-        &run.fit,
-        &run.val,
-        out,
-        resumed.as_ref(),
-        &run_options(run),
-    )?;
+    // The fidelity presets keep snapshots for the evaluation's learning curve.
+    let opts = RunOptions {
+        snapshots: run.plan.fidelity.as_ref().and_then(|f| f.snapshots()),
+        ..run_options(run)
+    };
+    let s = train_explainer(&cfg, &sur, &run.fit, &run.val, out, resumed.as_ref(), &opts)?;
     let best_val = lowest(s.metrics.iter().map(|m| m.val_loss));
     Ok(json!({
         "pair": slug,
@@ -638,6 +637,7 @@ fn evaluation(run: &Run, slug: &str, out: &Path) -> Result<Value> {
             f.budgets.clone()
         }),
         kernelshap_images: f.map(|f| f.kernelshap_images),
+        snapshots: curve::snapshots_beside(&explainer_path)?,
         ..EvaluateConfig::default()
     };
     clear(out)?;

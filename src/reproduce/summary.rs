@@ -67,6 +67,8 @@ fn explainer_entry(f: &Value) -> Value {
         "speedup_at_equal_error": t["speedup_at_equal_error"],
         "images_to_break_even": t["images_to_break_even"],
         "auc": f["auc"],
+        // Fidelity against training steps (null: the explainer kept no snapshots).
+        "learning_curve": f["learning_curve"],
     })
 }
 

@@ -6,8 +6,8 @@
 //! schedule, batches and patience ([`super::task`]). The loop owns the rest, once for every
 //! trainer: the learning-rate schedule, progress and read-backs ([`super::readback`]), a
 //! non-finite loss replayed to name the op behind it ([`super::nonfinite`]), validation after
-//! every epoch, `best`/`last` checkpoints and `metrics.jsonl` ([`super::state`]), early
-//! stopping, and exact resumption (model, optimizer, schedule, early-stopping state, loader
+//! every epoch, `best`/`last` checkpoints and `metrics.jsonl` ([`super::state`]), snapshots at
+//! planned steps ([`super::snapshots`]), early stopping, and exact resumption (model, optimizer, schedule, early-stopping state, loader
 //! position; whatever a task draws at random is seeded by epoch or batch, so a replayed or
 //! resumed epoch draws it again).
 //!
@@ -18,6 +18,7 @@ use super::nonfinite::{self, NonFiniteLoss, Snapshot};
 use super::options::RunOptions;
 use super::readback::{EpochBase, Readback, progress_bar};
 use super::schedule::{lr_at, plateau_step};
+use super::snapshots::{self, SNAPSHOTS};
 use super::state::{self, BEST, CONFIG, LAST, METRICS, Resumed, TrainerState};
 use super::task::{RunConfig, StepLoss, Task};
 use crate::Tensor;
@@ -42,7 +43,8 @@ pub struct LoopSummary<M> {
 }
 
 /// Refuses a fresh run into a directory holding one, creates the directory and removes the
-/// temp files of writes a killed run left.
+/// temp files of writes a killed run left (and a fresh run's leftover snapshots: those of a
+/// run killed before its first checkpoint, whose plan may differ).
 pub fn prepare_dir(dir: &Path, resuming: bool) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     if !resuming && dir.join(LAST).exists() {
@@ -50,6 +52,13 @@ pub fn prepare_dir(dir: &Path, resuming: bool) -> Result<()> {
             "{} already holds a run ({LAST}); continue it with --resume {0} or choose another --out",
             dir.display()
         );
+    }
+    let snaps = dir.join(SNAPSHOTS);
+    if !resuming && snaps.is_dir() {
+        std::fs::remove_dir_all(&snaps)
+            .with_context(|| format!("cannot remove {}", snaps.display()))?;
+    } else if snaps.is_dir() {
+        state::remove_stale_temps(&snaps)?;
     }
     state::remove_stale_temps(dir)
 }
@@ -78,6 +87,11 @@ pub fn run<T: Task, C: RunConfig>(
         task.announce(resume.map(|_| st.epoch));
     }
     let mut loader = Loader::resume(run.train.clone(), cfg.loader(), st.loader)?;
+    if st.snapshots.is_empty()
+        && let Some(n) = opts.snapshots
+    {
+        st.snapshots = snapshots::plan(n, (loader.batches_per_epoch() * cfg.epochs()) as u64);
+    }
     // A resumed run that had already stopped early has nothing left to do.
     let mut early_stopped = st.epoch > 0 && run.early_stop(&st, true);
     let mut stopped = false;
@@ -96,11 +110,19 @@ pub fn run<T: Task, C: RunConfig>(
             break;
         }
     }
+    if !stopped {
+        run.final_snapshot(&st)?;
+    }
     if !opts.quiet {
         println!(
-            "{} in {}: {LAST}, {BEST}, {METRICS}",
+            "{} in {}: {LAST}, {BEST}, {METRICS}{}",
             if stopped { "stopped" } else { "done" },
-            dir.display()
+            dir.display(),
+            if st.snapshots.is_empty() {
+                String::new()
+            } else {
+                format!(", {SNAPSHOTS}/")
+            }
         );
     }
     Ok(LoopSummary {
@@ -188,6 +210,11 @@ impl<T: Task, C: RunConfig> Run<'_, T, C> {
             rb.push(T::WEIGH, &s.loss, s.correct, batch.len())?;
             st.step += 1;
             pb.inc(1);
+            if st.snapshots.binary_search(&st.step).is_ok() {
+                // Read back first: a snapshot of weights a non-finite loss poisoned is no use.
+                self.check(&mut rb, opt, &start, &lr_of)?;
+                snapshots::save(self.dir, model, task.last_meta(st.epoch)?, st.step)?;
+            }
             if rb.pending() >= cfg.check_every() {
                 self.check(&mut rb, opt, &start, &lr_of)?;
                 pb.set_message(rb.message(t0.elapsed().as_secs_f64()));
@@ -299,6 +326,16 @@ impl<T: Task, C: RunConfig> Run<'_, T, C> {
         st.loader = loader.state();
         state::save_last(dir, task.module(), task.last_meta(epoch)?, opt, st)?;
         Ok((m, is_best))
+    }
+
+    /// The final weights as a snapshot when the plan did not reach them (early stopping), so
+    /// a learning curve always ends where training did.
+    fn final_snapshot(&self, st: &TrainerState) -> Result<()> {
+        if st.snapshots.is_empty() || st.step == 0 || snapshots::path(self.dir, st.step).exists() {
+            return Ok(());
+        }
+        let meta = self.task.last_meta(st.epoch)?;
+        snapshots::save(self.dir, self.task.module(), meta, st.step)
     }
 
     /// Early stopping as in the FastSHAP reference: true after `early_stop` epochs (counting

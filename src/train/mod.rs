@@ -15,6 +15,7 @@
 //! - [`state`]: checkpoint + optimizer-state files and what resuming reads back.
 //! - [`eval`]: loss, accuracy and confusion matrix of a classifier on a dataset.
 //! - [`schedule`]: learning-rate schedules.
+//! - [`snapshots`]: checkpoints kept at log-spaced steps, for learning curves.
 //! - [`nonfinite`]: what a non-finite loss triggers: a replay that names the op behind it.
 
 pub mod arch;
@@ -28,6 +29,7 @@ pub mod options;
 pub mod readback;
 pub mod run_dir;
 pub mod schedule;
+pub mod snapshots;
 pub mod state;
 pub mod task;
 pub mod trainer;

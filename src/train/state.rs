@@ -56,6 +56,10 @@ pub struct TrainerState {
     /// The epoch (1-based) of the best validation score (early stopping counts from it).
     #[serde(default)]
     pub best_epoch: Option<usize>,
+    /// The steps that keep a snapshot ([`super::snapshots`]), planned when the run started;
+    /// empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<u64>,
 }
 
 impl TrainerState {
@@ -72,6 +76,7 @@ impl TrainerState {
                 batch: 0,
             },
             best_epoch: None,
+            snapshots: Vec::new(),
         }
     }
 }

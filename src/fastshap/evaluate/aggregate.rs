@@ -137,6 +137,9 @@ pub struct Fidelity {
     #[serde(default)]
     pub truth_tolerance: f64,
     pub timing: Timing,
+    /// Fidelity against the explainer's training steps, when its snapshots were scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning_curve: Option<super::curve::LearningCurve>,
 }
 
 impl Fidelity {
@@ -561,6 +564,8 @@ pub fn aggregate(
         images_to_break_even,
         truth_ms_per_image: timing.truth_seconds / n.max(1) as f64 * 1e3,
     };
+    let learning_curve =
+        super::curve::learning_curve(meta, records, &scores, &best_cheap, resamples);
     Fidelity {
         players: p,
         classes: k,
@@ -589,5 +594,6 @@ pub fn aggregate(
         },
         truth_tolerance: meta.truth_tolerance,
         timing: timing_out,
+        learning_curve,
     }
 }

@@ -6,7 +6,9 @@
 //! against game evaluations. Nothing here aggregates: that is [`super::aggregate`]'s, from the
 //! records this returns.
 
-use super::record::{BudgetCell, CurveRecord, EstimatorPhi, ImageRecord, RunMeta, ShardTiming};
+use super::record::{
+    BudgetCell, CurveRecord, EstimatorPhi, ImageRecord, RunMeta, ShardTiming, SnapshotPhi,
+};
 use super::{ADDITIVITY_PAIRS, EvaluateConfig, Original};
 use crate::data::{self, Dataset, SIDE};
 use crate::fastshap::explainer::{Explainer, explain_batch};
@@ -242,6 +244,8 @@ pub(super) fn measure(
         surrogate,
     )?;
     let ux = explain_batch(&untrained, surrogate, &x)?;
+    // The learning curve: one pass per snapshot, against the same truth as the rest.
+    let snaps = super::curve::explain_snapshots(&cfg.snapshots, explainer, surrogate, &x)?;
     let oprobs: Option<Vec<f32>> = match original {
         Some(o) => Some(o.model.logits(&x, false)?.softmax()?.to_vec()?),
         None => None,
@@ -387,6 +391,13 @@ pub(super) fn measure(
             efficiency_gap: truth.efficiency_gap,
             curves,
             rollout: roll,
+            snapshots: snaps
+                .iter()
+                .map(|(step, e)| SnapshotPhi {
+                    step: *step,
+                    phi: to_f64(e.phi_of(j)),
+                })
+                .collect(),
         });
     }
     Ok((records, timing))

@@ -11,13 +11,15 @@
 //! 2. **shard / merge**: `--shard K/N` stops after phase 1 and writes `records.json`;
 //!    `--merge DIR…` reads the shards back (phase 1 is per image, so N machines split it);
 //! 3. **aggregate**: scores with intervals, paired comparisons, the answer → [`Fidelity`];
-//! 4. **render**: `fidelity.json`/`.md`, tables, plots, maps, `report.md`.
+//! 4. **render**: `fidelity.json`/`.md`, tables, plots, maps, `report.md`; with the
+//!    explainer's training snapshots, its learning curve ([`curve`]).
 //!
 //! Images come from the test split; no trainer validates on it (validation is a held-out part
 //! of the training split, [`crate::data::holdout`]), so evaluated images never took part in
 //! any selection.
 
 pub mod aggregate;
+pub mod curve;
 mod measure;
 mod picture;
 pub mod record;
@@ -109,6 +111,9 @@ pub struct EvaluateConfig {
     pub timing_rounds: usize,
     /// Measure only this shard's images and write `records.json`.
     pub shard: Option<Shard>,
+    /// The explainer's training snapshots to score beside it, (step, checkpoint) by step
+    /// ([`curve::snapshots_beside`]); empty: no learning curve.
+    pub snapshots: Vec<(u64, PathBuf)>,
 }
 
 /// The budgets of the error-vs-evaluations curves: 32 … 16,384, doubling — from where one
@@ -134,6 +139,7 @@ impl Default for EvaluateConfig {
             kernelshap_images: None,
             timing_rounds: 5,
             shard: None,
+            snapshots: Vec::new(),
         }
     }
 }

@@ -29,6 +29,16 @@ pub struct EstimatorPhi {
     pub phi: Vec<f64>,
 }
 
+/// The explainer's φ at one training snapshot on one image: a point of the learning curve
+/// ([`super::curve`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SnapshotPhi {
+    /// Optimizer steps the snapshot's weights had taken.
+    pub step: u64,
+    /// P×K, player-major.
+    pub phi: Vec<f64>,
+}
+
 /// An estimator's error at one budget on one image (explained class); NaN where it could not
 /// run at that budget.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
@@ -83,6 +93,9 @@ pub struct ImageRecord {
     pub curves: Vec<CurveRecord>,
     /// Attention rollout of a ViT/MAE original: (grid side, g×g map).
     pub rollout: Option<(usize, Vec<f64>)>,
+    /// The explainer's training snapshots, by step (none: no learning curve).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<SnapshotPhi>,
 }
 
 impl ImageRecord {

@@ -629,6 +629,13 @@ pub fn render(
     write("errors.md", errs.as_bytes())?;
     write("auc.md", auc.as_bytes())?;
     write("timing.md", timing.as_bytes())?;
+    let curve = match &f.learning_curve {
+        Some(c) => {
+            super::curve::write_files(c, &f.ground_truth, f.images, &mut write)?;
+            super::curve::markdown(c, &f.ground_truth)
+        }
+        None => String::new(),
+    };
     curves_files(records, &meta.reference, &mut write)?;
     maps(meta, records, out, &mut files)?;
     super::picture::side_by_side(meta, records, f, out, &mut files)?;
@@ -653,7 +660,11 @@ pub fn render(
             f.truth_tolerance
         );
     }
-    for part in [&fid, &auc, &timing, &errs] {
+    // The learning curve (when there are snapshots) right after the scores it extends.
+    for part in [&fid, &curve, &auc, &timing, &errs] {
+        if part.is_empty() {
+            continue;
+        }
         report.push_str(part);
         report.push('\n');
     }
