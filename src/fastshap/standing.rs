@@ -109,7 +109,7 @@ impl Standing {
         let mut why = Vec::new();
         if self.pearson.n == 0 {
             why.push("its Pearson with the ground truth could not be measured".into());
-        } else if !(self.pearson.lo > 0.0) {
+        } else if self.pearson.sign() != 1 {
             why.push(format!(
                 "its Pearson with the ground truth, {}, does not exclude 0",
                 self.pearson.fmt()
