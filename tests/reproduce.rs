@@ -5,7 +5,8 @@ mod common;
 use common::fastshap_cli as fastshap;
 use fastshap::fastshap::explainer::ExplainerConfig;
 use fastshap::reproduce::{
-    FidelityPlan, Plan, ReproOptions, ReproPreset, STAGE_DONE, reproduce, stage_list, stages_of,
+    FIDELITY_TABLE, FidelityPlan, Plan, ReproOptions, ReproPreset, STAGE_DONE, reproduce,
+    stage_list, stages_of,
 };
 use fastshap::time::utc;
 use fastshap::train::config::Arch;
@@ -55,6 +56,13 @@ fn smoke_reproduction_survives_a_kill_and_reports_every_table_and_figure() {
     assert!(
         before.len() < stage_list().len(),
         "the kill came too late to interrupt anything"
+    );
+    // A report of the unfinished run says the heatmaps' explainers are not evaluated yet.
+    let early = fastshap::report::write_report(&out).unwrap();
+    let early = std::fs::read_to_string(early).unwrap();
+    assert!(
+        early.contains("resnet-by-resnet: not evaluated yet"),
+        "no \"not evaluated yet\" note in the unfinished run's report"
     );
 
     // Another preset into the same directory is refused, before any work.
@@ -113,6 +121,8 @@ fn smoke_reproduction_survives_a_kill_and_reports_every_table_and_figure() {
         "task1-mae-by-resnet",
         "task3-vit",
         "eval-resnet-by-resnet",
+        "eval-vit-by-resnet",
+        "table1-fidelity",
         "rollout-vit-by-vit",
         "curves-originals-resnet",
         "curves-surrogates-mae-by-vit192",
@@ -120,6 +130,7 @@ fn smoke_reproduction_survives_a_kill_and_reports_every_table_and_figure() {
     ] {
         assert!(ids.iter().any(|i| i == must), "expected_ids lacks {must}");
     }
+    seeds_comparison(&out, &html);
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
     let mut pngs = 0;
     for part in html.split("data:image/png;base64,").skip(1) {
@@ -134,6 +145,51 @@ fn smoke_reproduction_survives_a_kill_and_reports_every_table_and_figure() {
     // Task 1 (4) + task 2 (≥ 1 non-empty subset) + task 3 + rollouts (2) at least.
     assert!(pngs >= 8, "{pngs} images");
     browser_check(&out.join("report.html"));
+}
+
+/// The seed's comparison: a row per explained pairing beside Table 1, each explainer judged on
+/// the preset's images against exact values, shown right after Table 1, and every heatmap
+/// figure followed by what its explainer's evaluation says.
+fn seeds_comparison(out: &Path, html: &str) {
+    let plan = Plan::new(ReproPreset::Smoke);
+    assert!(plan.eval_images >= 20, "{}", plan.eval_images);
+    let csv = std::fs::read_to_string(
+        out.join("tables")
+            .join(FIDELITY_TABLE)
+            .with_extension("csv"),
+    )
+    .unwrap();
+    let rows = fastshap::report::parse_csv(&csv);
+    let (head, rows) = rows.split_first().unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("reproduce.json")).unwrap())
+            .unwrap();
+    let explained = meta["settings"]["explained"].as_array().unwrap();
+    assert_eq!(rows.len(), explained.len(), "{csv}");
+    assert_eq!(explained.len(), 4);
+    let col = |name: &str| head.iter().position(|h| h == name).unwrap();
+    let truth = format!("{} (exact)", plan.eval_images);
+    for r in rows {
+        assert_eq!(r[col("images (truth)")], truth, "{r:?}");
+        assert_eq!(
+            r[col("truth converged")],
+            format!("{0}/{0}", plan.eval_images)
+        );
+        assert!(
+            r[col("FastSHAP Pearson")].contains('['),
+            "no interval: {r:?}"
+        );
+        let right = &r[col("right at this budget?")];
+        assert!(right == "yes" || right.starts_with("no: "), "{right}");
+    }
+    let at = |id: &str| html.find(&format!("id=\"{id}\"")).unwrap();
+    assert!(at("table1") < at("table1-fidelity") && at("table1-fidelity") < at("table3"));
+    // Task 1 (4 figures), task 2 (one note per explainer: 2) and task 3 (2).
+    let notes = format!(
+        "{0} images against exact ({0}/{0} converged)",
+        plan.eval_images
+    );
+    assert!(html.matches(&notes).count() >= 8, "heatmap notes missing");
 }
 
 /// Renders the report in headless Chromium (tools/check_report.sh) and checks the screenshot

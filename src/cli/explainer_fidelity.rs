@@ -127,6 +127,7 @@ fn measure(a: &Args, gpu: &crate::gpu::Options) -> Result<EvaluateSummary> {
             .unwrap_or_else(crate::fastshap::evaluate::default_budgets),
         kernelshap_images: a.kernelshap_images,
         timing_rounds: a.timing_rounds,
+        curve_images: None,
         shard: a.shard,
         snapshots,
     };

@@ -20,6 +20,7 @@ pub mod evaluate;
 pub mod explain_images;
 pub mod explainer;
 pub mod fidelity;
+pub mod standing;
 pub mod surrogate;
 pub mod tables;
 

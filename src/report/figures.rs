@@ -103,6 +103,7 @@ pub fn task1(run: &Run) -> Section {
             });
         let id = format!("task1-{}", id_of(slug));
         body += &figure(run, &id, f, &cap, "the explainer did not finish");
+        body += &super::honesty::note_for(run, slug);
         sub.push((id, slug.to_string()));
     }
     if files.is_empty() {
@@ -117,8 +118,12 @@ pub fn task1(run: &Run) -> Section {
 }
 
 pub fn task2(run: &Run) -> Section {
-    let listed = entries(&figures_json(run), "task2");
+    let json = figures_json(run);
+    let listed = entries(&json, "task2");
     let mut body = String::new();
+    for slug in super::honesty::explainers_of_task(&json, "task2") {
+        body += &super::honesty::note_for(run, &slug);
+    }
     let mut sub = Vec::new();
     for s in SUBSETS {
         let file = format!("task2-{s}.png");
@@ -173,9 +178,13 @@ pub fn task3_list(run: &Run) -> Vec<(String, String, String)> {
 pub fn task3(run: &Run) -> Section {
     let mut body = String::new();
     let mut sub = Vec::new();
+    let json = figures_json(run);
     for (name, file, cap) in task3_list(run) {
         let id = format!("task3-{}", id_of(&name));
         body += &figure(run, &id, &file, &cap, "missing");
+        for slug in super::honesty::explainers_of(&json, "task3", &file) {
+            body += &super::honesty::note_for(run, &slug);
+        }
         sub.push((id, name));
     }
     if sub.is_empty() {

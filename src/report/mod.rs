@@ -7,13 +7,15 @@
 //! has not run yet, or a figure that was not produced (an empty agreement subset), shows as a
 //! short note in its section; only a missing or unreadable `reproduce.json` is an error.
 //!
-//! Ids: sections `summary`, `answer`, `configuration`, `timings`, `table2`, `table1`, `table3`, `curves`,
+//! Ids: sections `summary`, `answer`, `configuration`, `timings`, `table2`, `table1`,
+//! `table1-fidelity`, `table3`, `curves`,
 //! `task1`, `task2`, `task3`, `rollout`, `evaluation`, `log`; training curves
 //! `curves-<stage dir, / → ->`; figures `task1-<explainer slug>`, `task2-<subset>`,
 //! `task3-<name>`; evaluations `eval-<slug>`, attention rollout `rollout-<slug>`.
 
 mod answer;
 mod figures;
+mod honesty;
 mod sections;
 mod text;
 mod training_curves;
@@ -202,6 +204,7 @@ pub fn expected_ids(dir: &Path) -> Result<Vec<String>> {
         "timings",
         "table2",
         "table1",
+        "table1-fidelity",
         "table3",
         "curves",
         "task1",
@@ -239,7 +242,15 @@ pub fn expected_ids(dir: &Path) -> Result<Vec<String>> {
 }
 
 /// Sections only the paper's pipeline has (the fidelity experiment has no tables or tasks).
-const PAPER_ONLY: [&str; 6] = ["table2", "table1", "table3", "task1", "task2", "task3"];
+const PAPER_ONLY: [&str; 7] = [
+    "table2",
+    "table1",
+    "table1-fidelity",
+    "table3",
+    "task1",
+    "task2",
+    "task3",
+];
 
 fn render(run: &Run) -> String {
     let paper = run.is_paper();
@@ -249,6 +260,11 @@ fn render(run: &Run) -> String {
         sections::timings(run),
         sections::table(run, "table2", "Table 2: original models"),
         sections::table(run, "table1", "Table 1: surrogate models"),
+        sections::table(
+            run,
+            "table1-fidelity",
+            "Table 1b: how right each surrogate's explanations are",
+        ),
         sections::table(run, "table3", "Table 3: agreement of explanations"),
         training_curves::curves(run),
         figures::task1(run),

@@ -22,7 +22,7 @@ mod stages;
 mod summary;
 
 pub use plan::{FidelityPlan, Plan, ReproPreset};
-pub use stages::fidelity_slug;
+pub use stages::{FIDELITY_TABLE, fidelity_slug};
 pub use summary::SUMMARY_FILE;
 
 use crate::data::Dataset;

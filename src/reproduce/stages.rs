@@ -6,9 +6,10 @@ use crate::fastshap::compare::{
     About, Agreement, Explained, Predictions, SUBSETS, TestSet, predict, side_by_side,
 };
 use crate::fastshap::evaluate::{
-    EvaluateConfig, GroundTruth, Original, choose_images, curve, evaluate,
+    AUTO_EXACT_MAX_PLAYERS, EvaluateConfig, GroundTruth, Original, choose_images, curve, evaluate,
 };
 use crate::fastshap::explainer::{self, Explainer, train_explainer};
+use crate::fastshap::standing::{self, Standing};
 use crate::fastshap::surrogate::{self, Surrogate, SurrogateArch, load_original, train_surrogate};
 use crate::fastshap::tables::{TABLE1_NOTES, best_surrogate_epoch, table1, table2};
 use crate::train::config::Arch;
@@ -100,8 +101,9 @@ const EXPLAINED: [&str; 4] = [
     "mae-by-resnet",
 ];
 
-/// Explainers measured against ground truth (ViT and MAE ones also get attention rollout).
-const EVALUATED: [&str; 3] = ["resnet-by-resnet", "vit-by-vit", "mae-by-resnet"];
+/// Explainers measured against ground truth (ViT and MAE ones also get attention rollout):
+/// every one the pipeline trains, so each heatmap shown has its fidelity beside it.
+const EVALUATED: [&str; 4] = EXPLAINED;
 
 /// Task 2 compares these originals' explainers (A, B); task 3 shows ViT through two surrogates.
 const TASK2: (&str, &str) = ("resnet-by-resnet", "vit-by-vit");
@@ -477,6 +479,7 @@ fn tables(run: &Run, out: &Path) -> Result<Value> {
         })
         .collect::<Result<_>>()?;
     table1(&sur).write(out, "table1", "Table 1: surrogates", TABLE1_NOTES)?;
+    fidelity_table(run)?;
 
     let agreement = Agreement::new(&test, &preds[0], &preds[1])?;
     let notes = format!(
@@ -566,10 +569,12 @@ fn figures(run: &Run, out: &Path) -> Result<Value> {
         let img = crate::fastshap::compare::explained_grid(&l.explained(), &test, &idx, &opts)?;
         let file = format!("task1-{}.png", l.slug);
         save_png(&img, &out.join(&file))?;
-        task1.push(json!({"file": file, "caption": format!(
+        task1.push(
+            json!({"file": file, "explainers": [l.slug], "caption": format!(
             "Task 1: {} — predicted probabilities (original, surrogate) and the Shapley value of \
              every superpixel for each class; red raises the class's score, blue lowers it.",
-            l.explained().name)}));
+            l.explained().name)}),
+        );
     }
 
     let (a, b) = (get(TASK2.0), get(TASK2.1));
@@ -578,9 +583,10 @@ fn figures(run: &Run, out: &Path) -> Result<Value> {
     let explained = (&a.explained(), &b.explained());
     for t in agreement.task2(out, explained, ("ResNet18", "ViT"), &picked, &opts)? {
         match t.file {
-            Some(file) => {
-                task2.push(json!({"file": file, "caption": format!("Task 2: {}", t.title)}))
-            }
+            Some(file) => task2.push(
+                json!({"file": file, "caption": format!("Task 2: {}", t.title),
+                "explainers": [TASK2.0, TASK2.1]}),
+            ),
             None => notes.push(format!(
                 "Task 2: subset \"{}\" is empty on these {} test images.",
                 SUBSETS[t.subset],
@@ -599,15 +605,51 @@ fn figures(run: &Run, out: &Path) -> Result<Value> {
         &opts,
     )?;
     save_png(&img, &out.join("task3-vit.png"))?;
-    task3.push(json!({"file": "task3-vit.png", "caption":
+    task3.push(
+        json!({"file": "task3-vit.png", "explainers": [TASK3.0, TASK3.1], "caption":
         "Task 3: the same ViT original explained through its ViT surrogate (left) and a ResNet \
-         surrogate (right)."}));
+         surrogate (right)."}),
+    );
     let info = json!({"task1": task1, "task2": task2, "task3": task3, "notes": notes});
     crate::io::write_atomic(
         &out.join("figures.json"),
         serde_json::to_string_pretty(&info)?.as_bytes(),
     )?;
     Ok(info)
+}
+
+/// The stem of the table beside Table 1 in `tables/`.
+pub const FIDELITY_TABLE: &str = "table1-fidelity";
+
+/// The seed's comparison beside Table 1 (`tables/table1-fidelity.{md,csv}`): each explained
+/// pairing's surrogate numbers and how right its explainer is. The tables stage writes it
+/// with every row "not evaluated yet" and each evaluation stage rewrites it from the
+/// `fidelity.json` files on disk, so it always says how far the run got.
+fn fidelity_table(run: &Run) -> Result<()> {
+    let dir = run.path("tables");
+    std::fs::create_dir_all(&dir)?;
+    let rows = EXPLAINED
+        .iter()
+        .map(|slug| {
+            let surrogate = best_surrogate_epoch(&run.path(&format!("surrogates/{slug}")))?;
+            let path = run
+                .path(&format!("evaluation/{slug}"))
+                .join("fidelity.json");
+            let standing = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .and_then(|v| Standing::from_json(&v));
+            Ok(standing::Row {
+                name: pair(slug).3.to_string(),
+                surrogate,
+                standing,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let notes = format!("{}\n\n{}", standing::reading(&rows), standing::NOTES);
+    let title = "Table 1b: how right each surrogate's explanations are";
+    standing::table(&rows).write(&dir, FIDELITY_TABLE, title, &notes)?;
+    Ok(())
 }
 
 fn evaluation(run: &Run, slug: &str, out: &Path) -> Result<Value> {
@@ -622,21 +664,29 @@ fn evaluation(run: &Run, slug: &str, out: &Path) -> Result<Value> {
     };
     let p = &run.plan;
     let f = p.fidelity.as_ref();
+    let players = crate::fastshap::players(p.superpixel);
     let cfg = EvaluateConfig {
         images: p.eval_images,
         ground_truth: GroundTruth::Auto,
         kernelshap_threshold: p.kernelshap_threshold,
         kernelshap_max_evals: p.kernelshap_max_evals,
         bootstrap: p.bootstrap,
-        // Exact values take 2^16 evaluations per image: large calls amortise the launches.
-        batch: if f.is_some() { 4096 } else { 256 },
+        // Exact values take 2^16 evaluations per image: large calls amortise the launches. At
+        // P ≤ 16 in the paper pipeline (smoke: P = 4) a game has at most 2^P coalitions and
+        // smaller calls keep the timing rounds (5 calls) from outweighing the images.
+        batch: if f.is_some() {
+            4096
+        } else if players <= AUTO_EXACT_MAX_PLAYERS {
+            64
+        } else {
+            256
+        },
         top_k: 0,
         seed: p.seed,
         progress: !run.opts.quiet,
-        budgets: f.map_or_else(crate::fastshap::evaluate::default_budgets, |f| {
-            f.budgets.clone()
-        }),
-        kernelshap_images: f.map(|f| f.kernelshap_images),
+        budgets: f.map_or_else(|| p.eval_budgets(), |f| f.budgets.clone()),
+        kernelshap_images: f.map_or(p.eval_detail_images, |f| Some(f.kernelshap_images)),
+        curve_images: p.eval_detail_images,
         snapshots: curve::snapshots_beside(&explainer_path)?,
         ..EvaluateConfig::default()
     };
@@ -654,6 +704,9 @@ fn evaluation(run: &Run, slug: &str, out: &Path) -> Result<Value> {
         .fidelity
         .as_ref()
         .context("an unsharded evaluation has an answer")?;
+    if p.fidelity.is_none() {
+        fidelity_table(run)?;
+    }
     let fs = &fid.scores[0].predicted;
     Ok(json!({
         "pair": slug,

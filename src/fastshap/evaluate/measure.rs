@@ -348,7 +348,8 @@ pub(super) fn measure(
         ));
         let probs_game = surrogate.game(image_of(j)?, Link::Softmax, cfg.batch)?;
         let mut curves = Vec::new();
-        for (method, rank) in &rankings {
+        let with_curves = position < cfg.curve_images.unwrap_or(usize::MAX);
+        for (method, rank) in rankings.iter().filter(|_| with_curves) {
             for mode in [Mode::Exclusion, Mode::Inclusion] {
                 let c = curve(&probs_game, rank, class, &PERCENTAGES, mode, true)?;
                 curves.push(CurveRecord {

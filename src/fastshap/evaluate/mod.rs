@@ -109,6 +109,9 @@ pub struct EvaluateConfig {
     pub kernelshap_images: Option<usize>,
     /// Interleaved timing rounds (FastSHAP vs game evaluations).
     pub timing_rounds: usize,
+    /// Images (the first of the run's choice) that get inclusion/exclusion curves; `None`:
+    /// all. The curves cost 14 surrogate calls per image, which at P = 4 outweigh the rest.
+    pub curve_images: Option<usize>,
     /// Measure only this shard's images and write `records.json`.
     pub shard: Option<Shard>,
     /// The explainer's training snapshots to score beside it, (step, checkpoint) by step
@@ -138,6 +141,7 @@ impl Default for EvaluateConfig {
             budgets: default_budgets(),
             kernelshap_images: None,
             timing_rounds: 5,
+            curve_images: None,
             shard: None,
             snapshots: Vec::new(),
         }

@@ -454,7 +454,10 @@ fn curves_files(
                 })
                 .collect();
             let opts = PlotOptions {
-                title: format!("{mode} curves ({} images, surrogate scores)", records.len()),
+                title: format!(
+                    "{mode} curves ({} images, surrogate scores)",
+                    records.iter().filter(|r| !r.curves.is_empty()).count()
+                ),
                 x_label: format!(
                     "% of superpixels {}",
                     if mode == "inclusion" {
