@@ -52,29 +52,52 @@ fn auc(e: &Value, method: &str, mode: &str) -> String {
         .map_or("–".into(), |r| stat(&r["top1"]))
 }
 
-/// "FastSHAP beats / does not beat leave-one-out (Pearson 0.91 vs 0.73)" from `best_cheap`.
+/// The one-sentence answer: FastSHAP against the best cheap baseline by Pearson and by L2
+/// (paired over images), then what KernelSHAP needs to reach FastSHAP's L2.
 fn verdict_line(e: &Value) -> String {
-    let Some(v) = e["best_cheap"]
-        .as_array()
-        .and_then(|a| a.iter().find(|v| v["metric"] == "pearson"))
-    else {
+    let against = |metric: &str, label: &str| -> Option<String> {
+        let v = e["best_cheap"]
+            .as_array()?
+            .iter()
+            .find(|v| v["metric"] == metric)?;
+        let outcome = if v["fastshap_beats"] == true {
+            "beats"
+        } else if v["fastshap_loses"] == true {
+            "loses to"
+        } else {
+            "ties with (the interval includes 0)"
+        };
+        Some(format!(
+            "by {label} FastSHAP {outcome} the best cheap baseline, {} ({} vs {}; paired \
+             difference {})",
+            v["best"].as_str().unwrap_or("?"),
+            num(&v["fastshap_mean"], 3),
+            num(&v["best_mean"], 3),
+            stat(&v["difference"])
+        ))
+    };
+    let parts: Vec<String> = [("pearson", "Pearson"), ("l2", "L2")]
+        .iter()
+        .filter_map(|(m, l)| against(m, l))
+        .collect();
+    if parts.is_empty() {
         return "no cheap baseline was scored".into();
-    };
-    let outcome = if v["fastshap_beats"] == true {
-        "beats"
-    } else if v["fastshap_loses"] == true {
-        "loses to"
+    }
+    let m = &e["kernelshap_evaluations_to_match"];
+    let kernelshap = if m.is_null() {
+        String::new()
+    } else if m["point"]["evaluations"].as_f64().is_none() {
+        "; KernelSHAP does not reach its L2 within the budgets tried".into()
     } else {
-        "does not beat"
+        let speed = e["speedup_at_equal_error"]["mean"]
+            .as_f64()
+            .map_or(String::new(), |x| format!(", {x:.1}× FastSHAP's time per image"));
+        format!(
+            "; KernelSHAP needs {} evaluations per image to reach its L2{speed}",
+            matched(m)
+        )
     };
-    format!(
-        "FastSHAP {outcome} the best cheap baseline, {} (Pearson on the explained class {} vs \
-         {}; paired difference {}).",
-        v["best"].as_str().unwrap_or("?"),
-        num(&v["fastshap_mean"], 3),
-        num(&v["best_mean"], 3),
-        stat(&v["difference"])
-    )
+    format!("On the explained class, {}{kernelshap}.", parts.join("; "))
 }
 
 /// "leave-one-out 0.905 (FastSHAP beats)" for one metric of `best_cheap`.
