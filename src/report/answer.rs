@@ -91,7 +91,9 @@ fn verdict_line(e: &Value) -> String {
     } else {
         let speed = e["speedup_at_equal_error"]["mean"]
             .as_f64()
-            .map_or(String::new(), |x| format!(", {x:.1}× FastSHAP's time per image"));
+            .map_or(String::new(), |x| {
+                format!(", {x:.1}× FastSHAP's time per image")
+            });
         format!(
             "; KernelSHAP needs {} evaluations per image to reach its L2{speed}",
             matched(m)
