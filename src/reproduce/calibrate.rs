@@ -112,6 +112,39 @@ fn evaluations_per_image(plan: &Plan, fid: &FidelityPlan) -> f64 {
     (plan.kernelshap_max_evals + 2 * budgets + 2 * p + 2 + 2 * ADDITIVITY_PAIRS) as f64
 }
 
+/// The timed steps miss validation, data loading and mask sampling (about a third more,
+/// measured on the first demo runs), hence the margin.
+const MARGIN: f64 = 1.4;
+
+/// Largest KernelSHAP budget per image the demo's ground truth may get.
+const MAX_TRUTH_EVALS: usize = 1 << 15;
+
+/// Share of the target the ground truth of MIN_EVAL_IMAGES images may take when sizing its
+/// budget (the evaluation's share is set after, from the budget chosen).
+const TRUTH_SHARE: f64 = 0.4;
+
+/// KernelSHAP's budget for the demo's ground truth: doubled from the preset's while
+/// MIN_EVAL_IMAGES images still fit in TRUTH_SHARE of `target` at `games` evaluations/s, up to
+/// MAX_TRUTH_EVALS. Its standard error falls as 1/√evaluations, and at the preset's 8,192 most
+/// P = 64 truths stayed above the noise floor (median ‖σ‖/‖φ‖ 0.17, BENCHMARKS.md): a fast
+/// adapter buys converged truths, a slow one keeps 20 images. Exact truths need no budget.
+fn truth_budget(plan: &Plan, fid: &FidelityPlan, games: f64, target: f64) -> usize {
+    let mut max = plan.kernelshap_max_evals;
+    if exact_truth(plan) {
+        return max;
+    }
+    let fits = |evals: usize| {
+        let mut p = plan.clone();
+        p.kernelshap_max_evals = evals;
+        let secs = MIN_EVAL_IMAGES as f64 * MARGIN * evaluations_per_image(&p, fid) / games;
+        secs <= TRUTH_SHARE * target
+    };
+    while max * 2 <= MAX_TRUTH_EVALS && fits(max * 2) {
+        max *= 2;
+    }
+    max
+}
+
 /// img/s of one training step of the plan's explainer network (UNet or the ViT explainer on
 /// the surrogate's backbone).
 fn explainer_train_rate(plan: &Plan, fid: &FidelityPlan, rng: &mut InitRng) -> Result<f64> {
@@ -160,9 +193,7 @@ pub fn size_demo(plan: &Plan, target: f64) -> Result<Plan> {
     let sur_fwd = forward_rate(&|x| surrogate.cls_logits(x), 4, 96)?;
     let games = game_rate(&sur_model, plan.superpixel, 4096)?;
 
-    // The timed steps miss validation, data loading and mask sampling (about a third more,
-    // measured on the first demo runs), hence the margin.
-    const MARGIN: f64 = 1.4;
+    plan.kernelshap_max_evals = truth_budget(&plan, &fid, games, target);
     // The evaluation first: it must reach MIN_EVAL_IMAGES images, and at P = 64 one image costs
     // as much game time as a training stage. It takes a quarter of the target, or what
     // MIN_EVAL_IMAGES need (at most 60%); the training stages share the rest as 25 : 15 : 35.
@@ -211,7 +242,34 @@ pub fn size_demo(plan: &Plan, target: f64) -> Result<Plan> {
         "game_evaluations_per_s": games,
         "explainer_train_img_per_s": explainer_train,
         "evaluation_share": eval_share,
+        "truth_max_evaluations": plan.kernelshap_max_evals,
         "device": crate::gpu::ctx().info.name,
     }));
     Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reproduce::ReproPreset;
+
+    #[test]
+    fn truth_budget_grows_with_the_adapter_and_keeps_twenty_images() {
+        let plan = Plan::new(ReproPreset::Demo);
+        let fid = plan.fidelity.clone().unwrap();
+        let fast = truth_budget(&plan, &fid, 14_000.0, 420.0);
+        let slow = truth_budget(&plan, &fid, 2_800.0, 420.0);
+        assert_eq!(fast, MAX_TRUTH_EVALS);
+        assert_eq!(slow, plan.kernelshap_max_evals);
+        for (b, games) in [(fast, 14_000.0), (slow, 2_800.0)] {
+            let mut p = plan.clone();
+            p.kernelshap_max_evals = b;
+            let secs = MIN_EVAL_IMAGES as f64 * MARGIN * evaluations_per_image(&p, &fid) / games;
+            assert!(b == plan.kernelshap_max_evals || secs <= TRUTH_SHARE * 420.0);
+        }
+        // Exact truths (P = 16) keep the preset's budget whatever the speed.
+        let cpu = Plan::new(ReproPreset::Cpu);
+        let f = cpu.fidelity.clone().unwrap();
+        assert_eq!(truth_budget(&cpu, &f, 1e9, 420.0), cpu.kernelshap_max_evals);
+    }
 }

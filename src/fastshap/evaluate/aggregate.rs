@@ -7,6 +7,7 @@
 //! AUCs; and the timing, speed-up and training break-even from interleaved, repeated timings.
 
 use super::record::{ImageRecord, RunMeta, ShardTiming};
+use super::verdict::Verdict;
 use crate::fastshap::fidelity::{
     self, BudgetCurve, EstimatorScores, ImageBudget, L2, MatchStat, PEARSON, PerImage, Stat,
     budget_curve, match_stat, per_image, scores_of,
@@ -45,22 +46,6 @@ impl Comparison {
             word(-self.l2_difference.sign()),
         )
     }
-}
-
-/// The best estimator of a set by one metric, and FastSHAP against it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Verdict {
-    /// "pearson" or "l2".
-    pub metric: String,
-    pub best: String,
-    pub evaluations: Option<f64>,
-    pub best_mean: f64,
-    pub fastshap_mean: f64,
-    /// FastSHAP − best, paired over images.
-    pub difference: Stat,
-    /// The interval excludes 0 in FastSHAP's favour / against it.
-    pub fastshap_beats: bool,
-    pub fastshap_loses: bool,
 }
 
 /// Timing-dependent figures (they differ between runs of the same evaluation).

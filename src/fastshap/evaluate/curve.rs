@@ -5,8 +5,8 @@
 //! its fidelity goal, this says whether more training would close the gap: the last snapshot
 //! against the one before, paired over images.
 
-use super::aggregate::Verdict;
 use super::record::{ImageRecord, RunMeta};
+use super::verdict::Verdict;
 use crate::Tensor;
 use crate::fastshap::SurrogateModel;
 use crate::fastshap::explainer::{Explainer, Explanation, explain_batch};

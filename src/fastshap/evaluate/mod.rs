@@ -24,9 +24,11 @@ mod measure;
 mod picture;
 pub mod record;
 mod render;
+pub mod verdict;
 
-pub use aggregate::{AucEntry, Comparison, Fidelity, Timing, Verdict};
+pub use aggregate::{AucEntry, Comparison, Fidelity, Timing};
 pub use render::{PAPER_AUC, fidelity_md};
+pub use verdict::Verdict;
 
 use super::SurrogateModel;
 use super::explainer::Explainer;

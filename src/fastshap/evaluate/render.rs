@@ -2,8 +2,9 @@
 //! first), `errors.csv`/`errors.md`, `auc.md`, `curves.csv` and `curves_*.svg`, `timing.md`,
 //! `budget.svg`, the Shapley maps and `report.md`. Every table states the n each row rests on.
 
-use super::aggregate::{Fidelity, Verdict};
+use super::aggregate::Fidelity;
 use super::record::{ImageRecord, RunMeta};
+use super::verdict::Verdict;
 use crate::fastshap::fidelity::column;
 use crate::shap::metrics;
 use crate::viz::{
