@@ -334,62 +334,39 @@ fn evaluate_tiny_pipeline_end_to_end() {
     let e4 = Explainer::new(c, explainer.classes.clone()).unwrap();
     checkpoint::save(e4.module(), e4.metadata(&spath, 0).unwrap(), &other).unwrap();
     let o = dir.path().join("bad").to_string_lossy().into_owned();
-    let (code, _, err) = fastshap_cli(&[
-        "evaluate",
-        "--explainer",
-        other.to_str().unwrap(),
-        "--data",
-        "embedded",
-        "--out",
-        &o,
-    ]);
+    // `fastshap evaluate --explainer E --data embedded --out O` plus `extra`: (code, stderr).
+    let evaluate_with = |explainer: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "evaluate",
+            "--explainer",
+            explainer.to_str().unwrap(),
+            "--data",
+            "embedded",
+            "--out",
+            &o,
+        ];
+        args.extend_from_slice(extra);
+        let (code, _, err) = fastshap_cli(&args);
+        (code, err)
+    };
+    let (code, err) = evaluate_with(&other, &[]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("P = 64") && err.contains("P = 16"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    let (code, _, err) = fastshap_cli(&[
-        "evaluate",
-        "--explainer",
-        epath.to_str().unwrap(),
-        "--data",
-        "embedded",
-        "--out",
-        &o,
-        "--ground-truth",
-        "oracle",
-    ]);
+    let (code, err) = evaluate_with(&epath, &["--ground-truth", "oracle"]);
     assert_ne!(code, 0);
     assert!(
         err.contains("oracle") && err.contains("--ground-truth"),
         "{err}"
     );
-    let (code, _, err) = fastshap_cli(&[
-        "evaluate",
-        "--explainer",
-        epath.to_str().unwrap(),
-        "--data",
-        "embedded",
-        "--out",
-        &o,
-        "--shard",
-        "2/2",
-    ]);
+    let (code, err) = evaluate_with(&epath, &["--shard", "2/2"]);
     assert_ne!(code, 0);
     assert!(
         err.contains("--shard") && err.contains("0 ≤ K < N"),
         "{err}"
     );
     // A checkpoint that is no training snapshot, given as one.
-    let (code, _, err) = fastshap_cli(&[
-        "evaluate",
-        "--explainer",
-        epath.to_str().unwrap(),
-        "--data",
-        "embedded",
-        "--out",
-        &o,
-        "--snapshots",
-        other.to_str().unwrap(),
-    ]);
+    let (code, err) = evaluate_with(&epath, &["--snapshots", other.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("not a training snapshot"), "{err}");
     eprintln!("total {:.1} s", t0.elapsed().as_secs_f64());
