@@ -180,3 +180,37 @@ fn profile_breaks_a_forward_pass_down_by_kernel() {
     assert_ne!(code, 0);
     assert!(err.contains("unknown --model 'nope'"), "{err}");
 }
+
+/// `reproduce --superpixel/--minutes` size the demo preset only; bad values fail before
+/// anything is written.
+#[test]
+fn reproduce_sizing_flags_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = out.to_str().unwrap();
+    for (args, want) in [
+        (
+            vec!["--preset", "tiny", "--superpixel", "2"],
+            "--superpixel applies to the demo preset",
+        ),
+        (
+            vec!["--preset", "demo", "--superpixel", "3"],
+            "--superpixel must be 2 (256 players), 4 (64) or 8 (16), not 3",
+        ),
+        (
+            vec!["--preset", "smoke", "--minutes", "5"],
+            "--minutes sizes the demo preset",
+        ),
+        (
+            vec!["--preset", "demo", "--minutes", "0"],
+            "--minutes must be at least 1",
+        ),
+    ] {
+        let mut a = vec!["reproduce", "--out", o];
+        a.extend(args);
+        let (code, _, err) = fastshap(&a);
+        assert_eq!(code, 1, "{a:?}: {err}");
+        assert!(err.contains(want), "{a:?}: {err}");
+        assert!(!out.exists(), "{a:?} wrote {o}");
+    }
+}

@@ -103,6 +103,8 @@ fn config() -> EvaluateConfig {
         progress: true,
         budgets: vec![32, 64, 512, 4096],
         timing_rounds: 3,
+        // FastSHAP timed on the 4 images repeated up to 10 or more: 12.
+        fastshap_batch: 10,
         ..EvaluateConfig::default()
     }
 }
@@ -248,6 +250,7 @@ fn evaluate_tiny_pipeline_end_to_end() {
     }
     let t = &f.timing;
     assert_eq!(t.rounds, 3);
+    assert_eq!(t.fastshap_batch_images, 12, "{t:?}");
     assert!(
         t.fastshap_ms_per_image > 0.0 && t.ms_per_evaluation > 0.0,
         "{t:?}"
@@ -369,6 +372,19 @@ fn evaluate_tiny_pipeline_end_to_end() {
     let (code, err) = evaluate_with(&epath, &["--snapshots", other.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("not a training snapshot"), "{err}");
+    // `fastshap profile` on an explainer checkpoint: its explanation pass, kernel by kernel.
+    let (code, out, err) = fastshap_cli(&[
+        "profile",
+        "--checkpoint",
+        epath.to_str().unwrap(),
+        "--batch",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Forward, batch 3") && out.contains("matmul"),
+        "{out}"
+    );
     eprintln!("total {:.1} s", t0.elapsed().as_secs_f64());
 }
 

@@ -333,7 +333,10 @@ fn fidelity_experiment_writes_its_answer_first() {
     assert_eq!(kinds, ["original", "surrogate", "explainer", "evaluation"]);
     let tmp = tempfile::tempdir().unwrap();
     let t0 = Instant::now();
-    let opts = ReproOptions { quiet: true };
+    let opts = ReproOptions {
+        quiet: true,
+        ..ReproOptions::default()
+    };
     let report = reproduce(&plan, "embedded", tmp.path(), &opts).unwrap();
     eprintln!("fidelity smoke run: {:.1} s", t0.elapsed().as_secs_f64());
     let summary: serde_json::Value =

@@ -1,5 +1,5 @@
 //! Fused attention at the two model shapes: ViT (T = 65, 12 heads × 32) and MAE (T = 257,
-//! 3 heads × 64). Forward rows count 4·B·H·T²·Dh flops (QKᵀ and PV); backward rows count
+//! 3 heads × 64), and the fidelity experiment's (T = 65, 2 heads × 16). Forward rows count 4·B·H·T²·Dh flops (QKᵀ and PV); backward rows count
 //! 8·B·H·T²·Dh (dV, dP, dQ, dK) — the recomputation of QKᵀ from the saved log-sum-exp is extra
 //! work the kernels do but is not credited. One row per kernel family
 //! (`attention/fwd/cpu-rowwise`: one invocation per row; `attention/fwd/gpu-tiled`: workgroups
@@ -10,8 +10,9 @@ use crate::ops::attention::attention;
 use crate::tensor::Tensor;
 use anyhow::Result;
 
-/// (tokens, heads, head dim) of the models that use attention.
-const SHAPES: [(usize, usize, usize); 2] = [(65, 12, 32), (257, 3, 64)];
+/// (tokens, heads, head dim) of the models that use attention, and of the fidelity
+/// experiment's ViT surrogate and explainer (dim 32, 2 heads of 16, 4×4 patches).
+const SHAPES: [(usize, usize, usize); 3] = [(65, 12, 32), (257, 3, 64), (65, 2, 16)];
 
 pub fn run(batch: usize) -> Result<Vec<Row>> {
     let mut rows = Vec::new();

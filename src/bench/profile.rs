@@ -65,6 +65,21 @@ pub fn run(net: &Net, model: &str, batch: usize, pass: Pass) -> Result<Report> {
     })
 }
 
+/// One explanation pass ([`crate::fastshap::explain_batch`]: the explainer, the surrogate on
+/// the full and the empty image, the read-backs) of the explainer checkpoint `path` and its
+/// surrogate on `batch` random images.
+pub fn run_explainer(path: &std::path::Path, batch: usize) -> Result<Report> {
+    let (explainer, sur_path) = crate::fastshap::Explainer::load(path)?;
+    let surrogate = crate::fastshap::Surrogate::load(&sur_path)?;
+    let x = crate::Tensor::randn(&[batch, 3, 32, 32], 5)?;
+    run_fn(
+        &path.display().to_string(),
+        batch,
+        Pass::Forward,
+        &mut || crate::fastshap::explain_batch(&explainer, &surrogate, &x).map(|_| ()),
+    )
+}
+
 /// One batch of `fastshap bench game`'s game `name` (see [`super::game::GAMES`]): the masks'
 /// upload, the surrogate, the logits' read-back; `batch` overrides the game's real batch.
 pub fn run_game(name: &str, batch: Option<usize>) -> Result<Report> {

@@ -68,6 +68,11 @@ pub struct Args {
     /// Interleaved rounds timing FastSHAP against game evaluations (medians are reported).
     #[arg(long, default_value_t = 5)]
     timing_rounds: usize,
+    /// Time FastSHAP on batches of at least this many images (the evaluated ones repeated): its
+    /// throughput, as game evaluations are timed in calls of --batch-size masks. 0: the
+    /// evaluated images as one batch.
+    #[arg(long, default_value_t = 0)]
+    fastshap_batch: usize,
     /// Measure only shard K of N (K = 0…N−1: the images at positions ≡ K mod N) and write
     /// `records.json` into --out; join the shards with --merge.
     #[arg(long, conflicts_with = "merge")]
@@ -127,6 +132,7 @@ fn measure(a: &Args, gpu: &crate::gpu::Options) -> Result<EvaluateSummary> {
             .unwrap_or_else(crate::fastshap::evaluate::default_budgets),
         kernelshap_images: a.kernelshap_images,
         timing_rounds: a.timing_rounds,
+        fastshap_batch: a.fastshap_batch,
         curve_images: None,
         shard: a.shard,
         snapshots,

@@ -63,6 +63,10 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         );
     }
     let batch = a.batch.unwrap_or(32);
+    if let Some(c) = a.checkpoint.as_ref().filter(|c| is_explainer(c)) {
+        crate::gpu::init(gpu)?;
+        return finish(a, profile::run_explainer(c, batch)?);
+    }
     let hint = a.arch.hint()?;
     if let Some(c) = &a.checkpoint {
         crate::train::arch::resolve(c, &hint)?;
@@ -76,6 +80,12 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
         None => (Net::named(&a.model, batch)?, a.model.clone()),
     };
     finish(a, profile::run(&net, &name, batch, a.pass)?)
+}
+
+/// Whether `path` holds a FastSHAP explainer (profiled as its explanation pass).
+fn is_explainer(path: &std::path::Path) -> bool {
+    crate::checkpoint::read_metadata(path)
+        .is_ok_and(|m| m.contains_key(crate::fastshap::explainer::META_EXPLAINER))
 }
 
 /// Prints the report and writes its JSON.

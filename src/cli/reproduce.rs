@@ -2,7 +2,7 @@
 //! [`crate::reproduce`]); `fastshap demo` is its tiny preset on the embedded data.
 
 use crate::reproduce::{Plan, ReproOptions, ReproPreset, reproduce};
-use anyhow::Result;
+use anyhow::{Result, ensure};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -20,16 +20,37 @@ pub struct Args {
     /// Print only the stage lines.
     #[arg(long)]
     quiet: bool,
+    /// `demo` only: players' side in pixels, 2 (256 players, the paper's), 4 (64, the
+    /// default) or 8 (16, exact ground truth).
+    #[arg(long)]
+    superpixel: Option<usize>,
+    /// `demo` only: minutes of stages to size the run for (default 7).
+    #[arg(long)]
+    minutes: Option<f64>,
 }
 
 pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
+    let mut plan = Plan::new(a.preset);
+    if let Some(s) = a.superpixel {
+        plan = plan.with_superpixel(s)?;
+    }
+    if let Some(m) = a.minutes {
+        ensure!(
+            a.preset == ReproPreset::Demo,
+            "--minutes sizes the demo preset; preset {:?} has fixed budgets",
+            a.preset
+        );
+        ensure!(
+            m.is_finite() && m >= 1.0,
+            "--minutes must be at least 1, not {m}"
+        );
+    }
     crate::gpu::init(gpu)?;
-    let report = reproduce(
-        &Plan::new(a.preset),
-        &a.data,
-        &a.out,
-        &ReproOptions { quiet: a.quiet },
-    )?;
+    let opts = ReproOptions {
+        quiet: a.quiet,
+        demo_seconds: a.minutes.map(|m| m * 60.0),
+    };
+    let report = reproduce(&plan, &a.data, &a.out, &opts)?;
     println!("open {} in a browser", report.display());
     Ok(())
 }

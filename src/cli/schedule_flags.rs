@@ -1,4 +1,4 @@
-//! `fastshap train`'s learning-rate schedule flags and how they replace the recipe's schedule
+//! The learning-rate schedule flags of `fastshap train` and `fastshap explainer` and how they replace the recipe's schedule
 //! (kept apart so `cli/train.rs` stays parse → call → print).
 
 use crate::train::schedule::Schedule;
@@ -34,6 +34,16 @@ pub(crate) struct ScheduleFlags {
 }
 
 impl ScheduleFlags {
+    /// Reduce-on-plateau with these flags' factor, patience and floor (the FastSHAP recipe's
+    /// schedule, which `--patience` tunes without `--schedule plateau`).
+    pub(crate) fn plateau(&self) -> Schedule {
+        Schedule::Plateau {
+            factor: self.plateau_factor,
+            patience: self.patience,
+            min_lr: self.min_lr,
+        }
+    }
+
     /// The schedule `--schedule` names (the recipe's without it; `--warmup` still applies to a
     /// cosine recipe).
     pub(crate) fn schedule(&self, recipe: Schedule) -> Schedule {
@@ -48,11 +58,7 @@ impl ScheduleFlags {
                 every: self.step_every,
                 gamma: self.gamma,
             },
-            Some(ScheduleKind::Plateau) => Schedule::Plateau {
-                factor: self.plateau_factor,
-                patience: self.patience,
-                min_lr: self.min_lr,
-            },
+            Some(ScheduleKind::Plateau) => self.plateau(),
             None => match recipe {
                 Schedule::Cosine { .. } => Schedule::Cosine { warmup },
                 other => other,

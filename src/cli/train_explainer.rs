@@ -6,7 +6,6 @@ use crate::fastshap::explainer::{
 };
 use crate::fastshap::surrogate::Surrogate;
 use crate::train::config::{AugmentKind, Preset};
-use crate::train::schedule::Schedule;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
 
@@ -54,9 +53,10 @@ pub struct Args {
     batch_size: usize,
     #[arg(long, default_value_t = 2e-4, allow_negative_numbers = true)]
     lr: f64,
-    /// Reduce-on-plateau patience (epochs); the rate halves down to 1e-5.
-    #[arg(long, default_value_t = 2)]
-    patience: usize,
+    /// The learning-rate schedule: FastSHAP's reduce-on-plateau unless --schedule names
+    /// another (cosine decays to 0 over --epochs, per step).
+    #[command(flatten)]
+    schedule: super::schedule_flags::ScheduleFlags,
     /// Stop after this many epochs without a better validation loss.
     #[arg(long, default_value_t = 5)]
     early_stop: usize,
@@ -84,7 +84,7 @@ fn build_config(a: &Args) -> Result<ExplainerConfig> {
     c.epochs = a.epochs;
     c.batch_size = a.batch_size;
     c.lr = a.lr;
-    c.schedule = Schedule::plateau_fastshap_with(a.patience);
+    c.schedule = a.schedule.schedule(a.schedule.plateau());
     c.early_stop = a.early_stop;
     c.augment = a.augment;
     c.seed = a.seed;

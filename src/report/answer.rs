@@ -87,7 +87,10 @@ fn verdict_line(e: &Value) -> String {
     let kernelshap = if m.is_null() {
         String::new()
     } else if m["point"]["evaluations"].as_f64().is_none() {
-        "; KernelSHAP does not reach its L2 within the budgets tried".into()
+        format!(
+            "; KernelSHAP does not reach its L2 within the budgets tried{}",
+            beyond(e, "kernelshap")
+        )
     } else {
         let speed = e["speedup_at_equal_error"]["mean"]
             .as_f64()
@@ -99,7 +102,40 @@ fn verdict_line(e: &Value) -> String {
             matched(m)
         )
     };
-    format!("On the explained class, {}{kernelshap}.", parts.join("; "))
+    let m = &e["permutation_evaluations_to_match"];
+    let cost = e["fastshap_cost_in_evaluations"].as_f64();
+    let permutation = match (m["point"]["evaluations"].as_f64(), cost) {
+        _ if m.is_null() => String::new(),
+        (None, _) => format!(
+            "; permutation sampling does not reach it either{}",
+            beyond(e, "permutation")
+        ),
+        (Some(ev), Some(c)) if c > 0.0 => format!(
+            "; permutation sampling needs {} evaluations ({:.0}× FastSHAP's time)",
+            matched(m),
+            ev / c
+        ),
+        (Some(_), _) => format!("; permutation sampling needs {} evaluations", matched(m)),
+    };
+    format!(
+        "On the explained class, {}{kernelshap}{permutation}.",
+        parts.join("; ")
+    )
+}
+
+/// " (up to N evaluations per image, R× FastSHAP's time)" for `method`'s largest budget,
+/// where the summary has it and FastSHAP's cost.
+fn beyond(e: &Value, method: &str) -> String {
+    match (
+        e["largest_budget"][method].as_f64(),
+        e["fastshap_cost_in_evaluations"].as_f64(),
+    ) {
+        (Some(b), Some(c)) if c > 0.0 => format!(
+            " (up to {b:.0} evaluations per image, {:.0}× FastSHAP's time)",
+            b / c
+        ),
+        _ => String::new(),
+    }
 }
 
 /// "leave-one-out 0.905 (FastSHAP beats)" for one metric of `best_cheap`.
@@ -292,5 +328,46 @@ fn section(body: String) -> Section {
         title: "The answer: how right are the explanations?".into(),
         body,
         sub: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verdict_line;
+    use serde_json::json;
+
+    fn explainer(perm_point: serde_json::Value) -> serde_json::Value {
+        let stat = json!({"mean": -0.1, "lo": -0.14, "hi": -0.07, "n": 27,
+                          "interval": "bootstrap"});
+        json!({
+            "best_cheap": [{"metric": "l2", "best": "leave-one-out", "fastshap_mean": 0.076,
+                            "best_mean": 0.181, "difference": stat, "fastshap_beats": true,
+                            "fastshap_loses": false}],
+            "kernelshap_evaluations_to_match": {"point": null, "lo": null, "hi": null, "n": 27},
+            "permutation_evaluations_to_match": {"point": perm_point, "lo": 1510.9, "hi": null,
+                                                 "n": 27},
+            "fastshap_cost_in_evaluations": 18.1,
+            "largest_budget": {"kernelshap": 2080.0, "permutation": 2018.0},
+        })
+    }
+
+    /// Where no sampling estimator reaches FastSHAP's L2, the sentence says how far the
+    /// budgets went in FastSHAP's time; where one does, at what multiple.
+    #[test]
+    fn the_verdict_says_how_far_the_sampling_estimators_were_run() {
+        let none = verdict_line(&explainer(serde_json::Value::Null));
+        assert!(
+            none.contains("KernelSHAP does not reach its L2 within the budgets tried (up to 2080 evaluations per image, 115× FastSHAP's time)"),
+            "{none}"
+        );
+        assert!(
+            none.contains("permutation sampling does not reach it either (up to 2018 evaluations per image, 111× FastSHAP's time)"),
+            "{none}"
+        );
+        let one = verdict_line(&explainer(json!({"evaluations": 1700.0, "at_most": false})));
+        assert!(
+            one.contains("permutation sampling needs 1700 [1511, beyond the budgets] evaluations (94× FastSHAP's time)"),
+            "{one}"
+        );
     }
 }

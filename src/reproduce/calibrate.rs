@@ -17,9 +17,6 @@ use anyhow::Result;
 use serde_json::json;
 use std::time::Instant;
 
-/// Training images in the embedded subset (the demo's data).
-const DEMO_TRAIN: usize = 2_000;
-
 /// Seconds per call of `f` (one warm-up call, then the mean of `reps`).
 fn time(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     f()?;
@@ -116,8 +113,13 @@ fn evaluations_per_image(plan: &Plan, fid: &FidelityPlan) -> f64 {
 /// measured on the first demo runs), hence the margin.
 const MARGIN: f64 = 1.4;
 
-/// Largest KernelSHAP budget per image the demo's ground truth may get.
-const MAX_TRUTH_EVALS: usize = 1 << 15;
+/// Largest KernelSHAP budget per image and player the demo's ground truth may get (32,768
+/// at P = 64: its standard error falls as 1/√evaluations and grows with P).
+const MAX_TRUTH_EVALS_PER_PLAYER: usize = 512;
+
+fn max_truth_evals(plan: &Plan) -> usize {
+    MAX_TRUTH_EVALS_PER_PLAYER * (32 / plan.superpixel).pow(2)
+}
 
 /// Share of the target the ground truth of MIN_EVAL_IMAGES images may take when sizing its
 /// budget (the evaluation's share is set after, from the budget chosen).
@@ -125,7 +127,7 @@ const TRUTH_SHARE: f64 = 0.4;
 
 /// KernelSHAP's budget for the demo's ground truth: doubled from the preset's while
 /// MIN_EVAL_IMAGES images still fit in TRUTH_SHARE of `target` at `games` evaluations/s, up to
-/// MAX_TRUTH_EVALS. Its standard error falls as 1/√evaluations, and at the preset's 8,192 most
+/// [`max_truth_evals`]. Its standard error falls as 1/√evaluations, and at the preset's 8,192 most
 /// P = 64 truths stayed above the noise floor (median ‖σ‖/‖φ‖ 0.17, BENCHMARKS.md): a fast
 /// adapter buys converged truths, a slow one keeps 20 images. Exact truths need no budget.
 fn truth_budget(plan: &Plan, fid: &FidelityPlan, games: f64, target: f64) -> usize {
@@ -139,7 +141,7 @@ fn truth_budget(plan: &Plan, fid: &FidelityPlan, games: f64, target: f64) -> usi
         let secs = MIN_EVAL_IMAGES as f64 * MARGIN * evaluations_per_image(&p, fid) / games;
         secs <= TRUTH_SHARE * target
     };
-    while max * 2 <= MAX_TRUTH_EVALS && fits(max * 2) {
+    while max * 2 <= max_truth_evals(plan) && fits(max * 2) {
         max *= 2;
     }
     max
@@ -167,8 +169,9 @@ fn explainer_train_rate(plan: &Plan, fid: &FidelityPlan, rng: &mut InitRng) -> R
     }
 }
 
-/// Measures this adapter and returns `plan` with budgets for about `target` seconds of stages.
-pub fn size_demo(plan: &Plan, target: f64) -> Result<Plan> {
+/// Measures this adapter and returns `plan` with budgets for about `target` seconds of stages
+/// on a training split of `train_images` images.
+pub fn size_demo(plan: &Plan, target: f64, train_images: usize) -> Result<Plan> {
     let mut plan = plan.clone();
     let Some(fid) = plan.fidelity.clone() else {
         return Ok(plan);
@@ -191,7 +194,7 @@ pub fn size_demo(plan: &Plan, target: f64) -> Result<Plan> {
     )?;
     // As the explainer's training calls it: the last block for the CLS token alone.
     let sur_fwd = forward_rate(&|x| surrogate.cls_logits(x), 4, 96)?;
-    let games = game_rate(&sur_model, plan.superpixel, 4096)?;
+    let games = game_rate(&sur_model, plan.superpixel, plan.game_batch())?;
 
     plan.kernelshap_max_evals = truth_budget(&plan, &fid, games, target);
     // The evaluation first: it must reach MIN_EVAL_IMAGES images, and at P = 64 one image costs
@@ -202,8 +205,9 @@ pub fn size_demo(plan: &Plan, target: f64) -> Result<Plan> {
     let train_scale = (1.0 - eval_share) / 0.75;
     let images =
         |share: f64, secs_per_image: f64| share * train_scale * target / (MARGIN * secs_per_image);
-    let epochs_of = |n: f64, most: usize| ((n / DEMO_TRAIN as f64).floor() as usize).clamp(1, most);
-    let limit_of = |n: f64, epochs: usize| ((n / epochs as f64) as usize).clamp(256, DEMO_TRAIN);
+    let train = train_images.max(256);
+    let epochs_of = |n: f64, most: usize| ((n / train as f64).floor() as usize).clamp(1, most);
+    let limit_of = |n: f64, epochs: usize| ((n / epochs as f64) as usize).clamp(256, train);
 
     let n = images(0.25, 1.0 / orig_train);
     let o = plan.original.as_mut().expect("the demo trains an original");
@@ -259,7 +263,8 @@ mod tests {
         let fid = plan.fidelity.clone().unwrap();
         let fast = truth_budget(&plan, &fid, 14_000.0, 420.0);
         let slow = truth_budget(&plan, &fid, 2_800.0, 420.0);
-        assert_eq!(fast, MAX_TRUTH_EVALS);
+        assert_eq!(fast, max_truth_evals(&plan));
+        assert_eq!(fast, 1 << 15);
         assert_eq!(slow, plan.kernelshap_max_evals);
         for (b, games) in [(fast, 14_000.0), (slow, 2_800.0)] {
             let mut p = plan.clone();
@@ -267,6 +272,18 @@ mod tests {
             let secs = MIN_EVAL_IMAGES as f64 * MARGIN * evaluations_per_image(&p, &fid) / games;
             assert!(b == plan.kernelshap_max_evals || secs <= TRUTH_SHARE * 420.0);
         }
+        // At P = 256 the budget starts and ends 4× higher; its budget curves start at one
+        // antithetic pair, 2·257 evaluations.
+        let p256 = Plan::new(ReproPreset::Demo).with_superpixel(2).unwrap();
+        let f256 = p256.fidelity.clone().unwrap();
+        assert_eq!(p256.kernelshap_max_evals, 4 * plan.kernelshap_max_evals);
+        assert_eq!(f256.budgets[0], 514);
+        assert_eq!(f256.surrogate.patch, 2);
+        assert_eq!((plan.game_batch(), p256.game_batch()), (4096, 1024));
+        assert_eq!(truth_budget(&p256, &f256, 1e9, 420.0), 1 << 17);
+        assert_eq!(truth_budget(&p256, &f256, 100.0, 420.0), 1 << 15);
+        assert!(Plan::new(ReproPreset::Tiny).with_superpixel(2).is_err());
+        assert!(Plan::new(ReproPreset::Demo).with_superpixel(3).is_err());
         // Exact truths (P = 16) keep the preset's budget whatever the speed.
         let cpu = Plan::new(ReproPreset::Cpu);
         let f = cpu.fidelity.clone().unwrap();

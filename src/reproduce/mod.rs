@@ -69,6 +69,8 @@ pub struct StageDone {
 pub struct ReproOptions {
     /// Print only stage lines (no recipes, no progress bars).
     pub quiet: bool,
+    /// Seconds of stages the `demo` preset is sized for (`None`: [`DEMO_SECONDS`]).
+    pub demo_seconds: Option<f64>,
 }
 
 /// The stages of the paper's reproduction (presets smoke, tiny, short, paper), in order.
@@ -189,20 +191,21 @@ pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Re
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     // Absolute, so checkpoints record paths that work from any directory.
     let dir = std::fs::canonicalize(dir).with_context(|| format!("{}", dir.display()))?;
+    // Bad data fails before anything is written, so a corrected rerun is not refused.
+    let (train, test) = crate::data::load_source(data)?;
     let plan = &match plan.preset {
         // Sized to this adapter once; a resumed demo keeps the budgets it started with.
         ReproPreset::Demo => match saved_plan(&dir) {
             Some(p) if p.preset == ReproPreset::Demo => p,
             _ => {
                 println!("measuring this adapter to size the demo's budgets…");
-                calibrate::size_demo(plan, DEMO_SECONDS)?
+                let target = opts.demo_seconds.unwrap_or(DEMO_SECONDS);
+                calibrate::size_demo(plan, target, train.len())?
             }
         },
         _ => plan.clone(),
     };
     let prev = check_previous(&dir, plan, data)?;
-    // Bad data fails before anything is written, so a corrected rerun is not refused.
-    let (train, test) = crate::data::load_source(data)?;
     let ctx = crate::gpu::ctx();
     let device = json!({
         "name": ctx.info.name,
@@ -325,7 +328,10 @@ mod split_tests {
                 plan.clone(),
                 &train,
                 test.clone(),
-                ReproOptions { quiet: true },
+                ReproOptions {
+                    quiet: true,
+                    ..ReproOptions::default()
+                },
             );
             assert_eq!(run.fit.len() + run.val.len(), train.len());
             assert_eq!(run.val.len(), train.len() / crate::data::HOLDOUT_EVERY);

@@ -7,6 +7,7 @@ use crate::fastshap::surrogate::{SurrogateArch, SurrogateConfig};
 use crate::models::VitConfig;
 use crate::train::config::{Arch, ModelConfig, Preset, TrainConfig};
 use crate::train::schedule::Schedule;
+use anyhow::{Result, ensure};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -48,6 +49,9 @@ pub struct FidelityPlan {
     /// The explainer UNet's base width.
     pub unet_base: usize,
     pub explainer_lr: f64,
+    /// The explainer's learning-rate schedule (plans saved before it: FastSHAP's plateau).
+    #[serde(default = "Schedule::plateau_fastshap")]
+    pub explainer_schedule: Schedule,
     pub explainer_early_stop: usize,
     /// Masks per image (paired): with a surrogate this cheap, many masks per explainer step
     /// cut the variance of the loss for little time.
@@ -88,6 +92,7 @@ impl FidelityPlan {
             explainer_arch: ExplainerArch::Unet,
             unet_base: 8,
             explainer_lr: 1e-3,
+            explainer_schedule: Schedule::plateau_fastshap(),
             explainer_early_stop: 3,
             explainer_samples: 16,
             kernelshap_images: 10,
@@ -108,14 +113,34 @@ impl FidelityPlan {
     /// started from the surrogate (ViT Shapley); budget curves from one antithetic permutation
     /// pair (2·65 evaluations) doubling to 2,080, each point its own run (no exact table).
     pub fn demo() -> FidelityPlan {
+        FidelityPlan::demo_at(4)
+    }
+
+    /// [`FidelityPlan::demo`] with `superpixel`-sided players (2: the paper's P = 256): the
+    /// budget curves start at one antithetic pair, 2(P + 1) evaluations (beside exact values,
+    /// P ≤ 16, they cost host time only and keep the default 32 … 16,384).
+    pub fn demo_at(superpixel: usize) -> FidelityPlan {
         let mut f = FidelityPlan::new();
-        f.surrogate.patch = 4;
+        f.surrogate.patch = superpixel;
+        // One head of 32: CPU adapters' subgroup attention kernels take head dims in 32s (two
+        // heads of 16 ran row by row, half of the ViT explainer's pass).
+        f.surrogate.heads = 1;
         f.explainer_arch = ExplainerArch::Vit;
+        // A cosine decay to 0 over the run at twice the rate: at P = 64 (same surrogate, same
+        // 285 steps) Pearson 0.902 → 0.899 (1e-3) → 0.916 (2e-3), BENCHMARKS.md.
+        f.explainer_lr = 2e-3;
+        f.explainer_schedule = Schedule::Cosine { warmup: 0.0 };
         f.kernelshap_images = 0;
-        f.budgets = (0..5).map(|e| 130 << e).collect();
+        let p = crate::fastshap::players(superpixel);
+        if p > crate::fastshap::evaluate::AUTO_EXACT_MAX_PLAYERS {
+            f.budgets = (0..5).map(|e| (2 * (p + 1)) << e).collect();
+        }
         f
     }
 }
+
+/// The demo's starting KernelSHAP budget for its ground truth, per player (8,192 at P = 64).
+pub const TRUTH_EVALS_PER_PLAYER: usize = 128;
 
 /// How long one kind of training runs and on how much data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -329,7 +354,7 @@ impl Plan {
                 per_subset: 0,
                 eval_images: 20,
                 eval_detail_images: None,
-                kernelshap_max_evals: 1 << 13,
+                kernelshap_max_evals: TRUTH_EVALS_PER_PLAYER * 64,
                 kernelshap_threshold: 0.02,
                 bootstrap: 1000,
                 seed: 0,
@@ -337,6 +362,40 @@ impl Plan {
                 fidelity: Some(FidelityPlan::demo()),
             },
         }
+    }
+
+    /// The `demo` preset with `superpixel`-sided players (4, its own: P = 64; 2: the paper's
+    /// P = 256; 8: P = 16, exact truth). The surrogate's patches stay the players, and the
+    /// ground truth's KernelSHAP budget starts at [`TRUTH_EVALS_PER_PLAYER`] per player (the
+    /// sizing may double it). Other presets fix their own players.
+    pub fn with_superpixel(mut self, superpixel: usize) -> Result<Plan> {
+        ensure!(
+            self.preset == ReproPreset::Demo,
+            "--superpixel applies to the demo preset (sized by measurement); preset {:?} fixes \
+             its own players",
+            self.preset
+        );
+        ensure!(
+            matches!(superpixel, 2 | 4 | 8),
+            "--superpixel must be 2 (256 players), 4 (64) or 8 (16), not {superpixel}"
+        );
+        self.superpixel = superpixel;
+        self.fidelity = Some(FidelityPlan::demo_at(superpixel));
+        self.kernelshap_max_evals = TRUTH_EVALS_PER_PLAYER * crate::fastshap::players(superpixel);
+        Ok(self)
+    }
+
+    /// Masks per surrogate call in the fidelity experiment's games: 4,096, or fewer when a
+    /// call's token rows would pass 4,096 × 65 (P = 64's), so a call's largest activations
+    /// ([rows, 3·dim] for dim 32) stay under the 128 MiB storage binding of CPU adapters:
+    /// 1,024 at P = 256.
+    pub fn game_batch(&self) -> usize {
+        let tokens = crate::fastshap::players(self.superpixel) + 1;
+        let mut b = 4096;
+        while b > 64 && b * tokens > 4096 * 65 {
+            b /= 2;
+        }
+        b
     }
 
     /// Budgets of the paper pipeline's error-vs-evaluations curves. Where exact values give
@@ -419,6 +478,7 @@ impl Plan {
             c.arch = f.explainer_arch;
             c.unet.base = f.unet_base;
             c.lr = f.explainer_lr;
+            c.schedule = f.explainer_schedule.clone();
             c.early_stop = f.explainer_early_stop;
             c.samples = f.explainer_samples;
             c.val_samples = f.explainer_samples;

@@ -450,6 +450,9 @@ fn explainer(run: &Run, slug: &str, out: &Path, log: &mut Log) -> Result<Value> 
 /// Images per inference batch (fits every preset's models on any adapter we support).
 const BATCH: usize = 100;
 
+/// Images per timed FastSHAP batch in the fidelity experiments (`cpu`, `demo`).
+const FIDELITY_TIMING_BATCH: usize = 256;
+
 fn tables(run: &Run, out: &Path) -> Result<Value> {
     std::fs::create_dir_all(out)?;
     let test = TestSet::new(&run.test, run.plan.test_limit);
@@ -675,7 +678,7 @@ fn evaluation(run: &Run, slug: &str, out: &Path) -> Result<Value> {
         // P ≤ 16 in the paper pipeline (smoke: P = 4) a game has at most 2^P coalitions and
         // smaller calls keep the timing rounds (5 calls) from outweighing the images.
         batch: if f.is_some() {
-            4096
+            p.game_batch()
         } else if players <= AUTO_EXACT_MAX_PLAYERS {
             64
         } else {
@@ -688,6 +691,12 @@ fn evaluation(run: &Run, slug: &str, out: &Path) -> Result<Value> {
         kernelshap_images: f.map_or(p.eval_detail_images, |f| Some(f.kernelshap_images)),
         curve_images: p.eval_detail_images,
         snapshots: curve::snapshots_beside(&explainer_path)?,
+        // FastSHAP timed at its throughput, as the game's 4,096-mask calls are.
+        fastshap_batch: if f.is_some() {
+            FIDELITY_TIMING_BATCH
+        } else {
+            0
+        },
         ..EvaluateConfig::default()
     };
     clear(out)?;
@@ -765,7 +774,10 @@ mod tests {
             plan,
             &train,
             test,
-            ReproOptions { quiet: true },
+            ReproOptions {
+                quiet: true,
+                ..ReproOptions::default()
+            },
         );
         // The original the first pairing (resnet-by-resnet) explains: an untrained tiny ResNet.
         let orig = best(&original_dir(&run, "resnet"));

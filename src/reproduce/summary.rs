@@ -60,6 +60,8 @@ fn explainer_entry(f: &Value) -> Value {
         "kernelshap_evaluations_to_match": f["kernelshap_evaluations_to_match"],
         "permutation_evaluations_to_match": f["permutation_evaluations_to_match"],
         "kernelshap_l2_at_1000_evaluations": f["kernelshap_l2_at_1000"],
+        "fastshap_cost_in_evaluations": t["fastshap_cost_in_evaluations"],
+        "largest_budget": largest_budgets(&f["budget_curves"]),
         "ms_per_image": t["fastshap_ms_per_image"],
         "ms_single_image": t["fastshap_ms_single_image"],
         "ms_per_game_evaluation": t["ms_per_evaluation"],
@@ -70,6 +72,23 @@ fn explainer_entry(f: &Value) -> Value {
         // Fidelity against training steps (null: the explainer kept no snapshots).
         "learning_curve": f["learning_curve"],
     })
+}
+
+/// {method: its largest budget (evaluations per image)} of the error-vs-evaluations curves.
+fn largest_budgets(curves: &Value) -> Value {
+    let mut out = Map::new();
+    for c in curves.as_array().into_iter().flatten() {
+        let most = c["points"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["evaluations"].as_f64())
+            .fold(f64::NAN, f64::max);
+        if let (Some(m), true) = (c["method"].as_str(), most.is_finite()) {
+            out.insert(m.to_string(), json!(most));
+        }
+    }
+    Value::Object(out)
 }
 
 /// Builds the summary of the run in `dir` from its stage list and writes it atomically.

@@ -58,6 +58,9 @@ pub struct Timing {
     /// evaluation (in calls of `batch` masks).
     pub fastshap_ms_per_image: f64,
     pub fastshap_ms_single_image: f64,
+    /// Images per timed FastSHAP batch (0: not recorded, a shard's images).
+    #[serde(default)]
+    pub fastshap_batch_images: usize,
     pub ms_per_evaluation: f64,
     /// FastSHAP's time per image in game evaluations: its cost on the evaluations axis.
     pub fastshap_cost_in_evaluations: f64,
@@ -531,6 +534,7 @@ pub fn aggregate(
         rounds: timing.rounds.len(),
         fastshap_ms_per_image: fs_s * 1e3,
         fastshap_ms_single_image: median(&timing.single) * 1e3,
+        fastshap_batch_images: timing.batch_images,
         ms_per_evaluation: ev_s * 1e3,
         fastshap_cost_in_evaluations: cost,
         at_cost,

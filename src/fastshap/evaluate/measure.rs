@@ -46,9 +46,21 @@ pub(super) struct Chosen<'a> {
     pub items: Vec<(usize, usize)>,
 }
 
+/// The shard's images repeated up to at least `at_least` (FastSHAP's throughput batch; the
+/// game's evaluations are timed in large calls too), or the shard's images alone.
+fn timing_batch(x: &Tensor, at_least: usize) -> Result<Tensor> {
+    let n = x.dim(0);
+    if at_least <= n {
+        return Ok(x.clone());
+    }
+    let copies = vec![x; at_least.div_ceil(n)];
+    crate::ops::plumbing::concat(&copies, 0)
+}
+
 /// FastSHAP against game evaluations, interleaved: each round times one explainer pass over
-/// the shard's batch, one over a single image and one call of `batch` masks of the first
-/// image's game, back to back, so both see the same machine load.
+/// the shard's batch (repeated up to `cfg.fastshap_batch` images), one over a single image and
+/// one call of `batch` masks of the first image's game, back to back, so both see the same
+/// machine load.
 fn time_rounds(
     explainer: &Explainer,
     surrogate: &dyn SurrogateModel,
@@ -56,6 +68,7 @@ fn time_rounds(
     game: &dyn Game,
     cfg: &EvaluateConfig,
 ) -> Result<ShardTiming> {
+    let x = &timing_batch(x, cfg.fastshap_batch)?;
     let n = x.dim(0);
     let p = game.players();
     let masks: Vec<f32> = {
@@ -67,8 +80,10 @@ fn time_rounds(
     // Warm-up: pipelines compiled, buffers pooled.
     explain_batch(explainer, surrogate, &x.narrow(0, 0, 1)?)?;
     game.eval(&masks)?;
+    explain_batch(explainer, surrogate, x)?;
     let mut t = ShardTiming {
         device: crate::gpu::ctx().info.name.clone(),
+        batch_images: n,
         ..ShardTiming::default()
     };
     for _ in 0..cfg.timing_rounds.max(1) {

@@ -111,6 +111,9 @@ pub struct EvaluateConfig {
     pub kernelshap_images: Option<usize>,
     /// Interleaved timing rounds (FastSHAP vs game evaluations).
     pub timing_rounds: usize,
+    /// FastSHAP is timed on batches of at least this many images (the shard's repeated): its
+    /// throughput, as game evaluations are timed in calls of `batch` masks. 0: the shard's.
+    pub fastshap_batch: usize,
     /// Images (the first of the run's choice) that get inclusion/exclusion curves; `None`:
     /// all. The curves cost 14 surrogate calls per image, which at P = 4 outweigh the rest.
     pub curve_images: Option<usize>,
@@ -143,6 +146,7 @@ impl Default for EvaluateConfig {
             budgets: default_budgets(),
             kernelshap_images: None,
             timing_rounds: 5,
+            fastshap_batch: 0,
             curve_images: None,
             shard: None,
             snapshots: Vec::new(),

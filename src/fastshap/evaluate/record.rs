@@ -127,6 +127,10 @@ pub struct ShardTiming {
     pub rounds: Vec<(f64, f64)>,
     /// FastSHAP on a single image, seconds, one per round.
     pub single: Vec<f64>,
+    /// Images per timed FastSHAP batch (0 in records written before it was kept: the
+    /// shard's images).
+    #[serde(default)]
+    pub batch_images: usize,
     /// Ground truth: total seconds and evaluations over the shard's images.
     pub truth_seconds: f64,
     pub truth_evaluations: f64,
@@ -239,6 +243,7 @@ pub fn merge_shards(
         let t = &f.timing;
         timing.rounds.extend(&t.rounds);
         timing.single.extend(&t.single);
+        timing.batch_images = timing.batch_images.max(t.batch_images);
         timing.truth_seconds += t.truth_seconds;
         timing.truth_evaluations += t.truth_evaluations;
         timing.kernelshap_seconds += t.kernelshap_seconds;

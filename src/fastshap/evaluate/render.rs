@@ -60,8 +60,11 @@ pub fn fidelity_md(f: &Fidelity) -> String {
     let t = &f.timing;
     let _ = write!(
         o,
-        "FastSHAP's cost is {:.3} ms per image = {:.1} game evaluations of {:.4} ms. ",
-        t.fastshap_ms_per_image, t.fastshap_cost_in_evaluations, t.ms_per_evaluation
+        "FastSHAP's cost is {:.3} ms per image{} = {:.1} game evaluations of {:.4} ms. ",
+        t.fastshap_ms_per_image,
+        batch_words(t),
+        t.fastshap_cost_in_evaluations,
+        t.ms_per_evaluation
     );
     if t.at_cost.is_empty() {
         o.push_str("No other estimator runs within that cost. ");
@@ -182,11 +185,12 @@ pub fn fidelity_md(f: &Fidelity) -> String {
     }
     let _ = write!(
         o,
-        "\n**Time** ({}, medians of {} interleaved rounds): FastSHAP {:.3} ms per image in a \
-         batch ({:.2} ms for a single image); one game evaluation {:.4} ms.",
+        "\n**Time** ({}, medians of {} interleaved rounds): FastSHAP {:.3} ms per image{} \
+         ({:.2} ms for a single image); one game evaluation {:.4} ms.",
         t.device,
         t.rounds,
         t.fastshap_ms_per_image,
+        batch_words(t),
         t.fastshap_ms_single_image,
         t.ms_per_evaluation
     );
@@ -480,6 +484,15 @@ fn curves_files(
     Ok(())
 }
 
+/// " in batches of N images" (throughput, as game evaluations are timed in large calls), or
+/// " in a batch" where the records do not say how large.
+fn batch_words(t: &super::aggregate::Timing) -> String {
+    match t.fastshap_batch_images {
+        0 => " in a batch".into(),
+        n => format!(" in batches of {n} images"),
+    }
+}
+
 fn timing_md(f: &Fidelity, meta: &RunMeta) -> String {
     let t = &f.timing;
     let mut o = format!(
@@ -491,7 +504,11 @@ fn timing_md(f: &Fidelity, meta: &RunMeta) -> String {
     );
     let _ = writeln!(
         o,
-        "| fastshap (batch) | {:.3} | – | explainer + surrogate on the full and empty image |",
+        "| fastshap (batch{}) | {:.3} | – | explainer + surrogate on the full and empty image |",
+        match t.fastshap_batch_images {
+            0 => String::new(),
+            n => format!(" of {n}"),
+        },
         t.fastshap_ms_per_image
     );
     let _ = writeln!(
