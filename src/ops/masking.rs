@@ -30,11 +30,19 @@ pub fn apply_player_mask(images: &Tensor, mask: &Tensor, s: usize) -> Result<Ten
     let rows = ms[0];
     let m = rows / b;
     let params = [rows, m, c, h, w, s, gw, players].map(|v| v as u32);
+    // The shape as pipeline constants (the shader divides by them; see its header).
+    let shape = [
+        ("M", m as f64),
+        ("C", c as f64),
+        ("H", h as f64),
+        ("W", w as f64),
+        ("S", s as f64),
+    ];
     let y = Tensor::empty(&[rows, c + 1, h, w])?;
     launch(
         &shader!("masking"),
         "mask_fwd",
-        &[],
+        &shape,
         &params,
         &[images.bind(), mask.bind(), y.bind()],
         y.numel(),
@@ -50,7 +58,7 @@ pub fn apply_player_mask(images: &Tensor, mask: &Tensor, s: usize) -> Result<Ten
             launch(
                 &shader!("masking"),
                 "mask_bwd",
-                &[],
+                &shape,
                 &params,
                 &[g.bind(), mask.bind(), gx.bind()],
                 gx.numel(),
