@@ -223,11 +223,31 @@ pub fn fidelity_md(f: &Fidelity) -> String {
             );
         }
         (Some(s), None) => {
-            let _ = write!(
-                o,
-                " The explainer's training took {s:.0} s; with no KernelSHAP match (or no saving \
-                 per image) it never breaks even at this error."
-            );
+            // No match: KernelSHAP's largest budget is still worse than FastSHAP, so its cost
+            // at equal error is above that budget's and the break-even below this bound.
+            let ks_largest = f
+                .budget_curves
+                .iter()
+                .filter(|c| c.method == "kernelshap")
+                .flat_map(|c| c.points.iter().map(|p| p.evaluations))
+                .fold(f64::NAN, f64::max);
+            let saved = ks_largest * t.ms_per_evaluation - t.fastshap_ms_per_image;
+            if f.kernelshap_evaluations_to_match.point.is_none() && saved > 0.0 {
+                let _ = write!(
+                    o,
+                    " KernelSHAP did not reach FastSHAP's error within {ks_largest:.0} evaluations \
+                     per image ({:.1} ms): counting the explainer's training ({s:.0} s), FastSHAP \
+                     is cheaper than KernelSHAP at equal error after at most {:.0} images.",
+                    ks_largest * t.ms_per_evaluation,
+                    (s * 1e3 / saved).ceil()
+                );
+            } else {
+                let _ = write!(
+                    o,
+                    " The explainer's training took {s:.0} s; with no KernelSHAP match (or no \
+                     saving per image) it never breaks even at this error."
+                );
+            }
         }
         _ => o.push_str(" The explainer's training time is unknown (no metrics.jsonl beside it)."),
     }
