@@ -21,7 +21,7 @@ pub fn apply_player_mask(images: &Tensor, mask: &Tensor, s: usize) -> Result<Ten
         );
     }
     let (b, c, h, w) = (is[0], is[1], is[2], is[3]);
-    let (gw, players) = (w / s, (h / s) * (w / s));
+    let players = (h / s) * (w / s);
     if ms.len() != 2 || ms[1] != players || b == 0 || !ms[0].is_multiple_of(b) {
         bail!(
             "apply_player_mask: mask must be [B·M, {players}] for images {is:?} and s = {s}, got {ms:?}"
@@ -29,7 +29,7 @@ pub fn apply_player_mask(images: &Tensor, mask: &Tensor, s: usize) -> Result<Ten
     }
     let rows = ms[0];
     let m = rows / b;
-    let params = [rows, m, c, h, w, s, gw, players].map(|v| v as u32);
+    let params = [rows as u32];
     // The shape as pipeline constants (the shader divides by them; see its header).
     let shape = [
         ("M", m as f64),

@@ -8,6 +8,7 @@
 use super::plan::{FidelityPlan, Plan};
 use crate::fastshap::evaluate::{ADDITIVITY_PAIRS, AUTO_EXACT_MAX_PLAYERS};
 use crate::fastshap::explainer::ExplainerArch;
+use crate::fastshap::players;
 use crate::models::{ResNet, UNet, UNetConfig, Vit, VitExplainer, VitExplainerConfig};
 use crate::nn::{InitRng, Module, init_rng};
 use crate::ops::loss::cross_entropy_indices;
@@ -93,7 +94,7 @@ const MIN_EVAL_IMAGES: usize = 20;
 
 /// Whether the evaluation's ground truth is exact (2^P evaluations per image) at this plan's P.
 fn exact_truth(plan: &Plan) -> bool {
-    (32 / plan.superpixel).pow(2) <= AUTO_EXACT_MAX_PLAYERS
+    players(plan.superpixel) <= AUTO_EXACT_MAX_PLAYERS
 }
 
 /// Game evaluations one evaluated image costs. Exact values take 2^P, and every cheaper
@@ -101,7 +102,7 @@ fn exact_truth(plan: &Plan) -> bool {
 /// converged KernelSHAP (at most its budget), KernelSHAP and permutation sampling at every
 /// budget point, the baselines (2P + 2) and the sampled additivity.
 fn evaluations_per_image(plan: &Plan, fid: &FidelityPlan) -> f64 {
-    let p = (32 / plan.superpixel).pow(2);
+    let p = players(plan.superpixel);
     if exact_truth(plan) {
         return (1u64 << p) as f64;
     }
@@ -118,7 +119,7 @@ const MARGIN: f64 = 1.4;
 const MAX_TRUTH_EVALS_PER_PLAYER: usize = 512;
 
 fn max_truth_evals(plan: &Plan) -> usize {
-    MAX_TRUTH_EVALS_PER_PLAYER * (32 / plan.superpixel).pow(2)
+    MAX_TRUTH_EVALS_PER_PLAYER * players(plan.superpixel)
 }
 
 /// Share of the target the ground truth of MIN_EVAL_IMAGES images may take when sizing its
