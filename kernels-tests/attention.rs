@@ -60,7 +60,7 @@ fn check_attention(b: usize, h: usize, t: usize, dh: usize, masked: bool, check:
         inputs.push(normal(&[b, t]).no_grad());
     }
     // Each class; the Cpu class with each of its kernel sets (the subgroup kernels take head
-    // dims that are multiples of 32).
+    // dims that are multiples of 32, or 16).
     for class in CLASSES {
         let kernels = match class {
             KernelClass::Cpu => crate::helper::cpu_kernels(),
@@ -90,6 +90,10 @@ fn attention_small_with_grads() {
         check_attention(2, 3, 1, 32, masked, tol());
         check_attention(2, 3, 7, 32, masked, tol());
         check_attention(2, 2, 9, 5, masked, tol());
+        // Head dim 16 (its own subgroup kernels): odd and even key counts, one key.
+        check_attention(2, 3, 1, 16, masked, tol());
+        check_attention(2, 3, 7, 16, masked, tol());
+        check_attention(1, 2, 10, 16, masked, tol());
     }
 }
 
@@ -99,6 +103,8 @@ fn attention_vit_t65_with_grads() {
     // the small cases cover the mask's batch rows).
     for masked in [false, true] {
         check_attention(1, 1, 65, 32, masked, tol());
+        // The tiny ViTs' head dim (64 wide, 4 heads): an odd key count on the 16-wide kernels.
+        check_attention(1, 1, 65, 16, masked, tol());
     }
 }
 
@@ -124,8 +130,9 @@ fn attention_mae_t257_forward() {
 #[test]
 fn attention_minus_inf_mask_drops_keys() {
     // Masking the last keys with −inf must equal attention over the remaining keys only
-    // (head dim 8: the per-row kernel; 32: the subgroup kernel on CPU adapters that have it).
-    for dh in [8, 32] {
+    // (head dim 8: the per-row kernel; 16 and 32: the subgroup kernels on CPU adapters that
+    // have them).
+    for dh in [8, 16, 32] {
         minus_inf_mask_case(dh);
     }
 }
@@ -192,6 +199,8 @@ fn attention_classes_agree() {
         (2, 2, 67, 13, 128, true),
         (1, 3, 5, 130, 64, false),
         (1, 2, 129, 70, 17, true),
+        (2, 2, 13, 17, 16, true),
+        (1, 3, 18, 9, 16, false),
     ]
     .iter()
     .enumerate()

@@ -75,12 +75,7 @@ pub fn attention(
     let mask_t = mask.cloned().unwrap_or_else(|| q.clone());
     let out = Tensor::empty(q.shape())?;
     let lse = Tensor::empty(&[b, h, tq])?;
-    let kernel = match Variant::current() {
-        // The subgroup kernels take head dims in 32-wide chunks; other sizes run one row per
-        // invocation.
-        Variant::Subgroup if !dh.is_multiple_of(32) => Variant::Regblock,
-        v => v,
-    };
+    let kernel = Kernels::for_head_dim(dh);
     // Q·Kᵀ and P·V: 2 multiply-adds per (query, key, dim).
     let gemm = 2.0 * (rows * tk * dh) as f64;
     gpu::profile::note_flops(2.0 * gemm);
@@ -159,10 +154,34 @@ enum Stage {
     Dkv,
 }
 
+/// Which attention kernels run (`Variant::current()` and the head dim decide).
+#[derive(Clone, Copy)]
+enum Kernels {
+    /// `attention_gpu.wgsl`: workgroups of 64 rows, the other side staged in workgroup memory.
+    Tiled,
+    /// `attention_subgroup*.wgsl`: 8 rows per 8-lane subgroup, head dims in 32-wide chunks.
+    Subgroup,
+    /// `attention_subgroup16*.wgsl`: the same for head dim 16, two rows per 32-wide load.
+    Subgroup16,
+    /// `attention_fwd.wgsl`, `attention_bwd.wgsl`: one row per invocation, any head dim.
+    PerRow,
+}
+
+impl Kernels {
+    fn for_head_dim(dh: usize) -> Kernels {
+        match Variant::current() {
+            Variant::Tiled => Kernels::Tiled,
+            Variant::Subgroup if dh.is_multiple_of(32) => Kernels::Subgroup,
+            Variant::Subgroup if dh == 16 => Kernels::Subgroup16,
+            _ => Kernels::PerRow,
+        }
+    }
+}
+
 /// Launches `stage` over `heads` (batch·head) × `t` rows (queries, or keys for dK/dV) on
-/// `kernel`'s kernels (its `Regblock` is one row per invocation).
+/// `kernel`.
 fn run(
-    kernel: Variant,
+    kernel: Kernels,
     stage: Stage,
     constants: &[(&'static str, f64)],
     params: &[u32],
@@ -173,7 +192,7 @@ fn run(
     let ctx = gpu::ctx();
     match kernel {
         // One workgroup of 64 invocations per (batch·head, block of 64 rows).
-        Variant::Tiled => {
+        Kernels::Tiled => {
             let entry = match stage {
                 Stage::Forward => "attn_gpu_fwd",
                 Stage::Dq => "attn_gpu_dq",
@@ -192,11 +211,16 @@ fn run(
         }
         // One 8-lane workgroup per 8 rows of one (batch, head); a 1-wide grid folded past
         // 65,535 (the kernels recover the tile as `wg.x + wg.y · nwg.x`).
-        Variant::Subgroup => {
-            let (shader, entry) = match stage {
-                Stage::Forward => (shader!("attention_subgroup"), "attn_fwd_sg"),
-                Stage::Dq => (shader!("attention_subgroup_bwd"), "attn_dq_sg"),
-                Stage::Dkv => (shader!("attention_subgroup_bwd"), "attn_dkv_sg"),
+        Kernels::Subgroup | Kernels::Subgroup16 => {
+            let (shader, entry) = match (kernel, stage) {
+                (Kernels::Subgroup, Stage::Forward) => {
+                    (shader!("attention_subgroup"), "attn_fwd_sg")
+                }
+                (Kernels::Subgroup, Stage::Dq) => (shader!("attention_subgroup_bwd"), "attn_dq_sg"),
+                (Kernels::Subgroup, _) => (shader!("attention_subgroup_bwd"), "attn_dkv_sg"),
+                (_, Stage::Forward) => (shader!("attention_subgroup16"), "attn16_fwd_sg"),
+                (_, Stage::Dq) => (shader!("attention_subgroup16_bwd"), "attn16_dq_sg"),
+                (_, Stage::Dkv) => (shader!("attention_subgroup16_bwd"), "attn16_dkv_sg"),
             };
             ctx.dispatch(gpu::Dispatch {
                 shader: &shader,
@@ -207,7 +231,7 @@ fn run(
                 workgroups: gpu::grid(heads * t.div_ceil(8), 1),
             })
         }
-        Variant::Regblock => {
+        Kernels::PerRow => {
             let (shader, entry) = match stage {
                 Stage::Forward => (shader!("attention_fwd"), "attn_fwd"),
                 Stage::Dq => (shader!("attention_bwd"), "attn_dq"),
