@@ -1,3 +1,4 @@
+// requires: _attention_sg_fwd_io.wgsl
 // Fused attention for CPU adapters with 8-lane subgroups: the same math and outputs as
 // attention_fwd.wgsl / attention_bwd.wgsl, with loads shared between lanes (why: ARCHITECTURE.md,
 // "Facts about lavapipe"). A workgroup is one subgroup of 8 rows of one (batch, head) — 8 queries
@@ -14,17 +15,6 @@ override HAS_MASK: bool = false;
 // the per-row arrays below stay in registers (indexed arrays would live in per-lane scratch).
 override DH: u32 = 32u;
 
-struct Params { rows: u32, heads: u32, tq: u32, tk: u32, dh: u32, scale: f32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read> mask: array<f32>;  // any buffer when !HAS_MASK
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
-
-fn k4(o: u32) -> vec4<f32> { return vec4<f32>(k[o], k[o + 1u], k[o + 2u], k[o + 3u]); }
-fn v4(o: u32) -> vec4<f32> { return vec4<f32>(v[o], v[o + 1u], v[o + 2u], v[o + 3u]); }
 
 @compute @workgroup_size(8)
 fn attn_fwd_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

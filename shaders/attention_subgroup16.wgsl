@@ -1,3 +1,4 @@
+// requires: _attention_sg_fwd_io.wgsl
 // attention_subgroup.wgsl for head dim 16 (a ViT of width 64 with 4 heads, 32 with 2): the same
 // math and outputs, 8 query rows of one (batch, head) per 8-lane subgroup, but a 16-wide row is
 // half of the 32 floats the 8 lanes load at once, so each step takes two keys: lanes 0–3 load
@@ -11,18 +12,6 @@ const NEG: f32 = -0x1.fffffep+127f;  // finite "−∞": exp(NEG − s) is 0 wit
 override HAS_MASK: bool = false;
 override DH: u32 = 16u;  // always 16 here (the launch passes every attention kernel's constants)
 
-struct Params { rows: u32, heads: u32, tq: u32, tk: u32, dh: u32, scale: f32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read> mask: array<f32>;  // any buffer when !HAS_MASK
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
-
-fn q4(o: u32) -> vec4<f32> { return vec4<f32>(q[o], q[o + 1u], q[o + 2u], q[o + 3u]); }
-fn k4(o: u32) -> vec4<f32> { return vec4<f32>(k[o], k[o + 1u], k[o + 2u], k[o + 3u]); }
-fn v4(o: u32) -> vec4<f32> { return vec4<f32>(v[o], v[o + 1u], v[o + 2u], v[o + 3u]); }
 fn put(o: u32, y: vec4<f32>) { out[o] = y.x; out[o + 1u] = y.y; out[o + 2u] = y.z; out[o + 3u] = y.w; }
 
 // The row of key (or query) `j` or `j1` this lane loads a quarter of.

@@ -213,14 +213,30 @@ fn run(
         // 65,535 (the kernels recover the tile as `wg.x + wg.y · nwg.x`).
         Kernels::Subgroup | Kernels::Subgroup16 => {
             let (shader, entry) = match (kernel, stage) {
-                (Kernels::Subgroup, Stage::Forward) => {
-                    (shader!("attention_subgroup"), "attn_fwd_sg")
-                }
-                (Kernels::Subgroup, Stage::Dq) => (shader!("attention_subgroup_bwd"), "attn_dq_sg"),
-                (Kernels::Subgroup, _) => (shader!("attention_subgroup_bwd"), "attn_dkv_sg"),
-                (_, Stage::Forward) => (shader!("attention_subgroup16"), "attn16_fwd_sg"),
-                (_, Stage::Dq) => (shader!("attention_subgroup16_bwd"), "attn16_dq_sg"),
-                (_, Stage::Dkv) => (shader!("attention_subgroup16_bwd"), "attn16_dkv_sg"),
+                (Kernels::Subgroup, Stage::Forward) => (
+                    shader!("attention_subgroup", "_attention_sg_fwd_io"),
+                    "attn_fwd_sg",
+                ),
+                (Kernels::Subgroup, Stage::Dq) => (
+                    shader!("attention_subgroup_bwd", "_attention_sg_bwd_io"),
+                    "attn_dq_sg",
+                ),
+                (Kernels::Subgroup, _) => (
+                    shader!("attention_subgroup_bwd", "_attention_sg_bwd_io"),
+                    "attn_dkv_sg",
+                ),
+                (_, Stage::Forward) => (
+                    shader!("attention_subgroup16", "_attention_sg_fwd_io"),
+                    "attn16_fwd_sg",
+                ),
+                (_, Stage::Dq) => (
+                    shader!("attention_subgroup16_bwd", "_attention_sg_bwd_io"),
+                    "attn16_dq_sg",
+                ),
+                (_, Stage::Dkv) => (
+                    shader!("attention_subgroup16_bwd", "_attention_sg_bwd_io"),
+                    "attn16_dkv_sg",
+                ),
             };
             ctx.dispatch(gpu::Dispatch {
                 shader: &shader,
