@@ -15,7 +15,6 @@ override HAS_MASK: bool = false;
 // the per-row arrays below stay in registers (indexed arrays would live in per-lane scratch).
 override DH: u32 = 32u;
 
-
 @compute @workgroup_size(8)
 fn attn_fwd_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(subgroup_invocation_id) lane: u32) {

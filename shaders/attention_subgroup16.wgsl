@@ -1,4 +1,4 @@
-// requires: _attention_sg_fwd_io.wgsl
+// requires: _attention_sg_fwd_io.wgsl, _attention_pair16.wgsl
 // attention_subgroup.wgsl for head dim 16 (a ViT of width 64 with 4 heads, 32 with 2): the same
 // math and outputs, 8 query rows of one (batch, head) per 8-lane subgroup, but a 16-wide row is
 // half of the 32 floats the 8 lanes load at once, so each step takes two keys: lanes 0–3 load
@@ -13,11 +13,6 @@ override HAS_MASK: bool = false;
 override DH: u32 = 16u;  // always 16 here (the launch passes every attention kernel's constants)
 
 fn put(o: u32, y: vec4<f32>) { out[o] = y.x; out[o + 1u] = y.y; out[o + 2u] = y.z; out[o + 3u] = y.w; }
-
-// The row of key (or query) `j` or `j1` this lane loads a quarter of.
-fn pair_offset(base: u32, j: u32, j1: u32, lane: u32) -> u32 {
-    return base + select(j, j1, lane >= 4u) * DH + 4u * (lane % 4u);
-}
 
 @compute @workgroup_size(8)
 fn attn16_fwd_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -42,11 +37,9 @@ fn attn16_fwd_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) 
         let two = j + 1u < p.tk;
         let j1 = select(j, j + 1u, two);
         let o = pair_offset(kb0, j, j1, lane);
-        let kk = k4(o);
-        var s0 = dot(q0, subgroupBroadcast(kk, 0u)) + dot(q1, subgroupBroadcast(kk, 1u))
-            + dot(q2, subgroupBroadcast(kk, 2u)) + dot(q3, subgroupBroadcast(kk, 3u));
-        var s1 = dot(q0, subgroupBroadcast(kk, 4u)) + dot(q1, subgroupBroadcast(kk, 5u))
-            + dot(q2, subgroupBroadcast(kk, 6u)) + dot(q3, subgroupBroadcast(kk, 7u));
+        let kk = share(k4(o));
+        var s0 = dot4(q0, q1, q2, q3, kk.a0, kk.a1, kk.a2, kk.a3);
+        var s1 = dot4(q0, q1, q2, q3, kk.b0, kk.b1, kk.b2, kk.b3);
         if (HAS_MASK) {
             s0 = s0 + mask[mb + j];
             s1 = s1 + mask[mb + j1];
@@ -62,11 +55,11 @@ fn attn16_fwd_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) 
         let e0 = exp(s0 - m);
         let e1 = select(0.0, exp(s1 - m), two);
         l = l + e0 + e1;
-        let vv = v4(o);
-        a0 += e0 * subgroupBroadcast(vv, 0u) + e1 * subgroupBroadcast(vv, 4u);
-        a1 += e0 * subgroupBroadcast(vv, 1u) + e1 * subgroupBroadcast(vv, 5u);
-        a2 += e0 * subgroupBroadcast(vv, 2u) + e1 * subgroupBroadcast(vv, 6u);
-        a3 += e0 * subgroupBroadcast(vv, 3u) + e1 * subgroupBroadcast(vv, 7u);
+        let vv = share(v4(o));
+        a0 += e0 * vv.a0 + e1 * vv.b0;
+        a1 += e0 * vv.a1 + e1 * vv.b1;
+        a2 += e0 * vv.a2 + e1 * vv.b2;
+        a3 += e0 * vv.a3 + e1 * vv.b3;
     }
     if (i0 >= p.tq) { return; }
     // A row whose keys are all masked with −∞ has l = 0 and gives NaN, as PyTorch does.

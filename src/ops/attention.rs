@@ -226,15 +226,27 @@ fn run(
                     "attn_dkv_sg",
                 ),
                 (_, Stage::Forward) => (
-                    shader!("attention_subgroup16", "_attention_sg_fwd_io"),
+                    shader!(
+                        "attention_subgroup16",
+                        "_attention_sg_fwd_io",
+                        "_attention_pair16"
+                    ),
                     "attn16_fwd_sg",
                 ),
                 (_, Stage::Dq) => (
-                    shader!("attention_subgroup16_bwd", "_attention_sg_bwd_io"),
+                    shader!(
+                        "attention_subgroup16_bwd",
+                        "_attention_sg_bwd_io",
+                        "_attention_pair16"
+                    ),
                     "attn16_dq_sg",
                 ),
                 (_, Stage::Dkv) => (
-                    shader!("attention_subgroup16_bwd", "_attention_sg_bwd_io"),
+                    shader!(
+                        "attention_subgroup16_bwd",
+                        "_attention_sg_bwd_io",
+                        "_attention_pair16"
+                    ),
                     "attn16_dkv_sg",
                 ),
             };
