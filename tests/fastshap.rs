@@ -520,17 +520,17 @@ fn random_vit_surrogate(superpixel: usize) -> Surrogate {
     }
 }
 
-/// `--explainer-arch vit` (ViT Shapley): the explainer starts from the surrogate's ViT, its loss
-/// falls below the untrained one's, additive normalisation holds with four players per patch,
-/// and its checkpoint reloads to the same φ. A non-ViT surrogate is one clear error.
-#[test]
-fn vit_explainer_trains_reloads_and_needs_a_vit_surrogate() {
-    use fastshap::fastshap::explainer::ExplainerArch;
+/// Trains a tiny `arch` explainer of `sur` into `dir` and checks what a backbone explainer must
+/// do: its loss falls below the untrained one's, additive normalisation holds with four players
+/// per patch or cell, and its checkpoint reloads to the same φ. Returns the config it trained.
+fn backbone_explainer_trains_and_reloads(
+    arch: fastshap::fastshap::explainer::ExplainerArch,
+    sur: &Surrogate,
+    dir: &Path,
+) -> fastshap::fastshap::explainer::ExplainerConfig {
     let (tr, te) = data();
-    let dir = tempfile::tempdir().unwrap();
-    let sur = random_vit_surrogate(4);
-    let mut ec = tiny_config(&sur);
-    ec.arch = ExplainerArch::Vit;
+    let mut ec = tiny_config(sur);
+    ec.arch = arch;
     ec.batch_size = 32;
     ec.epochs = 3;
     ec.lr = 1e-3;
@@ -539,48 +539,103 @@ fn vit_explainer_trains_reloads_and_needs_a_vit_surrogate() {
     ec.schedule = Schedule::Constant;
     ec.train_limit = Some(192);
     ec.val_limit = Some(64);
-    let edir = dir.path().join("vit-explainer");
-    let e = train_explainer(&ec, &sur, &tr, &te, &edir, None, &quiet()).unwrap();
+    let edir = dir.join("explainer");
+    let e = train_explainer(&ec, sur, &tr, &te, &edir, None, &quiet()).unwrap();
     let best = &e.metrics[e.best_epoch - 1];
     assert!(
         best.val_loss < e.initial_val_loss,
-        "ViT explainer loss did not fall: untrained {} → {:?}",
+        "{arch:?} explainer loss did not fall: untrained {} → {:?}",
         e.initial_val_loss,
         e.metrics
     );
     let (explainer, _) = Explainer::load(&edir.join(state::BEST)).unwrap();
-    assert_eq!(explainer.config.arch, ExplainerArch::Vit);
+    assert_eq!(explainer.config.arch, arch);
     let idx: Vec<usize> = (0..5).map(|i| i * 41).collect();
     let x = Tensor::from_slice(&te.batch(&idx).0, &[5, 3, 32, 32]).unwrap();
-    let ex = explain_batch(&explainer, &sur, &x).unwrap();
+    let ex = explain_batch(&explainer, sur, &x).unwrap();
     assert_eq!((ex.players, ex.classes), (64, 10));
     check_efficiency(&ex);
     let (again, _) = Explainer::load(&edir.join(state::BEST)).unwrap();
-    assert_eq!(explain_batch(&again, &sur, &x).unwrap().phi, ex.phi);
+    assert_eq!(explain_batch(&again, sur, &x).unwrap().phi, ex.phi);
+    ec
+}
 
-    let mut resnet = random_vit_surrogate(4);
-    resnet.model = Model::ResNet(
-        fastshap::models::ResNet::new(
-            ResNetConfig {
-                widths: [4, 4, 4, 4],
-                blocks: [1, 1, 1, 1],
-                ..ResNetConfig::resnet18(4, 10)
-            },
-            &mut init_rng(1),
-        )
-        .unwrap(),
+/// A random tiny ResNet as the surrogate (no training: the explainer's side is what is tested).
+/// Its classifier's weights are scaled up: at PyTorch's initial scale the random network's
+/// probabilities hardly move with the mask, and there would be nothing to explain.
+fn random_resnet_surrogate(superpixel: usize) -> Surrogate {
+    use fastshap::nn::Module;
+    let net = fastshap::models::ResNet::new(
+        ResNetConfig {
+            widths: [4, 4, 4, 8],
+            blocks: [1, 1, 1, 1],
+            ..ResNetConfig::resnet18(4, 10)
+        },
+        &mut init_rng(1),
+    )
+    .unwrap();
+    for (name, t, _) in net.named_tensors() {
+        if name == "linear.weight" {
+            t.assign(&t.mul_scalar(30.0).unwrap()).unwrap();
+        }
+    }
+    let mut s = random_vit_surrogate(superpixel);
+    s.model = Model::ResNet(net);
+    s
+}
+
+/// `--explainer-arch vit` (ViT Shapley): the explainer starts from the surrogate's ViT and
+/// trains, reloads and normalises ([`backbone_explainer_trains_and_reloads`]); a ResNet
+/// surrogate is one clear error.
+#[test]
+fn vit_explainer_trains_reloads_and_needs_a_vit_surrogate() {
+    use fastshap::fastshap::explainer::ExplainerArch;
+    let dir = tempfile::tempdir().unwrap();
+    let ec = backbone_explainer_trains_and_reloads(
+        ExplainerArch::Vit,
+        &random_vit_surrogate(4),
+        dir.path(),
     );
+    let (tr, te) = data();
+    let resnet = random_resnet_surrogate(4);
+    let no = dir.path().join("no");
+    let err = train_explainer(&ec, &resnet, &tr, &te, &no, None, &quiet())
+        .err()
+        .expect("a ResNet surrogate cannot start a ViT explainer")
+        .to_string();
+    assert!(err.contains("--explainer-arch vit"), "{err}");
+}
+
+/// `--explainer-arch resnet` (ViT Shapley's idea for a ResNet surrogate): the explainer starts
+/// from the surrogate's ResNet and trains, reloads and normalises; a ViT surrogate is one clear
+/// error, and so is a player bigger than the ResNet's last cell (superpixel 16).
+#[test]
+fn resnet_explainer_trains_reloads_and_needs_a_resnet_surrogate() {
+    use fastshap::fastshap::explainer::ExplainerArch;
+    let dir = tempfile::tempdir().unwrap();
+    let ec = backbone_explainer_trains_and_reloads(
+        ExplainerArch::Resnet,
+        &random_resnet_surrogate(4),
+        dir.path(),
+    );
+    let (tr, te) = data();
+    let no = dir.path().join("no");
+    let err = train_explainer(&ec, &random_vit_surrogate(4), &tr, &te, &no, None, &quiet())
+        .err()
+        .expect("a ViT surrogate cannot start a ResNet explainer")
+        .to_string();
+    assert!(err.contains("--explainer-arch resnet"), "{err}");
     let err = train_explainer(
         &ec,
-        &resnet,
+        &random_resnet_surrogate(16),
         &tr,
         &te,
-        &dir.path().join("no"),
+        &no,
         None,
         &quiet(),
     )
     .err()
-    .expect("a ResNet surrogate cannot start a ViT explainer")
+    .expect("superpixel 16 is bigger than a cell")
     .to_string();
-    assert!(err.contains("--explainer-arch vit"), "{err}");
+    assert!(err.contains("superpixel = 16 must divide 8"), "{err}");
 }

@@ -347,6 +347,22 @@ fn plans_list_exactly_the_tensors_networks_hold() {
             names(&VitExplainer::new(vx.clone(), &mut rng).unwrap())
         );
     }
+    // The ResNet explainer: the surrogate's ResNet without its classifier, plus the per-cell
+    // head, at one, four and sixteen players per cell; superpixel 16 (bigger than a cell) is
+    // refused by name.
+    for superpixel in [8, 4, 2] {
+        let rx = ResNetExplainerConfig::for_backbone(resnet.clone(), superpixel);
+        rx.check().unwrap();
+        assert_eq!(
+            rx.plan(),
+            names(&ResNetExplainer::new(rx.clone(), &mut rng).unwrap())
+        );
+    }
+    let e = ResNetExplainerConfig::for_backbone(resnet.clone(), 16)
+        .check()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("superpixel = 16 must divide 8"), "{e}");
     // The bounds name the field.
     let bad = ResNetConfig {
         widths: [100_000, 4, 4, 4],
@@ -504,7 +520,7 @@ fn vit_explainer_puts_each_token_output_on_its_players() {
         }
     }
     let t = fastshap::Tensor::from_slice(&out, &[b, grid * grid, r * r * k]).unwrap();
-    let phi = fastshap::models::vit_explainer::tokens_to_players(&t, grid, r, k)
+    let phi = fastshap::models::player_head::tokens_to_players(&t, grid, r, k)
         .unwrap()
         .to_vec()
         .unwrap();
@@ -566,6 +582,63 @@ fn vit_explainer_starts_from_the_surrogates_weights() {
         "init_from changed nothing"
     );
     let other = Vit::new(VitConfig { dim: 8, ..vit }, &mut init_rng(3)).unwrap();
+    let e = ex.init_from(&other).unwrap_err().to_string();
+    assert!(e.contains("not the explainer's backbone"), "{e}");
+}
+
+/// A ResNet explainer started from a surrogate holds the surrogate's trunk (weights and
+/// BatchNorm statistics); its φ has one value per player (four per cell at superpixel 4) and
+/// class, zero before training (the head's zero start). A surrogate of another shape is refused.
+#[test]
+fn resnet_explainer_starts_from_the_surrogates_weights() {
+    let _g = no_grad();
+    let cfg = ResNetConfig {
+        in_channels: 4,
+        classes: 10,
+        widths: [4, 6, 6, 8],
+        blocks: [1, 2, 1, 1],
+    };
+    let surrogate = ResNet::new(cfg.clone(), &mut init_rng(1)).unwrap();
+    // Running statistics that are not the defaults, so copying them is seen.
+    for (name, t, _) in surrogate.named_tensors() {
+        if name.ends_with("running_mean") || name.ends_with("running_var") {
+            let v: Vec<f32> = (0..t.numel()).map(|i| 0.5 + 0.1 * i as f32).collect();
+            t.assign(&fastshap::Tensor::from_slice(&v, t.shape()).unwrap())
+                .unwrap();
+        }
+    }
+    let ex = ResNetExplainer::new(
+        ResNetExplainerConfig::for_backbone(cfg.clone(), 4),
+        &mut init_rng(2),
+    )
+    .unwrap();
+    ex.init_from(&surrogate).unwrap();
+    let ours = ex.named_tensors();
+    for (name, t, _) in &surrogate.named_tensors() {
+        if name.starts_with("linear.") {
+            continue;
+        }
+        let mine = ours
+            .iter()
+            .find(|(n, _, _)| n == &format!("backbone.{name}"))
+            .unwrap_or_else(|| panic!("backbone.{name} missing"));
+        assert_eq!(mine.1.to_vec().unwrap(), t.to_vec().unwrap(), "{name}");
+    }
+    let x: Vec<f32> = (0..2 * 3 * 32 * 32)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let x = fastshap::Tensor::from_slice(&x, &[2, 3, 32, 32]).unwrap();
+    let phi = ex.forward(&x).unwrap();
+    assert_eq!(phi.shape(), &[2, 64, 10]);
+    assert!(phi.to_vec().unwrap().iter().all(|&v| v == 0.0));
+    let other = ResNet::new(
+        ResNetConfig {
+            widths: [4, 6, 6, 4],
+            ..cfg
+        },
+        &mut init_rng(3),
+    )
+    .unwrap();
     let e = ex.init_from(&other).unwrap_err().to_string();
     assert!(e.contains("not the explainer's backbone"), "{e}");
 }

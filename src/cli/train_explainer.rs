@@ -25,8 +25,9 @@ pub struct Args {
     /// --resume).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// The explainer's network: the paper's UNet, or the surrogate's ViT with a per-player head
-    /// (ViT Shapley; needs a ViT surrogate, whose weights it starts from).
+    /// The explainer's network: the paper's UNet, or the surrogate's own ViT or ResNet with a
+    /// per-player head (ViT Shapley; needs a surrogate of that kind, whose weights it starts
+    /// from).
     #[arg(long, value_enum, default_value = "unet")]
     explainer_arch: ExplainerArch,
     /// UNet size: tiny (CPU-friendly) or full (the paper's, base 64).

@@ -10,7 +10,10 @@
 use super::{META_CLASSES, META_ROLE, META_SUPERPIXEL, SurrogateModel, link_values, mix, players};
 use crate::checkpoint;
 use crate::data::{Batch, Dataset};
-use crate::models::{Plan, UNet, UNetConfig, VitExplainer, VitExplainerConfig};
+use crate::models::{
+    Plan, ResNetExplainer, ResNetExplainerConfig, UNet, UNetConfig, VitExplainer,
+    VitExplainerConfig,
+};
 use crate::nn::{Module, init_rng};
 use crate::ops::loss::{Normalization, fastshap_loss};
 use crate::ops::{self, masking::apply_player_mask, optim};
@@ -84,6 +87,9 @@ pub enum ExplainerArch {
     Unet,
     /// The surrogate's own ViT (its weights as the start) with a per-token head (ViT Shapley).
     Vit,
+    /// The surrogate's own ResNet (its weights as the start) with a per-cell head on its last
+    /// 4×4 map (ViT Shapley's idea for a ResNet surrogate; superpixel 8, 4, 2 or 1).
+    Resnet,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -97,6 +103,9 @@ pub struct ExplainerConfig {
     /// The ViT explainer's config (`arch = vit`): set from the surrogate's ViT.
     #[serde(default)]
     pub vit: Option<VitExplainerConfig>,
+    /// The ResNet explainer's config (`arch = resnet`): set from the surrogate's ResNet.
+    #[serde(default)]
+    pub resnet: Option<ResNetExplainerConfig>,
     /// The surrogate's checkpoint (recorded; the training function takes the model itself).
     pub surrogate: PathBuf,
     pub data: String,
@@ -135,6 +144,7 @@ impl ExplainerConfig {
             arch: ExplainerArch::Unet,
             unet,
             vit: None,
+            resnet: None,
             surrogate: surrogate.to_path_buf(),
             data: data.to_string(),
             link: LinkKind::LogSoftmax,
@@ -161,6 +171,13 @@ impl ExplainerConfig {
         self.vit = match (self.arch, surrogate.vit()) {
             (ExplainerArch::Vit, Some(v)) => Some(VitExplainerConfig::for_backbone(
                 v.config.clone(),
+                surrogate.superpixel(),
+            )),
+            _ => None,
+        };
+        self.resnet = match (self.arch, surrogate.resnet()) {
+            (ExplainerArch::Resnet, Some(r)) => Some(ResNetExplainerConfig::for_backbone(
+                r.config.clone(),
                 surrogate.superpixel(),
             )),
             _ => None,
@@ -200,6 +217,9 @@ impl ExplainerConfig {
         if let Some(vit) = &self.vit {
             vit.check()?;
         }
+        if let Some(resnet) = &self.resnet {
+            resnet.check()?;
+        }
         for (name, lim) in [
             ("--train-limit", self.train_limit),
             ("--val-limit", self.val_limit),
@@ -227,6 +247,7 @@ pub struct ExplainerMetrics {
 pub enum ExplainerNet {
     Unet(UNet),
     Vit(VitExplainer),
+    Resnet(ResNetExplainer),
 }
 
 /// A trained explainer: its network with the link and normalisation it was trained with.
@@ -245,6 +266,10 @@ impl Explainer {
             (ExplainerArch::Unet, _) => ExplainerNet::Unet(UNet::new(config.unet.clone(), rng)?),
             (ExplainerArch::Vit, Some(v)) => ExplainerNet::Vit(VitExplainer::new(v.clone(), rng)?),
             (ExplainerArch::Vit, None) => bail!("a ViT explainer needs its ViT config"),
+            (ExplainerArch::Resnet, _) => match &config.resnet {
+                Some(r) => ExplainerNet::Resnet(ResNetExplainer::new(r.clone(), rng)?),
+                None => bail!("a ResNet explainer needs its ResNet config"),
+            },
         };
         Ok(Explainer {
             net,
@@ -253,8 +278,8 @@ impl Explainer {
         })
     }
 
-    /// The explainer before training: [`Explainer::new`], and a ViT explainer's backbone set to
-    /// the surrogate's weights.
+    /// The explainer before training: [`Explainer::new`], and a ViT or ResNet explainer's
+    /// backbone set to the surrogate's weights.
     pub fn initial(
         config: ExplainerConfig,
         classes: Vec<String>,
@@ -267,6 +292,12 @@ impl Explainer {
                 .context("a ViT explainer starts from a ViT surrogate")?;
             v.init_from(vit)?;
         }
+        if let ExplainerNet::Resnet(r) = &e.net {
+            let resnet = surrogate
+                .resnet()
+                .context("a ResNet explainer starts from a ResNet surrogate")?;
+            r.init_from(resnet)?;
+        }
         Ok(e)
     }
 
@@ -275,6 +306,7 @@ impl Explainer {
         match &self.net {
             ExplainerNet::Unet(u) => u,
             ExplainerNet::Vit(v) => v,
+            ExplainerNet::Resnet(r) => r,
         }
     }
 
@@ -291,6 +323,13 @@ impl Explainer {
                     b.dim, b.depth, b.patch
                 )
             }
+            ExplainerNet::Resnet(r) => {
+                let b = &r.config.backbone;
+                format!(
+                    "ResNet explainer (widths {:?}, blocks {:?}, from the surrogate)",
+                    b.widths, b.blocks
+                )
+            }
         }
     }
 
@@ -303,6 +342,7 @@ impl Explainer {
         let unet = match &self.net {
             ExplainerNet::Unet(u) => u,
             ExplainerNet::Vit(v) => return v.forward(x),
+            ExplainerNet::Resnet(r) => return r.forward(x),
         };
         let out = unet.forward(x, train)?; // [B, K, g, g]
         let (b, k) = (out.dim(0), out.dim(1));
@@ -330,6 +370,7 @@ impl Explainer {
         match self.net {
             ExplainerNet::Unet(_) => "unet",
             ExplainerNet::Vit(_) => "vit-explainer",
+            ExplainerNet::Resnet(_) => "resnet-explainer",
         }
     }
 
@@ -337,6 +378,7 @@ impl Explainer {
         Ok(match &self.net {
             ExplainerNet::Unet(u) => serde_json::to_string(&u.config)?,
             ExplainerNet::Vit(v) => serde_json::to_string(&v.config)?,
+            ExplainerNet::Resnet(r) => serde_json::to_string(&r.config)?,
         })
     }
 
@@ -402,22 +444,19 @@ pub fn check_metadata(file: &str, meta: &checkpoint::Metadata) -> Result<Checked
         meta.get(META_SUPERPIXEL),
         unet.superpixel
     );
-    let plan = match (config.arch, &config.vit) {
-        (ExplainerArch::Unet, _) => unet.plan(),
-        (ExplainerArch::Vit, None) => bail!("{file}: a ViT explainer without its ViT config"),
-        (ExplainerArch::Vit, Some(v)) => {
-            v.check()
-                .with_context(|| format!("{file}: bad ViT explainer config in {META_EXPLAINER}"))?;
-            ensure!(
-                v.superpixel == unet.superpixel && v.classes == unet.classes,
-                "{file}: the ViT explainer's superpixel/classes ({}, {}) are not the \
-                 explainer's ({}, {})",
-                v.superpixel,
-                v.classes,
-                unet.superpixel,
-                unet.classes
-            );
+    let plan = match config.arch {
+        ExplainerArch::Unet => unet.plan(),
+        ExplainerArch::Vit => {
+            let v = (config.vit.as_ref())
+                .with_context(|| format!("{file}: a ViT explainer without its ViT config"))?;
+            check_backbone(file, "ViT", v.check(), (v.superpixel, v.classes), unet)?;
             v.plan()
+        }
+        ExplainerArch::Resnet => {
+            let r = (config.resnet.as_ref())
+                .with_context(|| format!("{file}: a ResNet explainer without its ResNet config"))?;
+            check_backbone(file, "ResNet", r.check(), (r.superpixel, r.classes), unet)?;
+            r.plan()
         }
     };
     crate::models::spec::check_size(&plan)
@@ -432,6 +471,25 @@ pub fn check_metadata(file: &str, meta: &checkpoint::Metadata) -> Result<Checked
         plan,
         surrogate,
     })
+}
+
+/// A backbone explainer's own config checked, and its players and classes the explainer's.
+fn check_backbone(
+    file: &str,
+    what: &str,
+    checked: Result<()>,
+    (superpixel, classes): (usize, usize),
+    unet: &UNetConfig,
+) -> Result<()> {
+    checked.with_context(|| format!("{file}: bad {what} explainer config in {META_EXPLAINER}"))?;
+    ensure!(
+        superpixel == unet.superpixel && classes == unet.classes,
+        "{file}: the {what} explainer's superpixel/classes ({superpixel}, {classes}) are not \
+         the explainer's ({}, {})",
+        unet.superpixel,
+        unet.classes
+    );
+    Ok(())
 }
 
 /// v(0) [K]: the surrogate on the fully masked input (which no longer depends on the image).
@@ -773,6 +831,11 @@ pub fn train_explainer(
         cfg.arch != ExplainerArch::Vit || cfg.vit.is_some(),
         "--explainer-arch vit starts from the surrogate's ViT: train the surrogate with --arch \
          vit (this one is not a ViT)"
+    );
+    ensure!(
+        cfg.arch != ExplainerArch::Resnet || cfg.resnet.is_some(),
+        "--explainer-arch resnet starts from the surrogate's ResNet: train the surrogate with \
+         --arch resnet18 (this one is not a ResNet)"
     );
     epoch_loop::prepare_dir(dir, resume.is_some())?;
     let train_set = Arc::new(train.spread_subset(cfg.train_limit));

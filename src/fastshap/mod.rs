@@ -100,6 +100,10 @@ pub trait SurrogateModel {
     fn vit(&self) -> Option<&crate::models::Vit> {
         None
     }
+    /// The surrogate's ResNet, when it is one (a ResNet explainer starts from its weights).
+    fn resnet(&self) -> Option<&crate::models::ResNet> {
+        None
+    }
     /// The game v(S) = link(logits of `image` [1, C, 32, 32] masked to S), evaluated in calls of
     /// `batch` coalitions. By default through [`SurrogateModel::logits`] of masked images; a
     /// surrogate with a faster path for coalitions (a ViT folds the masking into its patch

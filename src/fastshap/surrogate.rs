@@ -219,6 +219,12 @@ impl SurrogateModel for Surrogate {
             _ => None,
         }
     }
+    fn resnet(&self) -> Option<&crate::models::ResNet> {
+        match &self.model {
+            Model::ResNet(r) => Some(r),
+            _ => None,
+        }
+    }
     /// Through the network's coalition path where it has one (a ViT: masking folded into the
     /// patch embedding, the last block for the CLS token only), else masked images.
     fn game(&self, image: Tensor, link: Link, batch: usize) -> Result<SurrogateGame<'_>> {

@@ -124,21 +124,26 @@ impl ResNet {
 
     /// x: [B, in_channels, 32, 32] → logits [B, classes].
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        // 4×4 average pool over the final 4×4 map (global for 32×32 inputs).
+        let out = self.features(x, train)?.avg_pool2d(4, 4, 0)?;
+        let b = out.dim(0);
+        self.linear.forward(&out.reshape(&[b, usize::MAX])?)
+    }
+
+    /// The last stage's map before pooling: [B, widths[3], 4, 4] for 32×32 inputs.
+    pub fn features(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let mut out = self.bn1.forward_relu(&self.conv1.forward(x)?, train)?;
         for stage in &self.layers {
             for block in stage {
                 out = block.forward(&out, train)?;
             }
         }
-        // 4×4 average pool over the final 4×4 map (global for 32×32 inputs).
-        let out = out.avg_pool2d(4, 4, 0)?;
-        let b = out.dim(0);
-        self.linear.forward(&out.reshape(&[b, usize::MAX])?)
+        Ok(out)
     }
-}
 
-impl Module for ResNet {
-    fn visit(&self, p: &str, f: &mut dyn FnMut(String, &Tensor, Kind)) {
+    /// Every tensor but the classifier's: what a [`super::ResNetExplainer`] takes from a
+    /// surrogate.
+    pub fn visit_features(&self, p: &str, f: &mut dyn FnMut(String, &Tensor, Kind)) {
         self.conv1.visit(&join(p, "conv1"), f);
         self.bn1.visit(&join(p, "bn1"), f);
         for (s, stage) in self.layers.iter().enumerate() {
@@ -146,6 +151,12 @@ impl Module for ResNet {
                 block.visit(&join(p, &format!("layer{}.{i}", s + 1)), f);
             }
         }
+    }
+}
+
+impl Module for ResNet {
+    fn visit(&self, p: &str, f: &mut dyn FnMut(String, &Tensor, Kind)) {
+        self.visit_features(p, f);
         self.linear.visit(&join(p, "linear"), f);
     }
 }

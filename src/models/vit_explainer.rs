@@ -6,13 +6,14 @@
 //! head (and fine-tunes the backbone) to split v(1) − v(0) among the players.
 //!
 //! Players are `superpixel`-sided squares, row-major over the (32 / superpixel)² grid; a patch
-//! token covers r × r of them (r = patch / superpixel), so its head emits r²·K values, placed
-//! back on the player grid: [B, G, G, r, r, K] → [B, G, r, G, r, K] → [B, P, K].
+//! token covers r × r of them (r = patch / superpixel), so its head ([`PlayerHead`]) emits r²·K
+//! values, placed back on the player grid.
 
+use super::player_head::PlayerHead;
 use super::spec::Plan;
 use super::vit::{Vit, VitConfig};
 use crate::Tensor;
-use crate::nn::{InitRng, Kind, Linear, Module, join};
+use crate::nn::{InitRng, Kind, Module, join};
 use crate::ops::masking::apply_player_mask;
 use anyhow::{Result, ensure};
 
@@ -57,17 +58,7 @@ impl VitExplainerConfig {
             "the ViT explainer's backbone is a surrogate's ViT (image + mask: 4 channels), got {}",
             self.backbone.in_channels
         );
-        ensure!(
-            (1..=65_536).contains(&self.head_hidden),
-            "config field head_hidden = {} is outside 1..=65536",
-            self.head_hidden
-        );
-        ensure!(
-            (1..=100_000).contains(&self.classes),
-            "config field classes = {} is outside 1..=100000",
-            self.classes
-        );
-        Ok(())
+        PlayerHead::check(self.head_hidden, self.classes)
     }
 
     /// The tensors a [`VitExplainer`] holds: the backbone without its CLS head, then the head.
@@ -79,12 +70,12 @@ impl VitExplainerConfig {
             .filter(|(n, _)| !n.starts_with("head."))
             .map(|(n, s)| (join("backbone", &n), s))
             .collect();
-        let r = self.per_patch();
-        let (d, h) = (self.backbone.dim, self.head_hidden);
-        plan.push(("head.0.weight".into(), vec![h, d]));
-        plan.push(("head.0.bias".into(), vec![h]));
-        plan.push(("head.2.weight".into(), vec![r * r * self.classes, h]));
-        plan.push(("head.2.bias".into(), vec![r * r * self.classes]));
+        plan.extend(PlayerHead::plan(
+            self.backbone.dim,
+            self.head_hidden,
+            self.per_patch(),
+            self.classes,
+        ));
         plan
     }
 }
@@ -92,29 +83,24 @@ impl VitExplainerConfig {
 pub struct VitExplainer {
     pub config: VitExplainerConfig,
     backbone: Vit,
-    fc1: Linear,
-    fc2: Linear,
+    head: PlayerHead,
 }
 
 impl VitExplainer {
     pub fn new(config: VitExplainerConfig, rng: &mut InitRng) -> Result<VitExplainer> {
         config.check()?;
         let backbone = Vit::new(config.backbone.clone(), rng)?;
-        let r = config.per_patch();
-        let fc1 = Linear::new(config.backbone.dim, config.head_hidden, true, rng)?;
-        let fc2 = Linear::new(config.head_hidden, r * r * config.classes, true, rng)?;
-        // Zero output at the start: with additive normalisation the untrained explainer is the
-        // uniform split of v(1) − v(0), as the UNet's near-zero start is, not a random one
-        // whose loss is two orders of magnitude larger.
-        fc2.weight.assign(&Tensor::zeros(fc2.weight.shape())?)?;
-        if let Some(bias) = &fc2.bias {
-            bias.assign(&Tensor::zeros(bias.shape())?)?;
-        }
+        let grid = config.backbone.image / config.backbone.patch;
+        let head = PlayerHead::new(
+            config.backbone.dim,
+            config.head_hidden,
+            (grid, config.per_patch(), config.classes),
+            rng,
+        )?;
         Ok(VitExplainer {
             config,
             backbone,
-            fc1,
-            fc2,
+            head,
         })
     }
 
@@ -146,28 +132,13 @@ impl VitExplainer {
         // The surrogate's input with every player present.
         let full = apply_player_mask(x, &Tensor::ones(&[b, players])?, c.superpixel)?;
         let h = self.backbone.features(&full)?;
-        let tokens = h.narrow(1, 1, grid * grid)?;
-        let out = self.fc2.forward(&self.fc1.forward(&tokens)?.gelu()?)?;
-        tokens_to_players(&out, grid, c.per_patch(), c.classes)
+        self.head.forward(&h.narrow(1, 1, grid * grid)?)
     }
-}
-
-/// Per-token head outputs [B, G², r²·K] (token-major, then (dy, dx, class)) → φ [B, (G·r)², K]
-/// on the row-major player grid: player (ty·r + dy, tx·r + dx) takes token (ty, tx)'s (dy, dx).
-pub fn tokens_to_players(out: &Tensor, grid: usize, r: usize, k: usize) -> Result<Tensor> {
-    if r == 1 {
-        return Ok(out.clone());
-    }
-    let b = out.dim(0);
-    out.reshape(&[b, grid, grid, r, r, k])?
-        .permute(&[0, 1, 3, 2, 4, 5])?
-        .reshape(&[b, (grid * r).pow(2), k])
 }
 
 impl Module for VitExplainer {
     fn visit(&self, p: &str, f: &mut dyn FnMut(String, &Tensor, Kind)) {
         self.backbone.visit_features(&join(p, "backbone"), f);
-        self.fc1.visit(&join(p, "head.0"), f);
-        self.fc2.visit(&join(p, "head.2"), f);
+        self.head.visit(&join(p, "head"), f);
     }
 }

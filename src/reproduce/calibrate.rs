@@ -14,7 +14,7 @@ use crate::nn::{InitRng, Module, init_rng};
 use crate::ops::loss::cross_entropy_indices;
 use crate::ops::optim::{Adam, Optimizer};
 use crate::{Tensor, no_grad};
-use anyhow::Result;
+use anyhow::{Result, bail};
 use serde_json::json;
 use std::time::Instant;
 
@@ -167,6 +167,9 @@ fn explainer_train_rate(plan: &Plan, fid: &FidelityPlan, rng: &mut InitRng) -> R
             let vit = VitExplainer::new(cfg, rng)?;
             train_rate(&|x| vit.forward(x), vit.parameters(), 3, 32)
         }
+        ExplainerArch::Resnet => bail!(
+            "a ResNet explainer starts from a ResNet surrogate; this plan's surrogate is a ViT"
+        ),
     }
 }
 
