@@ -12,7 +12,7 @@ use common::fastshap_cli;
 use fastshap::checkpoint;
 use fastshap::data::{embedded, holdout};
 use fastshap::fastshap::evaluate::{
-    EvaluateConfig, GroundTruth, Original, Shard, curve, evaluate, fidelity_md, merge,
+    EvaluateConfig, GroundTruth, Original, Shard, curve, evaluate, fidelity_md, merge, rescore,
 };
 use fastshap::fastshap::explainer::tiny_config;
 use fastshap::fastshap::fidelity::Interval;
@@ -329,6 +329,75 @@ fn evaluate_tiny_pipeline_end_to_end() {
     .unwrap()
     .to_string();
     assert!(e.contains("given twice"), "{e}");
+    // Merging into one of the shards would replace its records: refused.
+    let e = merge(&shard_dirs, 50, &shard_dirs[0])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("one of the shard directories"), "{e}");
+
+    // `--truth-from`: the same explainer scored against the merged run's records gives that
+    // run's answer again (timings aside) without measuring a truth; another explainer (the
+    // best weights) scores as its own full run does.
+    let again = dir.path().join("again");
+    rescore(&last, &lpath, &sur, &merged, &ks_cfg(), &again).unwrap();
+    assert_eq!(strip(&again), strip(&one), "rescored run differs");
+    let direct = dir.path().join("direct");
+    let best_cfg = EvaluateConfig {
+        snapshots: Vec::new(),
+        ..ks_cfg()
+    };
+    evaluate(
+        &explainer,
+        &epath,
+        &sur,
+        Some(&original),
+        &te,
+        &best_cfg,
+        &direct,
+    )
+    .unwrap();
+    let rescored = dir.path().join("rescored");
+    rescore(&explainer, &epath, &sur, &one, &best_cfg, &rescored).unwrap();
+    assert_eq!(
+        strip(&rescored),
+        strip(&direct),
+        "rescoring differs from a run"
+    );
+    // Records of another surrogate (probabilities) or another link (the truth's sums) are
+    // refused, naming the image.
+    let tamper = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(one.join("records.json")).unwrap())
+                .unwrap();
+        edit(&mut v["records"][1]);
+        std::fs::write(d.join("records.json"), v.to_string()).unwrap();
+        rescore(
+            &explainer,
+            &epath,
+            &sur,
+            &d,
+            &best_cfg,
+            &dir.path().join("x"),
+        )
+        .err()
+        .unwrap()
+        .to_string()
+    };
+    let e = tamper("other-surrogate", &|r| {
+        let p = r["surrogate_probs"][0].as_f64().unwrap();
+        r["surrogate_probs"][0] = serde_json::json!(p + 0.05);
+    });
+    assert!(e.contains("another surrogate") && e.contains('#'), "{e}");
+    let e = tamper("other-link", &|r| {
+        for i in 0..16 {
+            let t = r["truth"][i * 10].as_f64().unwrap();
+            r["truth"][i * 10] = serde_json::json!(t + 0.1);
+        }
+    });
+    assert!(e.contains("another link"), "{e}");
 
     // Bad inputs through the CLI: an explainer of another P, an unknown ground truth.
     let other = dir.path().join("other.safetensors");

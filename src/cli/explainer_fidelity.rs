@@ -1,11 +1,12 @@
 //! `fastshap evaluate`: the explainer against ground-truth Shapley values (exact or converged
 //! KernelSHAP) through its surrogate, beside the cheap baselines and the sampling estimators
-//! at their budgets; `--shard K/N` measures a part of the images, `--merge DIR…` joins shards.
+//! at their budgets; `--shard K/N` measures a part of the images, `--merge DIR…` joins shards,
+//! `--truth-from DIR` scores another explainer against an earlier evaluation's ground truth.
 //! The training snapshots beside the explainer (or `--snapshots FILE…`) give its learning curve.
 //! See [`crate::fastshap::evaluate`] for what each file holds.
 
 use crate::fastshap::evaluate::{
-    EvaluateConfig, EvaluateSummary, GroundTruth, Original, Shard, curve, evaluate, merge,
+    EvaluateConfig, EvaluateSummary, GroundTruth, Original, Shard, curve, evaluate, merge, rescore,
 };
 use anyhow::{Context, Result, ensure};
 use std::path::PathBuf;
@@ -26,7 +27,7 @@ pub struct Args {
     #[command(flatten)]
     arch: super::model_flags::ArchArgs,
     /// CIFAR-10 source or `embedded`; images are drawn from its test split.
-    #[arg(long, required_unless_present = "merge")]
+    #[arg(long, required_unless_present_any = ["merge", "truth_from"])]
     data: Option<String>,
     /// Output directory.
     #[arg(long)]
@@ -80,6 +81,12 @@ pub struct Args {
     /// Join shard directories (each with a `records.json`) into one evaluation in --out.
     #[arg(long, num_args = 1..)]
     merge: Vec<PathBuf>,
+    /// Score the explainer against an earlier evaluation of the same surrogate (its --out
+    /// directory, unsharded or merged): its images, ground truth and baselines are reused, and
+    /// only the explainer's φ, curves, snapshots and timing are measured. --images, --seed,
+    /// --ground-truth and --budgets come from those records.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["merge", "shard"])]
+    truth_from: Option<PathBuf>,
     /// Training snapshots to score for the learning curve (default: those in the snapshots/
     /// folder beside --explainer, from `fastshap explainer --snapshots N`).
     #[arg(long, num_args = 1.., value_name = "FILE", conflicts_with = "no_snapshots")]
@@ -101,12 +108,6 @@ fn measure(a: &Args, gpu: &crate::gpu::Options) -> Result<EvaluateSummary> {
     let (explainer, surrogate, _) =
         super::model_flags::explainer_and_surrogate(path, a.surrogate.as_deref())?;
     crate::fastshap::evaluate::check_models(&explainer, &surrogate)?;
-    let original_model =
-        super::model_flags::original_of(&surrogate, a.original.as_deref(), &a.arch)?;
-    let original = original_model.as_ref().map(|(path, model)| Original {
-        path: path.clone(),
-        model,
-    });
     let snapshots = if a.no_snapshots {
         Vec::new()
     } else if a.snapshots.is_empty() {
@@ -114,7 +115,6 @@ fn measure(a: &Args, gpu: &crate::gpu::Options) -> Result<EvaluateSummary> {
     } else {
         curve::snapshots_at(&a.snapshots)?
     };
-    let (_, test) = crate::data::load_source(a.data.as_deref().context("--data is required")?)?;
     let cfg = EvaluateConfig {
         images: a.images,
         ground_truth: a.ground_truth,
@@ -137,6 +137,16 @@ fn measure(a: &Args, gpu: &crate::gpu::Options) -> Result<EvaluateSummary> {
         shard: a.shard,
         snapshots,
     };
+    if let Some(previous) = &a.truth_from {
+        return rescore(&explainer, path, &surrogate, previous, &cfg, &a.out);
+    }
+    let original_model =
+        super::model_flags::original_of(&surrogate, a.original.as_deref(), &a.arch)?;
+    let original = original_model.as_ref().map(|(path, model)| Original {
+        path: path.clone(),
+        model,
+    });
+    let (_, test) = crate::data::load_source(a.data.as_deref().context("--data is required")?)?;
     evaluate(
         &explainer,
         path,

@@ -29,7 +29,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::time::Instant;
 
-fn to_f64(v: &[f32]) -> Vec<f64> {
+pub(super) fn to_f64(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
 }
 
@@ -61,7 +61,7 @@ fn timing_batch(x: &Tensor, at_least: usize) -> Result<Tensor> {
 /// the shard's batch (repeated up to `cfg.fastshap_batch` images), one over a single image and
 /// one call of `batch` masks of the first image's game, back to back, so both see the same
 /// machine load.
-fn time_rounds(
+pub(super) fn time_rounds(
     explainer: &Explainer,
     surrogate: &dyn SurrogateModel,
     x: &Tensor,

@@ -14,6 +14,9 @@
 //! 4. **render**: `fidelity.json`/`.md`, tables, plots, maps, `report.md`; with the
 //!    explainer's training snapshots, its learning curve ([`curve`]).
 //!
+//! `--truth-from DIR` ([`rescore`]) replaces phase 1 for another explainer of the same
+//! surrogate: an earlier run's records, with only the explainer's parts measured again.
+//!
 //! Images come from the test split; no trainer validates on it (validation is a held-out part
 //! of the training split, [`crate::data::holdout`]), so evaluated images never took part in
 //! any selection.
@@ -24,10 +27,12 @@ mod measure;
 mod picture;
 pub mod record;
 mod render;
+mod rescore;
 pub mod verdict;
 
 pub use aggregate::{AucEntry, Comparison, Fidelity, Timing};
 pub use render::{PAPER_AUC, fidelity_md};
+pub use rescore::rescore;
 pub use verdict::Verdict;
 
 use super::SurrogateModel;
@@ -334,7 +339,6 @@ pub fn evaluate(
             files: vec![out.join(record::RECORDS_FILE)],
         });
     }
-    file.write(out)?;
     finish(vec![("this run".into(), file)], cfg.bootstrap, out)
 }
 
@@ -342,6 +346,14 @@ pub fn evaluate(
 pub fn merge(dirs: &[PathBuf], bootstrap: usize, out: &Path) -> Result<EvaluateSummary> {
     if dirs.is_empty() {
         bail!("--merge needs at least one shard directory");
+    }
+    // The merged records.json is written into --out: it must not replace a shard's.
+    for d in dirs {
+        ensure!(
+            !out.join(record::RECORDS_FILE).exists() || !same_dir(d, out),
+            "--out {} is one of the shard directories; merge into another directory",
+            out.display()
+        );
     }
     let files = dirs
         .iter()
@@ -351,12 +363,34 @@ pub fn merge(dirs: &[PathBuf], bootstrap: usize, out: &Path) -> Result<EvaluateS
     finish(files, bootstrap, out)
 }
 
+/// Whether two paths name the same directory (both must exist to be compared).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 fn finish(
     files: Vec<(String, ShardFile)>,
     bootstrap: usize,
     out: &Path,
 ) -> Result<EvaluateSummary> {
     let (meta, records, timing) = merge_shards(files)?;
+    // The whole run's records (a merge's too), so `--truth-from` can score another explainer.
+    let whole = ShardFile {
+        meta,
+        shard: (0, 1),
+        records,
+        timing,
+    };
+    whole.write(out)?;
+    let ShardFile {
+        meta,
+        records,
+        timing,
+        ..
+    } = whole;
     let fidelity = aggregate::aggregate(&meta, &records, &timing, bootstrap);
     let mut written = render::render(&meta, &records, &fidelity, out)?;
     written.push(out.join(record::RECORDS_FILE));

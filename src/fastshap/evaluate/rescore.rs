@@ -1,0 +1,184 @@
+//! `evaluate --truth-from DIR`: another explainer of the same surrogate scored against an
+//! earlier evaluation's records. Their ground truth, baselines, sampling budgets, additivity
+//! and the other rankings' curves are kept; what depends on the explainer is measured again:
+//! its φ and its untrained self's, its training snapshots, its inclusion/exclusion curves and
+//! its timing against game evaluations. Exact values at P = 16 with a ResNet surrogate cost
+//! minutes per image here; this scores a second explainer against them in seconds, on the same
+//! images, so the two can be compared image by image.
+//!
+//! The records must come from this surrogate and link: each image's surrogate probabilities
+//! are computed again and must match the recorded ones, and the recorded truth must add up to
+//! this explainer's v(1) − v(0) (efficiency), which fails for another link.
+
+use super::measure::{time_rounds, to_f64};
+use super::record::{CurveRecord, ShardFile, SnapshotPhi};
+use super::{EvaluateConfig, EvaluateSummary, check_models, finish, training_seconds};
+use crate::data::{self, SIDE};
+use crate::fastshap::SurrogateModel;
+use crate::fastshap::explainer::{Explainer, Explanation, explain_batch};
+use crate::fastshap::fidelity::column;
+use crate::shap::Link;
+use crate::shap::inclusion_exclusion::{Mode, PERCENTAGES, curve};
+use crate::{Tensor, no_grad};
+use anyhow::{Context, Result, ensure};
+use std::path::Path;
+
+/// Largest difference between recomputed and recorded surrogate probabilities: the same
+/// network on the same image differs by float reassociation only (~1e-6).
+const PROBS_TOLERANCE: f64 = 1e-3;
+
+/// Scores `explainer` against the records in `previous` (an unsharded or merged evaluation of
+/// `surrogate`) and writes a whole evaluation into `out`.
+pub fn rescore(
+    explainer: &Explainer,
+    explainer_path: &Path,
+    surrogate: &dyn SurrogateModel,
+    previous: &Path,
+    cfg: &EvaluateConfig,
+    out: &Path,
+) -> Result<EvaluateSummary> {
+    check_models(explainer, surrogate)?;
+    let prev = ShardFile::read(previous)?;
+    let dir = previous.display();
+    let (p, k) = (
+        crate::fastshap::players(surrogate.superpixel()),
+        surrogate.classes(),
+    );
+    ensure!(
+        prev.meta.players == p && prev.meta.classes.len() == k,
+        "{dir}: its records have P = {} players and {} classes, this explainer P = {p} and {k}",
+        prev.meta.players,
+        prev.meta.classes.len()
+    );
+    ensure!(
+        prev.shard.1 == 1,
+        "{dir}: the records of shard {}/{}; join the shards with `fastshap evaluate --merge` and \
+         score against the merged directory",
+        prev.shard.0,
+        prev.shard.1
+    );
+    let mut records = prev.records;
+    ensure!(!records.is_empty(), "{dir}: its records hold no images");
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut xs = Vec::with_capacity(records.len() * 3 * SIDE * SIDE);
+    for r in &records {
+        data::normalize_into(&r.image, &mut xs);
+    }
+    let x = Tensor::from_slice(&xs, &[records.len(), 3, SIDE, SIDE])?;
+    let _ng = no_grad();
+    let ex = explain_batch(explainer, surrogate, &x)?;
+    check_same_game(&ex, &records_view(&records), &dir.to_string())?;
+    let untrained = Explainer::initial(
+        explainer.config.clone(),
+        explainer.classes.clone(),
+        surrogate,
+    )?;
+    let ux = explain_batch(&untrained, surrogate, &x)?;
+    let snaps = super::curve::explain_snapshots(&cfg.snapshots, explainer, surrogate, &x)?;
+    let link = explainer.config.link.link();
+    let first = surrogate.game(x.narrow(0, 0, 1)?, link, cfg.batch)?;
+    let mut timing = time_rounds(explainer, surrogate, &x, &first, cfg)?;
+    drop(first);
+    let t = &prev.timing;
+    timing.truth_seconds = t.truth_seconds;
+    timing.truth_evaluations = t.truth_evaluations;
+    timing.kernelshap_seconds = t.kernelshap_seconds;
+    timing.kernelshap_evaluations = t.kernelshap_evaluations;
+    timing.kernelshap_images = t.kernelshap_images;
+
+    for (j, r) in records.iter_mut().enumerate() {
+        for e in &mut r.estimators {
+            match e.name.as_str() {
+                "fastshap" => e.phi = to_f64(ex.phi_of(j)),
+                "fastshap (untrained)" => e.phi = to_f64(ux.phi_of(j)),
+                _ => {}
+            }
+        }
+        r.snapshots = snaps
+            .iter()
+            .map(|(step, e)| SnapshotPhi {
+                step: *step,
+                phi: to_f64(e.phi_of(j)),
+            })
+            .collect();
+        if r.curves.iter().any(|c| c.method == "fastshap") {
+            let game = surrogate.game(x.narrow(0, j, 1)?, Link::Softmax, cfg.batch)?;
+            let rank = column(&to_f64(ex.phi_of(j)), p, k, r.class);
+            for c in r.curves.iter_mut().filter(|c| c.method == "fastshap") {
+                let mode = if c.mode == "inclusion" {
+                    Mode::Inclusion
+                } else {
+                    Mode::Exclusion
+                };
+                let new = curve(&game, &rank, r.class, &PERCENTAGES, mode, true)?;
+                *c = CurveRecord {
+                    method: c.method.clone(),
+                    mode: c.mode.clone(),
+                    x: new.x,
+                    top1: new.top1,
+                    log_odds: new.log_odds,
+                };
+            }
+        }
+        if cfg.progress {
+            eprintln!("image {}/{} (#{}): rescored", j + 1, ex.images, r.index);
+        }
+    }
+    let mut meta = prev.meta;
+    meta.explainer = explainer_path.display().to_string();
+    meta.training_seconds = training_seconds(explainer_path);
+    let file = ShardFile {
+        meta,
+        shard: (0, 1),
+        records,
+        timing,
+    };
+    finish(vec![(dir.to_string(), file)], cfg.bootstrap, out)
+}
+
+/// What [`check_same_game`] reads of a record: test index, surrogate probabilities [K], truth
+/// [P × K] and the truth's own efficiency gap.
+type RecordView<'a> = (usize, &'a [f64], &'a [f64], f64);
+
+fn records_view(records: &[super::record::ImageRecord]) -> Vec<RecordView<'_>> {
+    records
+        .iter()
+        .map(|r| {
+            (
+                r.index,
+                r.surrogate_probs.as_slice(),
+                r.truth.as_slice(),
+                r.efficiency_gap,
+            )
+        })
+        .collect()
+}
+
+/// The records were measured on this surrogate (same probabilities) under this link (the truth
+/// sums to this explainer's v(1) − v(0) per class): one clear error naming the image if not.
+fn check_same_game(ex: &Explanation, records: &[RecordView], dir: &str) -> Result<()> {
+    let k = ex.classes;
+    for (j, &(index, probs, truth, gap)) in records.iter().enumerate() {
+        let worst = (0..k)
+            .map(|c| (ex.probs[j * k + c] as f64 - probs[c]).abs())
+            .fold(0.0, f64::max);
+        ensure!(
+            worst <= PROBS_TOLERANCE,
+            "{dir}: test image #{index}'s surrogate probabilities differ from the recorded ones \
+             by {worst:.1e}: the records come from another surrogate (give the one they were \
+             measured with, --surrogate)"
+        );
+        for c in 0..k {
+            let sum: f64 = (0..ex.players).map(|i| truth[i * k + c]).sum();
+            let want = (ex.grand[j * k + c] - ex.null[c]) as f64;
+            let off = (sum - want).abs();
+            ensure!(
+                off <= gap + 1e-3 * want.abs().max(1.0),
+                "{dir}: test image #{index}'s recorded truth sums to {sum:.4} for class {c}, \
+                 not this explainer's v(1) − v(0) = {want:.4}: the records were measured under \
+                 another link"
+            );
+        }
+    }
+    Ok(())
+}
