@@ -340,7 +340,7 @@ fn evaluate_tiny_pipeline_end_to_end() {
     // run's answer again (timings aside) without measuring a truth; another explainer (the
     // best weights) scores as its own full run does.
     let again = dir.path().join("again");
-    rescore(&last, &lpath, &sur, &merged, &ks_cfg(), &again).unwrap();
+    rescore(&last, &lpath, &sur, &[merged.clone()], &ks_cfg(), &again).unwrap();
     assert_eq!(strip(&again), strip(&one), "rescored run differs");
     let direct = dir.path().join("direct");
     let best_cfg = EvaluateConfig {
@@ -358,12 +358,75 @@ fn evaluate_tiny_pipeline_end_to_end() {
     )
     .unwrap();
     let rescored = dir.path().join("rescored");
-    rescore(&explainer, &epath, &sur, &one, &best_cfg, &rescored).unwrap();
+    rescore(
+        &explainer,
+        &epath,
+        &sur,
+        &[one.clone()],
+        &best_cfg,
+        &rescored,
+    )
+    .unwrap();
     assert_eq!(
         strip(&rescored),
         strip(&direct),
         "rescoring differs from a run"
     );
+    // Runs with other seeds pool into one (more images without measuring the first ones
+    // again); an image in two runs, or a run of another kind, is refused.
+    let more = |seed: u64, budgets: Vec<usize>| {
+        let d = dir.path().join(format!("seed{seed}"));
+        let c = EvaluateConfig {
+            seed,
+            images: 2,
+            budgets,
+            ..best_cfg.clone()
+        };
+        evaluate(&explainer, &epath, &sur, Some(&original), &te, &c, &d).unwrap();
+        d
+    };
+    let seed1 = more(1, best_cfg.budgets.clone());
+    let pooled = dir.path().join("pooled");
+    let runs = [one.clone(), seed1.clone()];
+    let sp = rescore(&explainer, &epath, &sur, &runs, &best_cfg, &pooled).unwrap();
+    assert_eq!(sp.images, 6);
+    let indices = |d: &Path| -> Vec<u64> {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("records.json")).unwrap())
+                .unwrap();
+        let recs = v["records"].as_array().unwrap();
+        for (i, r) in recs.iter().enumerate() {
+            assert_eq!(r["position"].as_u64(), Some(i as u64));
+        }
+        recs.iter().map(|r| r["index"].as_u64().unwrap()).collect()
+    };
+    assert_eq!(indices(&pooled), [indices(&one), indices(&seed1)].concat());
+    let twice = [one.clone(), one.clone()];
+    let e = rescore(
+        &explainer,
+        &epath,
+        &sur,
+        &twice,
+        &best_cfg,
+        &dir.path().join("x"),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("is in both"), "{e}");
+    let other_kind = [one.clone(), more(2, vec![32])];
+    let e = rescore(
+        &explainer,
+        &epath,
+        &sur,
+        &other_kind,
+        &best_cfg,
+        &dir.path().join("x"),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("is not an evaluation like"), "{e}");
     // Records of another surrogate (probabilities) or another link (the truth's sums) are
     // refused, naming the image.
     let tamper = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
@@ -378,7 +441,7 @@ fn evaluate_tiny_pipeline_end_to_end() {
             &explainer,
             &epath,
             &sur,
-            &d,
+            &[d],
             &best_cfg,
             &dir.path().join("x"),
         )

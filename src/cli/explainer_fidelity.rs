@@ -81,12 +81,13 @@ pub struct Args {
     /// Join shard directories (each with a `records.json`) into one evaluation in --out.
     #[arg(long, num_args = 1..)]
     merge: Vec<PathBuf>,
-    /// Score the explainer against an earlier evaluation of the same surrogate (its --out
-    /// directory, unsharded or merged): its images, ground truth and baselines are reused, and
-    /// only the explainer's φ, curves, snapshots and timing are measured. --images, --seed,
+    /// Score the explainer against earlier evaluations of the same surrogate (their --out
+    /// directories, unsharded or merged; several are pooled, e.g. runs with other --seed for
+    /// more images): their images, ground truth and baselines are reused, and only the
+    /// explainer's φ, curves, snapshots and timing are measured. --images, --seed,
     /// --ground-truth and --budgets come from those records.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["merge", "shard"])]
-    truth_from: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["merge", "shard"])]
+    truth_from: Vec<PathBuf>,
     /// Training snapshots to score for the learning curve (default: those in the snapshots/
     /// folder beside --explainer, from `fastshap explainer --snapshots N`).
     #[arg(long, num_args = 1.., value_name = "FILE", conflicts_with = "no_snapshots")]
@@ -137,8 +138,8 @@ fn measure(a: &Args, gpu: &crate::gpu::Options) -> Result<EvaluateSummary> {
         shard: a.shard,
         snapshots,
     };
-    if let Some(previous) = &a.truth_from {
-        return rescore(&explainer, path, &surrogate, previous, &cfg, &a.out);
+    if !a.truth_from.is_empty() {
+        return rescore(&explainer, path, &surrogate, &a.truth_from, &cfg, &a.out);
     }
     let original_model =
         super::model_flags::original_of(&surrogate, a.original.as_deref(), &a.arch)?;

@@ -11,7 +11,7 @@
 //! this explainer's v(1) − v(0) (efficiency), which fails for another link.
 
 use super::measure::{time_rounds, to_f64};
-use super::record::{CurveRecord, ShardFile, SnapshotPhi};
+use super::record::{CurveRecord, RunMeta, ShardFile, SnapshotPhi};
 use super::{EvaluateConfig, EvaluateSummary, check_models, finish, training_seconds};
 use crate::data::{self, SIDE};
 use crate::fastshap::SurrogateModel;
@@ -20,26 +20,31 @@ use crate::fastshap::fidelity::column;
 use crate::shap::Link;
 use crate::shap::inclusion_exclusion::{Mode, PERCENTAGES, curve};
 use crate::{Tensor, no_grad};
-use anyhow::{Context, Result, ensure};
-use std::path::Path;
+use anyhow::{Context, Result, bail, ensure};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 /// Largest difference between recomputed and recorded surrogate probabilities: the same
 /// network on the same image differs by float reassociation only (~1e-6).
 const PROBS_TOLERANCE: f64 = 1e-3;
 
-/// Scores `explainer` against the records in `previous` (an unsharded or merged evaluation of
-/// `surrogate`) and writes a whole evaluation into `out`.
+/// Scores `explainer` against the records in `previous` (unsharded or merged evaluations of
+/// `surrogate`; several are pooled, [`pool_runs`]) and writes a whole evaluation into `out`.
 pub fn rescore(
     explainer: &Explainer,
     explainer_path: &Path,
     surrogate: &dyn SurrogateModel,
-    previous: &Path,
+    previous: &[PathBuf],
     cfg: &EvaluateConfig,
     out: &Path,
 ) -> Result<EvaluateSummary> {
     check_models(explainer, surrogate)?;
-    let prev = ShardFile::read(previous)?;
-    let dir = previous.display();
+    let prev = pool_runs(previous)?;
+    let dir = previous
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     let (p, k) = (
         crate::fastshap::players(surrogate.superpixel()),
         surrogate.classes(),
@@ -50,15 +55,7 @@ pub fn rescore(
         prev.meta.players,
         prev.meta.classes.len()
     );
-    ensure!(
-        prev.shard.1 == 1,
-        "{dir}: the records of shard {}/{}; join the shards with `fastshap evaluate --merge` and \
-         score against the merged directory",
-        prev.shard.0,
-        prev.shard.1
-    );
     let mut records = prev.records;
-    ensure!(!records.is_empty(), "{dir}: its records hold no images");
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut xs = Vec::with_capacity(records.len() * 3 * SIDE * SIDE);
     for r in &records {
@@ -67,7 +64,7 @@ pub fn rescore(
     let x = Tensor::from_slice(&xs, &[records.len(), 3, SIDE, SIDE])?;
     let _ng = no_grad();
     let ex = explain_batch(explainer, surrogate, &x)?;
-    check_same_game(&ex, &records_view(&records), &dir.to_string())?;
+    check_same_game(&ex, &records_view(&records), &dir)?;
     let untrained = Explainer::initial(
         explainer.config.clone(),
         explainer.classes.clone(),
@@ -133,7 +130,68 @@ pub fn rescore(
         records,
         timing,
     };
-    finish(vec![(dir.to_string(), file)], cfg.bootstrap, out)
+    finish(vec![(dir, file)], cfg.bootstrap, out)
+}
+
+/// The records of one or more whole evaluations (each unsharded or merged) as one run: they
+/// must agree on everything but their seeds, image counts and explainers, and share no image.
+/// Images are renumbered in the order given, truth timings summed; the pooled run keeps the
+/// first one's seed (each record keeps the per-image seeds it was measured with). Measuring
+/// more images later is then another run with another `--seed`, pooled with the first.
+fn pool_runs(dirs: &[PathBuf]) -> Result<ShardFile> {
+    let Some(first) = dirs.first() else {
+        bail!("--truth-from needs at least one evaluation directory");
+    };
+    let mut pooled: Option<ShardFile> = None;
+    let mut seen: HashMap<usize, String> = HashMap::new();
+    for d in dirs {
+        let f = ShardFile::read(d)?;
+        let name = d.display().to_string();
+        ensure!(
+            f.shard.1 == 1,
+            "{name}: the records of shard {}/{}; join the shards with `fastshap evaluate \
+             --merge` and score against the merged directory",
+            f.shard.0,
+            f.shard.1
+        );
+        ensure!(!f.records.is_empty(), "{name}: its records hold no images");
+        for r in &f.records {
+            if let Some(other) = seen.insert(r.index, name.clone()) {
+                bail!("test image #{} is in both {other} and {name}", r.index);
+            }
+        }
+        let Some(run) = pooled.as_mut() else {
+            pooled = Some(f);
+            continue;
+        };
+        let comparable = RunMeta {
+            seed: run.meta.seed,
+            images: run.meta.images,
+            explainer: run.meta.explainer.clone(),
+            training_seconds: run.meta.training_seconds,
+            rollout_skipped: run.meta.rollout_skipped.clone(),
+            ..f.meta.clone()
+        };
+        ensure!(
+            comparable == run.meta,
+            "{name} is not an evaluation like {} (players, classes, ground truth, reference, \
+             budgets, tolerances or batch differ)",
+            first.display()
+        );
+        run.meta.images += f.meta.images;
+        let (t, n) = (&mut run.timing, &f.timing);
+        t.truth_seconds += n.truth_seconds;
+        t.truth_evaluations += n.truth_evaluations;
+        t.kernelshap_seconds += n.kernelshap_seconds;
+        t.kernelshap_evaluations += n.kernelshap_evaluations;
+        t.kernelshap_images += n.kernelshap_images;
+        run.records.extend(f.records);
+    }
+    let mut run = pooled.expect("at least one directory was read");
+    for (position, r) in run.records.iter_mut().enumerate() {
+        r.position = position;
+    }
+    Ok(run)
 }
 
 /// What [`check_same_game`] reads of a record: test index, surrogate probabilities [K], truth
