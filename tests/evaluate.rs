@@ -340,7 +340,15 @@ fn evaluate_tiny_pipeline_end_to_end() {
     // run's answer again (timings aside) without measuring a truth; another explainer (the
     // best weights) scores as its own full run does.
     let again = dir.path().join("again");
-    rescore(&last, &lpath, &sur, &[merged.clone()], &ks_cfg(), &again).unwrap();
+    rescore(
+        &last,
+        &lpath,
+        &sur,
+        std::slice::from_ref(&merged),
+        &ks_cfg(),
+        &again,
+    )
+    .unwrap();
     assert_eq!(strip(&again), strip(&one), "rescored run differs");
     let direct = dir.path().join("direct");
     let best_cfg = EvaluateConfig {
@@ -362,7 +370,7 @@ fn evaluate_tiny_pipeline_end_to_end() {
         &explainer,
         &epath,
         &sur,
-        &[one.clone()],
+        std::slice::from_ref(&one),
         &best_cfg,
         &rescored,
     )
