@@ -12,12 +12,11 @@
 //! what the surrogate's trunk was trained with, so frozen statistics keep the starting features
 //! the surrogate's own (the usual choice for fine-tuning with small batches).
 
-use super::player_head::PlayerHead;
+use super::player_head::{PlayerHead, all_present};
 use super::resnet::{ResNet, ResNetConfig};
 use super::spec::Plan;
 use crate::Tensor;
 use crate::nn::{InitRng, Kind, Module, join};
-use crate::ops::masking::apply_player_mask;
 use anyhow::{Result, ensure};
 
 /// Side of the ResNet's last map for 32 × 32 inputs (three stride-2 stages).
@@ -121,26 +120,20 @@ impl ResNetExplainer {
             surrogate.config,
             self.config.backbone
         );
-        let mut src = Vec::new();
-        surrogate.visit_features("", &mut |_, t, _| src.push(t.clone()));
-        let mut dst = Vec::new();
-        self.backbone
-            .visit_features("", &mut |_, t, _| dst.push(t.clone()));
-        for (d, s) in dst.iter().zip(&src) {
-            d.assign(s)?;
-        }
-        Ok(())
+        crate::nn::copy_visited(
+            |f| self.backbone.visit_features("", f),
+            |f| surrogate.visit_features("", f),
+        )
     }
 
     /// Images [B, 3, 32, 32] → φ before normalisation [B, P, K].
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let c = &self.config;
         let b = x.dim(0);
-        let players = (32 / c.superpixel).pow(2);
-        // The surrogate's input with every player present.
-        let full = apply_player_mask(x, &Tensor::ones(&[b, players])?, c.superpixel)?;
         // Frozen BatchNorm statistics (module doc).
-        let map = self.backbone.features(&full, false)?; // [B, C, 4, 4]
+        let map = self
+            .backbone
+            .features(&all_present(x, c.superpixel)?, false)?; // [B, C, 4, 4]
         let cells = map.reshape(&[b, c.backbone.widths[3], GRID * GRID])?;
         self.head.forward(&cells.permute(&[0, 2, 1])?)
     }

@@ -9,12 +9,11 @@
 //! token covers r × r of them (r = patch / superpixel), so its head ([`PlayerHead`]) emits r²·K
 //! values, placed back on the player grid.
 
-use super::player_head::PlayerHead;
+use super::player_head::{PlayerHead, all_present};
 use super::spec::Plan;
 use super::vit::{Vit, VitConfig};
 use crate::Tensor;
 use crate::nn::{InitRng, Kind, Module, join};
-use crate::ops::masking::apply_player_mask;
 use anyhow::{Result, ensure};
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
@@ -112,26 +111,17 @@ impl VitExplainer {
             surrogate.config,
             self.config.backbone
         );
-        let mut src = Vec::new();
-        surrogate.visit_features("", &mut |_, t, _| src.push(t.clone()));
-        let mut dst = Vec::new();
-        self.backbone
-            .visit_features("", &mut |_, t, _| dst.push(t.clone()));
-        for (d, s) in dst.iter().zip(&src) {
-            d.assign(s)?;
-        }
-        Ok(())
+        crate::nn::copy_visited(
+            |f| self.backbone.visit_features("", f),
+            |f| surrogate.visit_features("", f),
+        )
     }
 
     /// Images [B, 3, 32, 32] → φ before normalisation [B, P, K].
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let c = &self.config;
-        let b = x.dim(0);
         let grid = c.backbone.image / c.backbone.patch;
-        let players = (c.backbone.image / c.superpixel).pow(2);
-        // The surrogate's input with every player present.
-        let full = apply_player_mask(x, &Tensor::ones(&[b, players])?, c.superpixel)?;
-        let h = self.backbone.features(&full)?;
+        let h = self.backbone.features(&all_present(x, c.superpixel)?)?;
         self.head.forward(&h.narrow(1, 1, grid * grid)?)
     }
 }

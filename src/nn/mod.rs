@@ -59,6 +59,27 @@ pub fn join(prefix: &str, name: &str) -> String {
     }
 }
 
+/// A visitor of a module's tensors, as [`Module::visit`] takes one.
+pub type Visitor<'a> = &'a mut dyn FnMut(String, &Tensor, Kind);
+
+/// Copies each tensor `src` visits into the one `dst` visits at the same place: a backbone
+/// taken from a trained network of the same layout (the callers check the configs match).
+pub fn copy_visited(dst: impl FnOnce(Visitor), src: impl FnOnce(Visitor)) -> anyhow::Result<()> {
+    let (mut to, mut from) = (Vec::new(), Vec::new());
+    dst(&mut |_, t, _| to.push(t.clone()));
+    src(&mut |_, t, _| from.push(t.clone()));
+    anyhow::ensure!(
+        to.len() == from.len(),
+        "copying {} tensors into {}",
+        from.len(),
+        to.len()
+    );
+    for (d, s) in to.iter().zip(&from) {
+        d.assign(s)?;
+    }
+    Ok(())
+}
+
 /// The seeded generator every initialiser draws from.
 pub type InitRng = rand::rngs::StdRng;
 

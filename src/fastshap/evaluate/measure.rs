@@ -11,7 +11,7 @@ use super::record::{
 };
 use super::{ADDITIVITY_PAIRS, EvaluateConfig, Original};
 use crate::data::{self, Dataset, SIDE};
-use crate::fastshap::explainer::{Explainer, explain_batch};
+use crate::fastshap::explainer::{Explainer, Explanation, explain_batch};
 use crate::fastshap::fidelity::{ImageBudget, budget_errors, column};
 use crate::fastshap::{SurrogateModel, mix};
 use crate::math::argmax;
@@ -55,6 +55,29 @@ fn timing_batch(x: &Tensor, at_least: usize) -> Result<Tensor> {
     }
     let copies = vec![x; at_least.div_ceil(n)];
     crate::ops::plumbing::concat(&copies, 0)
+}
+
+/// (explainer, untrained explainer, (step, snapshot) …) explanations of the same images.
+pub(super) type Explained = (Explanation, Explanation, Vec<(u64, Explanation)>);
+
+/// The explainer's explanation of `x`, its untrained self's (the same network at its initial
+/// weights: the score training has to beat) and each training snapshot's (the learning curve,
+/// against the same truth as the rest).
+pub(super) fn explain_all(
+    explainer: &Explainer,
+    surrogate: &dyn SurrogateModel,
+    x: &Tensor,
+    snapshots: &[(u64, std::path::PathBuf)],
+) -> Result<Explained> {
+    let ex = explain_batch(explainer, surrogate, x)?;
+    let untrained = Explainer::initial(
+        explainer.config.clone(),
+        explainer.classes.clone(),
+        surrogate,
+    )?;
+    let ux = explain_batch(&untrained, surrogate, x)?;
+    let snaps = super::curve::explain_snapshots(snapshots, explainer, surrogate, x)?;
+    Ok((ex, ux, snaps))
 }
 
 /// FastSHAP against game evaluations, interleaved: each round times one explainer pass over
@@ -251,16 +274,7 @@ pub(super) fn measure(
     let image_of = |j: usize| x.narrow(0, j, 1);
     let _ng = no_grad();
     let link = explainer.config.link.link();
-    let ex = explain_batch(explainer, surrogate, &x)?;
-    // The same network at its initial weights: the score training has to beat.
-    let untrained = Explainer::initial(
-        explainer.config.clone(),
-        explainer.classes.clone(),
-        surrogate,
-    )?;
-    let ux = explain_batch(&untrained, surrogate, &x)?;
-    // The learning curve: one pass per snapshot, against the same truth as the rest.
-    let snaps = super::curve::explain_snapshots(&cfg.snapshots, explainer, surrogate, &x)?;
+    let (ex, ux, snaps) = explain_all(explainer, surrogate, &x, &cfg.snapshots)?;
     let oprobs: Option<Vec<f32>> = match original {
         Some(o) => Some(o.model.logits(&x, false)?.softmax()?.to_vec()?),
         None => None,

@@ -140,6 +140,17 @@ pub struct ShardTiming {
     pub kernelshap_images: usize,
 }
 
+impl ShardTiming {
+    /// Adds `other`'s ground-truth and converged-KernelSHAP cost (pooling runs or shards).
+    pub fn add_truth(&mut self, other: &ShardTiming) {
+        self.truth_seconds += other.truth_seconds;
+        self.truth_evaluations += other.truth_evaluations;
+        self.kernelshap_seconds += other.kernelshap_seconds;
+        self.kernelshap_evaluations += other.kernelshap_evaluations;
+        self.kernelshap_images += other.kernelshap_images;
+    }
+}
+
 /// What every shard of one evaluation must agree on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunMeta {
@@ -244,11 +255,7 @@ pub fn merge_shards(
         timing.rounds.extend(&t.rounds);
         timing.single.extend(&t.single);
         timing.batch_images = timing.batch_images.max(t.batch_images);
-        timing.truth_seconds += t.truth_seconds;
-        timing.truth_evaluations += t.truth_evaluations;
-        timing.kernelshap_seconds += t.kernelshap_seconds;
-        timing.kernelshap_evaluations += t.kernelshap_evaluations;
-        timing.kernelshap_images += t.kernelshap_images;
+        timing.add_truth(t);
     }
     let missing: Vec<String> = (0..n)
         .filter(|&k| !seen[k])

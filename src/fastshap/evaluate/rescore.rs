@@ -10,12 +10,12 @@
 //! are computed again and must match the recorded ones, and the recorded truth must add up to
 //! this explainer's v(1) − v(0) (efficiency), which fails for another link.
 
-use super::measure::{time_rounds, to_f64};
+use super::measure::{explain_all, time_rounds, to_f64};
 use super::record::{CurveRecord, RunMeta, ShardFile, SnapshotPhi};
 use super::{EvaluateConfig, EvaluateSummary, check_models, finish, training_seconds};
 use crate::data::{self, SIDE};
 use crate::fastshap::SurrogateModel;
-use crate::fastshap::explainer::{Explainer, Explanation, explain_batch};
+use crate::fastshap::explainer::{Explainer, Explanation};
 use crate::fastshap::fidelity::column;
 use crate::shap::Link;
 use crate::shap::inclusion_exclusion::{Mode, PERCENTAGES, curve};
@@ -63,25 +63,13 @@ pub fn rescore(
     }
     let x = Tensor::from_slice(&xs, &[records.len(), 3, SIDE, SIDE])?;
     let _ng = no_grad();
-    let ex = explain_batch(explainer, surrogate, &x)?;
+    let (ex, ux, snaps) = explain_all(explainer, surrogate, &x, &cfg.snapshots)?;
     check_same_game(&ex, &records_view(&records), &dir)?;
-    let untrained = Explainer::initial(
-        explainer.config.clone(),
-        explainer.classes.clone(),
-        surrogate,
-    )?;
-    let ux = explain_batch(&untrained, surrogate, &x)?;
-    let snaps = super::curve::explain_snapshots(&cfg.snapshots, explainer, surrogate, &x)?;
     let link = explainer.config.link.link();
     let first = surrogate.game(x.narrow(0, 0, 1)?, link, cfg.batch)?;
     let mut timing = time_rounds(explainer, surrogate, &x, &first, cfg)?;
     drop(first);
-    let t = &prev.timing;
-    timing.truth_seconds = t.truth_seconds;
-    timing.truth_evaluations = t.truth_evaluations;
-    timing.kernelshap_seconds = t.kernelshap_seconds;
-    timing.kernelshap_evaluations = t.kernelshap_evaluations;
-    timing.kernelshap_images = t.kernelshap_images;
+    timing.add_truth(&prev.timing);
 
     for (j, r) in records.iter_mut().enumerate() {
         for e in &mut r.estimators {
@@ -179,12 +167,7 @@ fn pool_runs(dirs: &[PathBuf]) -> Result<ShardFile> {
             first.display()
         );
         run.meta.images += f.meta.images;
-        let (t, n) = (&mut run.timing, &f.timing);
-        t.truth_seconds += n.truth_seconds;
-        t.truth_evaluations += n.truth_evaluations;
-        t.kernelshap_seconds += n.kernelshap_seconds;
-        t.kernelshap_evaluations += n.kernelshap_evaluations;
-        t.kernelshap_images += n.kernelshap_images;
+        run.timing.add_truth(&f.timing);
         run.records.extend(f.records);
     }
     let mut run = pooled.expect("at least one directory was read");
