@@ -311,12 +311,12 @@ fn bad_data_fails_before_anything_is_written() {
 /// run, `summary.json` holds the answer (originals' accuracy, the surrogate's KL, the explainer
 /// against exact values beside its untrained self), and the report leads with it and leaves out
 /// the paper-only sections.
-#[test]
-fn fidelity_experiment_writes_its_answer_first() {
+/// The `cpu` preset at the smallest budgets. P = 4 (superpixel 16): the same stages and files
+/// as P = 16, with 16 coalitions per image for the exact values instead of 65,536
+/// (tests/evaluate.rs covers P = 16).
+fn fidelity_smoke_plan() -> Plan {
     let mut plan = Plan::new(ReproPreset::Smoke);
     plan.preset = ReproPreset::Cpu;
-    // P = 4 (superpixel 16): the same stages and files as P = 16, with 16 coalitions per image
-    // for the exact values instead of 65,536 (tests/evaluate.rs covers P = 16).
     plan.superpixel = 16;
     plan.eval_images = 2;
     plan.bootstrap = 50;
@@ -328,6 +328,12 @@ fn fidelity_experiment_writes_its_answer_first() {
     f.kernelshap_images = 1;
     f.budgets = vec![16, 64];
     plan.fidelity = Some(f);
+    plan
+}
+
+#[test]
+fn fidelity_experiment_writes_its_answer_first() {
+    let plan = fidelity_smoke_plan();
     let stages = stages_of(&plan);
     let kinds: Vec<&str> = stages.iter().map(|s| s.kind.as_str()).collect();
     assert_eq!(kinds, ["original", "surrogate", "explainer", "evaluation"]);
@@ -346,7 +352,7 @@ fn fidelity_experiment_writes_its_answer_first() {
         summary["originals"]["resnet"]["test_accuracy"].is_number(),
         "{summary}"
     );
-    let slug = fastshap::reproduce::fidelity_slug(plan.superpixel);
+    let slug = fastshap::reproduce::fidelity_slug(&plan);
     let sur = &summary["surrogates"][slug];
     assert!(sur["val_kl"].as_f64().unwrap() >= 0.0, "{summary}");
     let e = &summary["explainers"][slug];
@@ -395,4 +401,37 @@ fn fidelity_experiment_writes_its_answer_first() {
         html.contains("Learning curve") && html.contains("against training steps"),
         "the learning curve section"
     );
+}
+
+/// The same experiment through a ResNet surrogate (`reproduce --surrogate-arch resnet`): the
+/// surrogate trained is a ResNet, and the answer holds its explainer against exact values.
+#[test]
+fn fidelity_experiment_runs_through_a_resnet_surrogate() {
+    let mut plan = fidelity_smoke_plan().with_resnet_surrogate().unwrap();
+    let f = plan.fidelity.as_mut().unwrap();
+    let r = f.resnet_surrogate.as_mut().unwrap();
+    r.widths = [4, 4, 8, 8];
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = ReproOptions {
+        quiet: true,
+        ..ReproOptions::default()
+    };
+    reproduce(&plan, "embedded", tmp.path(), &opts).unwrap();
+    let slug = fastshap::reproduce::fidelity_slug(&plan);
+    assert_eq!(slug, "resnet-by-resnet16");
+    let sur = fastshap::fastshap::Surrogate::load(
+        &tmp.path()
+            .join("surrogates")
+            .join(slug)
+            .join("best.safetensors"),
+    )
+    .unwrap();
+    assert!(matches!(sur.model, fastshap::train::Model::ResNet(_)));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("summary.json")).unwrap())
+            .unwrap();
+    let e = &summary["explainers"][slug];
+    assert_eq!(e["ground_truth"], "exact", "{summary}");
+    assert_eq!(e["players"], 4);
+    assert!(e["pearson_explained_class"]["mean"].is_number(), "{e}");
 }

@@ -27,12 +27,26 @@ pub struct Args {
     /// `demo` only: minutes of stages to size the run for (default 7).
     #[arg(long)]
     minutes: Option<f64>,
+    /// `cpu` and `demo` only: the surrogate whose game is explained, the ViT (default) or a
+    /// ResNet (the tiny one, with the mask channel; the demo's explainer then starts from it).
+    #[arg(long, value_enum)]
+    surrogate_arch: Option<FidelitySurrogate>,
+}
+
+/// The fidelity experiment's surrogate network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FidelitySurrogate {
+    Vit,
+    Resnet,
 }
 
 pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     let mut plan = Plan::new(a.preset);
     if let Some(s) = a.superpixel {
         plan = plan.with_superpixel(s)?;
+    }
+    if a.surrogate_arch == Some(FidelitySurrogate::Resnet) {
+        plan = plan.with_resnet_surrogate()?;
     }
     if let Some(m) = a.minutes {
         ensure!(

@@ -9,12 +9,15 @@ use super::plan::{FidelityPlan, Plan};
 use crate::fastshap::evaluate::{ADDITIVITY_PAIRS, AUTO_EXACT_MAX_PLAYERS};
 use crate::fastshap::explainer::ExplainerArch;
 use crate::fastshap::players;
-use crate::models::{ResNet, UNet, UNetConfig, Vit, VitExplainer, VitExplainerConfig};
+use crate::models::{
+    ResNet, ResNetExplainer, ResNetExplainerConfig, UNet, UNetConfig, Vit, VitExplainer,
+    VitExplainerConfig,
+};
 use crate::nn::{InitRng, Module, init_rng};
 use crate::ops::loss::cross_entropy_indices;
 use crate::ops::optim::{Adam, Optimizer};
 use crate::{Tensor, no_grad};
-use anyhow::{Result, bail};
+use anyhow::{Context, Result};
 use serde_json::json;
 use std::time::Instant;
 
@@ -167,9 +170,14 @@ fn explainer_train_rate(plan: &Plan, fid: &FidelityPlan, rng: &mut InitRng) -> R
             let vit = VitExplainer::new(cfg, rng)?;
             train_rate(&|x| vit.forward(x), vit.parameters(), 3, 32)
         }
-        ExplainerArch::Resnet => bail!(
-            "a ResNet explainer starts from a ResNet surrogate; this plan's surrogate is a ViT"
-        ),
+        ExplainerArch::Resnet => {
+            let backbone = (fid.resnet_surrogate.clone()).context(
+                "a ResNet explainer starts from a ResNet surrogate; this plan's is a ViT",
+            )?;
+            let cfg = ResNetExplainerConfig::for_backbone(backbone, plan.superpixel);
+            let resnet = ResNetExplainer::new(cfg, rng)?;
+            train_rate(&|x| resnet.forward(x), resnet.parameters(), 3, 32)
+        }
     }
 }
 
@@ -183,21 +191,24 @@ pub fn size_demo(plan: &Plan, target: f64, train_images: usize) -> Result<Plan> 
     let t0 = Instant::now();
     let rng = &mut init_rng(0);
     let original = ResNet::new(plan.size.resnet(3), rng)?;
-    let sur_model = crate::train::Model::Vit(Vit::new(fid.surrogate.clone(), rng)?);
-    let crate::train::Model::Vit(surrogate) = &sur_model else {
-        unreachable!("built as a ViT just above")
+    let sur_model = match &fid.resnet_surrogate {
+        Some(r) => crate::train::Model::ResNet(ResNet::new(r.clone(), rng)?),
+        None => crate::train::Model::Vit(Vit::new(fid.surrogate.clone(), rng)?),
     };
     let explainer_train = explainer_train_rate(&plan, &fid, rng)?;
     let orig_train = train_rate(&|x| original.forward(x, true), original.parameters(), 3, 64)?;
     let orig_fwd = forward_rate(&|x| original.forward(x, false), 3, 64)?;
     let sur_train = train_rate(
-        &|x| surrogate.forward(x, true),
-        surrogate.parameters(),
+        &|x| sur_model.logits(x, true),
+        sur_model.parameters(),
         4,
         64,
     )?;
-    // As the explainer's training calls it: the last block for the CLS token alone.
-    let sur_fwd = forward_rate(&|x| surrogate.cls_logits(x), 4, 96)?;
+    // As the explainer's training calls it: a ViT's last block for the CLS token alone.
+    let sur_fwd = match &sur_model {
+        crate::train::Model::Vit(v) => forward_rate(&|x| v.cls_logits(x), 4, 96)?,
+        m => forward_rate(&|x| m.logits(x, false), 4, 96)?,
+    };
     let games = game_rate(&sur_model, plan.superpixel, plan.game_batch())?;
 
     plan.kernelshap_max_evals = truth_budget(&plan, &fid, games, target);
@@ -292,5 +303,56 @@ mod tests {
         let cpu = Plan::new(ReproPreset::Cpu);
         let f = cpu.fidelity.clone().unwrap();
         assert_eq!(truth_budget(&cpu, &f, 1e9, 420.0), cpu.kernelshap_max_evals);
+    }
+
+    /// `--surrogate-arch resnet`: the fidelity presets swap their surrogate for the tiny ResNet
+    /// (its own slug, a game batch whose stem map fits the storage binding), the demo's
+    /// ViT-started explainer becomes a ResNet-started one, the cpu preset keeps its UNet; the
+    /// paper's presets refuse it.
+    #[test]
+    fn a_resnet_surrogate_swaps_the_fidelity_surrogate_and_its_explainer() {
+        use crate::reproduce::fidelity_slug;
+        let demo = Plan::new(ReproPreset::Demo)
+            .with_superpixel(8)
+            .unwrap()
+            .with_resnet_surrogate()
+            .unwrap();
+        let f = demo.fidelity.clone().unwrap();
+        assert_eq!(f.explainer_arch, ExplainerArch::Resnet);
+        let r = f.resnet_surrogate.clone().unwrap();
+        assert_eq!((r.in_channels, r.widths), (4, [16, 32, 32, 64]));
+        assert!(matches!(
+            f.surrogate_model(),
+            crate::train::config::ModelConfig::ResNet(_)
+        ));
+        assert_eq!(demo.game_batch(), 512);
+        assert_eq!(fidelity_slug(&demo), "resnet-by-resnet8");
+        let data = "embedded";
+        let sc = demo.surrogate_config(
+            crate::fastshap::surrogate::SurrogateArch::Resnet18,
+            std::path::Path::new("o"),
+            data,
+        );
+        assert_eq!(sc.model, f.surrogate_model());
+        assert_eq!(
+            demo.explainer_config(std::path::Path::new("s"), data).arch,
+            ExplainerArch::Resnet
+        );
+        let cpu = Plan::new(ReproPreset::Cpu).with_resnet_surrogate().unwrap();
+        assert_eq!(
+            cpu.fidelity.as_ref().unwrap().explainer_arch,
+            ExplainerArch::Unet
+        );
+        assert_eq!(fidelity_slug(&cpu), "resnet-by-resnet8");
+        assert_eq!(
+            fidelity_slug(&Plan::new(ReproPreset::Cpu)),
+            "resnet-by-vit8"
+        );
+        let e = Plan::new(ReproPreset::Tiny)
+            .with_resnet_surrogate()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("--surrogate-arch"), "{e}");
     }
 }

@@ -4,10 +4,10 @@
 
 use crate::fastshap::explainer::{ExplainerArch, ExplainerConfig};
 use crate::fastshap::surrogate::{SurrogateArch, SurrogateConfig};
-use crate::models::VitConfig;
+use crate::models::{ResNetConfig, VitConfig};
 use crate::train::config::{Arch, ModelConfig, Preset, TrainConfig};
 use crate::train::schedule::Schedule;
-use anyhow::{Result, ensure};
+use anyhow::{Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -66,6 +66,11 @@ pub struct FidelityPlan {
     /// (0, as in plans saved before it: none).
     #[serde(default)]
     pub explainer_snapshots: usize,
+    /// A ResNet surrogate instead of the ViT above (`reproduce --surrogate-arch resnet`; the
+    /// seed found ResNet surrogates best): its config, mask channel included. `None`: the ViT
+    /// (plans saved before the choice).
+    #[serde(default)]
+    pub resnet_surrogate: Option<ResNetConfig>,
 }
 
 impl Default for FidelityPlan {
@@ -99,6 +104,15 @@ impl FidelityPlan {
             budgets: crate::fastshap::evaluate::default_budgets(),
             measured: None,
             explainer_snapshots: 8,
+            resnet_surrogate: None,
+        }
+    }
+
+    /// The surrogate network the plan trains.
+    pub fn surrogate_model(&self) -> ModelConfig {
+        match &self.resnet_surrogate {
+            Some(r) => ModelConfig::ResNet(r.clone()),
+            None => ModelConfig::Vit(self.surrogate.clone()),
         }
     }
 
@@ -388,14 +402,49 @@ impl Plan {
     /// Masks per surrogate call in the fidelity experiment's games: 4,096, or fewer when a
     /// call's token rows would pass 4,096 × 65 (P = 64's), so a call's largest activations
     /// ([rows, 3·dim] for dim 32) stay under the 128 MiB storage binding of CPU adapters:
-    /// 1,024 at P = 256.
+    /// 1,024 at P = 256. A ResNet surrogate's largest activation is its stem's full-resolution
+    /// map: 32 MiB of it per call, 512 masks for the tiny ResNet's 16 channels (the batch its
+    /// P = 16 game was measured with, BENCHMARKS.md).
     pub fn game_batch(&self) -> usize {
-        let tokens = crate::fastshap::players(self.superpixel) + 1;
+        let (per_mask, most) = match self
+            .fidelity
+            .as_ref()
+            .and_then(|f| f.resnet_surrogate.as_ref())
+        {
+            Some(r) => (r.widths[0] * 32 * 32 * 4, 32 << 20),
+            None => (crate::fastshap::players(self.superpixel) + 1, 4096 * 65),
+        };
         let mut b = 4096;
-        while b > 64 && b * tokens > 4096 * 65 {
+        while b > 64 && b * per_mask > most {
             b /= 2;
         }
         b
+    }
+
+    /// The fidelity experiment with a ResNet surrogate (the size's tiny ResNet with the mask
+    /// channel) in place of the ViT; an explainer meant to start from the ViT starts from the
+    /// ResNet instead (`--explainer-arch resnet`), where its cells allow (superpixel 8, 4, 2).
+    pub fn with_resnet_surrogate(mut self) -> Result<Plan> {
+        let superpixel = self.superpixel;
+        let Some(f) = self.fidelity.as_mut() else {
+            bail!(
+                "--surrogate-arch applies to the fidelity presets (cpu, demo); preset {:?} \
+                 trains the paper's surrogates",
+                self.preset
+            );
+        };
+        f.resnet_surrogate = Some(ResNetConfig {
+            in_channels: 4,
+            ..Preset::Tiny.resnet(4)
+        });
+        if f.explainer_arch == ExplainerArch::Vit {
+            f.explainer_arch = if 8 % superpixel == 0 {
+                ExplainerArch::Resnet
+            } else {
+                ExplainerArch::Unet
+            };
+        }
+        Ok(self)
     }
 
     /// Budgets of the paper pipeline's error-vs-evaluations curves. Where exact values give
@@ -460,7 +509,7 @@ impl Plan {
         c.val_limit = bud.val_limit;
         c.seed = self.seed;
         if let Some(f) = &self.fidelity {
-            c.model = ModelConfig::Vit(f.surrogate.clone());
+            c.model = f.surrogate_model();
             c.early_stop = f.surrogate_early_stop;
         }
         c

@@ -12,7 +12,7 @@ use crate::fastshap::explainer::{self, Explainer, train_explainer};
 use crate::fastshap::standing::{self, Standing};
 use crate::fastshap::surrogate::{self, Surrogate, SurrogateArch, load_original, train_surrogate};
 use crate::fastshap::tables::{TABLE1_NOTES, best_surrogate_epoch, table1, table2};
-use crate::train::config::Arch;
+use crate::train::config::{Arch, ModelConfig};
 use crate::train::state::{self, BEST, LAST};
 use crate::train::{Model, RunOptions, eval};
 use crate::viz::{HeatmapOptions, save_png};
@@ -111,14 +111,21 @@ const TASK3: (&str, &str) = ("vit-by-vit", "vit-by-resnet");
 
 /// The fidelity experiment's pairing (presets `cpu`, `demo`): the ResNet original through a
 /// ViT surrogate whose `superpixel`-sided patches are the players (`resnet-by-vit8`: 8×8
-/// patches, P = 16; `resnet-by-vit4`: P = 64).
-pub fn fidelity_slug(superpixel: usize) -> &'static str {
-    match superpixel {
-        2 => "resnet-by-vit2",
-        4 => "resnet-by-vit4",
-        8 => "resnet-by-vit8",
-        16 => "resnet-by-vit16",
-        _ => "resnet-by-vit",
+/// patches, P = 16; `resnet-by-vit4`: P = 64), or through a ResNet surrogate
+/// (`--surrogate-arch resnet`: `resnet-by-resnet8`, …).
+pub fn fidelity_slug(plan: &Plan) -> &'static str {
+    let resnet = (plan.fidelity.as_ref()).is_some_and(|f| f.resnet_surrogate.is_some());
+    match (resnet, plan.superpixel) {
+        (false, 2) => "resnet-by-vit2",
+        (false, 4) => "resnet-by-vit4",
+        (false, 8) => "resnet-by-vit8",
+        (false, 16) => "resnet-by-vit16",
+        (false, _) => "resnet-by-vit",
+        (true, 2) => "resnet-by-resnet2",
+        (true, 4) => "resnet-by-resnet4",
+        (true, 8) => "resnet-by-resnet8",
+        (true, 16) => "resnet-by-resnet16",
+        (true, _) => "resnet-by-resnet",
     }
 }
 
@@ -177,7 +184,7 @@ pub(super) fn for_plan(plan: &Plan) -> Vec<Stage> {
     if plan.fidelity.is_none() {
         return all();
     }
-    let f = fidelity_slug(plan.superpixel);
+    let f = fidelity_slug(plan);
     vec![
         stage(
             "original resnet",
@@ -239,12 +246,13 @@ fn best(dir: &Path) -> PathBuf {
 pub(super) fn settings(plan: &Plan, data: &str, dir: &Path) -> Value {
     let orig = |s: &str| dir.join("originals").join(s).join(BEST);
     if plan.fidelity.is_some() {
-        let slug = fidelity_slug(plan.superpixel);
+        let slug = fidelity_slug(plan);
         let sur = dir.join("surrogates").join(slug).join(BEST);
+        let arch = fidelity_surrogate_arch(plan);
         return json!({
             "plan": plan,
             "originals": {"resnet": plan.original_config(Arch::Resnet18, data, None)},
-            "surrogates": {slug: plan.surrogate_config(SurrogateArch::Vit, &orig("resnet"), data)},
+            "surrogates": {slug: plan.surrogate_config(arch, &orig("resnet"), data)},
             "explainer": plan.explainer_config(&sur, data),
             "explained": [slug],
             "evaluated": [slug],
@@ -303,14 +311,26 @@ pub(super) fn run(run: &Run, stage: &Stage, log: &mut Log) -> Result<Value> {
         Job::FidelitySurrogate => {
             let s = run.plan.superpixel;
             let p = (32 / s).pow(2);
-            let name = format!("ResNet by ViT ({s}×{s} patches, P = {p})");
-            let slug = fidelity_slug(s);
-            surrogate(run, slug, "resnet", SurrogateArch::Vit, &name, &out, log)
+            let arch = fidelity_surrogate_arch(&run.plan);
+            let name = match arch {
+                SurrogateArch::Resnet18 => format!("ResNet by ResNet ({s}×{s} players, P = {p})"),
+                _ => format!("ResNet by ViT ({s}×{s} patches, P = {p})"),
+            };
+            let slug = fidelity_slug(&run.plan);
+            surrogate(run, slug, "resnet", arch, &name, &out, log)
         }
         Job::Explainer(slug) => explainer(run, slug, &out, log),
         Job::Tables => tables(run, &out),
         Job::Figures => figures(run, &out),
         Job::Evaluation(slug) => evaluation(run, slug, &out),
+    }
+}
+
+/// The fidelity experiment's surrogate kind (its network comes from the plan).
+fn fidelity_surrogate_arch(plan: &Plan) -> SurrogateArch {
+    match plan.fidelity.as_ref().map(|f| f.surrogate_model()) {
+        Some(ModelConfig::ResNet(_)) => SurrogateArch::Resnet18,
+        _ => SurrogateArch::Vit,
     }
 }
 
