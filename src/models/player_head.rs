@@ -42,14 +42,26 @@ impl PlayerHead {
         })
     }
 
-    /// The head's tensors under `head.0` / `head.2` (the PyTorch names of a Sequential).
-    pub fn plan(dim: usize, hidden: usize, r: usize, classes: usize) -> Plan {
-        vec![
+    /// A backbone explainer's tensors: the surrogate's `network` plan under `backbone.` without
+    /// its classifier (the names under `classifier`), then this head's under `head.0` / `head.2`
+    /// (the PyTorch names of a Sequential).
+    pub fn plan(
+        network: Plan,
+        classifier: &str,
+        (dim, hidden, r, classes): (usize, usize, usize, usize),
+    ) -> Plan {
+        let mut plan: Plan = network
+            .into_iter()
+            .filter(|(n, _)| !n.starts_with(classifier))
+            .map(|(n, s)| (join("backbone", &n), s))
+            .collect();
+        plan.extend([
             ("head.0.weight".into(), vec![hidden, dim]),
             ("head.0.bias".into(), vec![hidden]),
             ("head.2.weight".into(), vec![r * r * classes, hidden]),
             ("head.2.bias".into(), vec![r * r * classes]),
-        ]
+        ]);
+        plan
     }
 
     /// Sane bounds on the head's fields (config errors name the field).

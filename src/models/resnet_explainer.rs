@@ -71,20 +71,13 @@ impl ResNetExplainerConfig {
 
     /// The tensors a [`ResNetExplainer`] holds: the trunk without its classifier, then the head.
     pub fn plan(&self) -> Plan {
-        let mut plan: Plan = self
-            .backbone
-            .plan()
-            .into_iter()
-            .filter(|(n, _)| !n.starts_with("linear."))
-            .map(|(n, s)| (join("backbone", &n), s))
-            .collect();
-        plan.extend(PlayerHead::plan(
+        let head = (
             self.backbone.widths[3],
             self.head_hidden,
             self.per_cell(),
             self.classes,
-        ));
-        plan
+        );
+        PlayerHead::plan(self.backbone.plan(), "linear.", head)
     }
 }
 

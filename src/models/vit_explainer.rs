@@ -62,20 +62,13 @@ impl VitExplainerConfig {
 
     /// The tensors a [`VitExplainer`] holds: the backbone without its CLS head, then the head.
     pub fn plan(&self) -> Plan {
-        let mut plan: Plan = self
-            .backbone
-            .plan()
-            .into_iter()
-            .filter(|(n, _)| !n.starts_with("head."))
-            .map(|(n, s)| (join("backbone", &n), s))
-            .collect();
-        plan.extend(PlayerHead::plan(
+        let head = (
             self.backbone.dim,
             self.head_hidden,
             self.per_patch(),
             self.classes,
-        ));
-        plan
+        );
+        PlayerHead::plan(self.backbone.plan(), "head.", head)
     }
 }
 
