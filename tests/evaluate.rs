@@ -422,6 +422,12 @@ fn evaluate_tiny_pipeline_end_to_end() {
     .unwrap()
     .to_string();
     assert!(e.contains("is in both"), "{e}");
+    // Writing over an input's records is refused.
+    let e = rescore(&explainer, &epath, &sur, &runs, &best_cfg, &seed1)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("one of the --truth-from directories"), "{e}");
     let other_kind = [one.clone(), more(2, vec![32])];
     let e = rescore(
         &explainer,

@@ -55,6 +55,15 @@ pub fn rescore(
         prev.meta.players,
         prev.meta.classes.len()
     );
+    // The rescored records.json is written into --out: it must not replace an input's.
+    for d in previous {
+        ensure!(
+            !super::same_dir(d, out),
+            "--out {} is one of the --truth-from directories; write the rescored evaluation \
+             elsewhere",
+            out.display()
+        );
+    }
     let mut records = prev.records;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut xs = Vec::with_capacity(records.len() * 3 * SIDE * SIDE);
