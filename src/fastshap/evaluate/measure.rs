@@ -80,6 +80,17 @@ pub(super) fn explain_all(
     Ok((ex, ux, snaps))
 }
 
+/// Image `j`'s φ in each snapshot's explanation, for its record.
+pub(super) fn snapshot_phis(snaps: &[(u64, Explanation)], j: usize) -> Vec<SnapshotPhi> {
+    snaps
+        .iter()
+        .map(|(step, e)| SnapshotPhi {
+            step: *step,
+            phi: to_f64(e.phi_of(j)),
+        })
+        .collect()
+}
+
 /// FastSHAP against game evaluations, interleaved: each round times one explainer pass over
 /// the shard's batch (repeated up to `cfg.fastshap_batch` images), one over a single image and
 /// one call of `batch` masks of the first image's game, back to back, so both see the same
@@ -421,13 +432,7 @@ pub(super) fn measure(
             efficiency_gap: truth.efficiency_gap,
             curves,
             rollout: roll,
-            snapshots: snaps
-                .iter()
-                .map(|(step, e)| SnapshotPhi {
-                    step: *step,
-                    phi: to_f64(e.phi_of(j)),
-                })
-                .collect(),
+            snapshots: snapshot_phis(&snaps, j),
         });
     }
     Ok((records, timing))

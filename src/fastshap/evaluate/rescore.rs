@@ -10,8 +10,8 @@
 //! are computed again and must match the recorded ones, and the recorded truth must add up to
 //! this explainer's v(1) − v(0) (efficiency), which fails for another link.
 
-use super::measure::{explain_all, time_rounds, to_f64};
-use super::record::{CurveRecord, RunMeta, ShardFile, SnapshotPhi};
+use super::measure::{explain_all, snapshot_phis, time_rounds, to_f64};
+use super::record::{ImageRecord, RunMeta, ShardFile};
 use super::{EvaluateConfig, EvaluateSummary, check_models, finish, training_seconds};
 use crate::data::{self, SIDE};
 use crate::fastshap::SurrogateModel;
@@ -73,7 +73,7 @@ pub fn rescore(
     let x = Tensor::from_slice(&xs, &[records.len(), 3, SIDE, SIDE])?;
     let _ng = no_grad();
     let (ex, ux, snaps) = explain_all(explainer, surrogate, &x, &cfg.snapshots)?;
-    check_same_game(&ex, &records_view(&records), &dir)?;
+    check_same_game(&ex, &records, &dir)?;
     let link = explainer.config.link.link();
     let first = surrogate.game(x.narrow(0, 0, 1)?, link, cfg.batch)?;
     let mut timing = time_rounds(explainer, surrogate, &x, &first, cfg)?;
@@ -88,13 +88,7 @@ pub fn rescore(
                 _ => {}
             }
         }
-        r.snapshots = snaps
-            .iter()
-            .map(|(step, e)| SnapshotPhi {
-                step: *step,
-                phi: to_f64(e.phi_of(j)),
-            })
-            .collect();
+        r.snapshots = snapshot_phis(&snaps, j);
         if r.curves.iter().any(|c| c.method == "fastshap") {
             let game = surrogate.game(x.narrow(0, j, 1)?, Link::Softmax, cfg.batch)?;
             let rank = column(&to_f64(ex.phi_of(j)), p, k, r.class);
@@ -105,13 +99,7 @@ pub fn rescore(
                     Mode::Exclusion
                 };
                 let new = curve(&game, &rank, r.class, &PERCENTAGES, mode, true)?;
-                *c = CurveRecord {
-                    method: c.method.clone(),
-                    mode: c.mode.clone(),
-                    x: new.x,
-                    top1: new.top1,
-                    log_odds: new.log_odds,
-                };
+                (c.x, c.top1, c.log_odds) = (new.x, new.top1, new.log_odds);
             }
         }
         if cfg.progress {
@@ -186,29 +174,12 @@ fn pool_runs(dirs: &[PathBuf]) -> Result<ShardFile> {
     Ok(run)
 }
 
-/// What [`check_same_game`] reads of a record: test index, surrogate probabilities [K], truth
-/// [P × K] and the truth's own efficiency gap.
-type RecordView<'a> = (usize, &'a [f64], &'a [f64], f64);
-
-fn records_view(records: &[super::record::ImageRecord]) -> Vec<RecordView<'_>> {
-    records
-        .iter()
-        .map(|r| {
-            (
-                r.index,
-                r.surrogate_probs.as_slice(),
-                r.truth.as_slice(),
-                r.efficiency_gap,
-            )
-        })
-        .collect()
-}
-
 /// The records were measured on this surrogate (same probabilities) under this link (the truth
 /// sums to this explainer's v(1) − v(0) per class): one clear error naming the image if not.
-fn check_same_game(ex: &Explanation, records: &[RecordView], dir: &str) -> Result<()> {
+fn check_same_game(ex: &Explanation, records: &[ImageRecord], dir: &str) -> Result<()> {
     let k = ex.classes;
-    for (j, &(index, probs, truth, gap)) in records.iter().enumerate() {
+    for (j, r) in records.iter().enumerate() {
+        let (index, probs, truth, gap) = (r.index, &r.surrogate_probs, &r.truth, r.efficiency_gap);
         let worst = (0..k)
             .map(|c| (ex.probs[j * k + c] as f64 - probs[c]).abs())
             .fold(0.0, f64::max);
