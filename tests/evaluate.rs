@@ -300,7 +300,7 @@ fn evaluate_tiny_pipeline_end_to_end() {
         shard_dirs.push(d);
     }
     let merged = dir.path().join("merged");
-    let m = merge(&shard_dirs, cfg.bootstrap, &merged).unwrap();
+    let m = merge(&shard_dirs, cfg.bootstrap, None, &merged).unwrap();
     let strip = |p: &Path| {
         let mut v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(p.join("fidelity.json")).unwrap())
@@ -315,7 +315,7 @@ fn evaluate_tiny_pipeline_end_to_end() {
         "merged shards differ from one run"
     );
     // A shard given twice, or one missing, is one clear error.
-    let e = merge(&[shard_dirs[0].clone()], 50, &dir.path().join("m2"))
+    let e = merge(&[shard_dirs[0].clone()], 50, None, &dir.path().join("m2"))
         .err()
         .unwrap()
         .to_string();
@@ -323,6 +323,7 @@ fn evaluate_tiny_pipeline_end_to_end() {
     let e = merge(
         &[shard_dirs[0].clone(), shard_dirs[0].clone()],
         50,
+        None,
         &dir.path().join("m3"),
     )
     .err()
@@ -330,7 +331,7 @@ fn evaluate_tiny_pipeline_end_to_end() {
     .to_string();
     assert!(e.contains("given twice"), "{e}");
     // Merging into one of the shards would replace its records: refused.
-    let e = merge(&shard_dirs, 50, &shard_dirs[0])
+    let e = merge(&shard_dirs, 50, None, &shard_dirs[0])
         .err()
         .unwrap()
         .to_string();
@@ -476,6 +477,116 @@ fn evaluate_tiny_pipeline_end_to_end() {
     });
     assert!(e.contains("another link"), "{e}");
 
+    // --versus: two explainers on the same records, paired image by image. The first training
+    // snapshot against the run of the final weights: their side equals that run's own FastSHAP
+    // scores, the difference is the difference of the two runs' means (every Pearson is finite
+    // here) and is not 0.
+    let fidelity_of = |d: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join("fidelity.json")).unwrap()).unwrap()
+    };
+    let fastshap_mean = |f: &serde_json::Value, metric: &str| -> f64 {
+        let e = f["scores"].as_array().unwrap().iter();
+        let e = e.clone().find(|e| e["name"] == "fastshap").unwrap();
+        e["predicted"][metric]["mean"].as_f64().unwrap()
+    };
+    let vs_cfg = |d: &Path| EvaluateConfig {
+        versus: Some(d.to_path_buf()),
+        ..best_cfg.clone()
+    };
+    let vs = dir.path().join("versus");
+    let early_path = &snaps[0].1;
+    let (early, _) = Explainer::load(early_path).unwrap();
+    let sv = rescore(
+        &early,
+        early_path,
+        &sur,
+        std::slice::from_ref(&one),
+        &vs_cfg(&one),
+        &vs,
+    )
+    .unwrap();
+    let v = sv.fidelity.unwrap().versus.unwrap();
+    let (f1, fr) = (fidelity_of(&one), fidelity_of(&vs));
+    for (metric, stat, diff) in [
+        ("pearson", v.pearson, v.difference.pearson_difference),
+        ("l2", v.l2, v.difference.l2_difference),
+    ] {
+        let (theirs, ours) = (fastshap_mean(&f1, metric), fastshap_mean(&fr, metric));
+        assert!(
+            (stat.mean - theirs).abs() < 1e-9,
+            "{metric}: {stat:?} vs {theirs}"
+        );
+        assert!(
+            (diff.mean - (ours - theirs)).abs() < 1e-9,
+            "{metric}: {diff:?}"
+        );
+        assert_eq!(diff.n, 4, "{metric}");
+        assert!(diff.lo <= diff.mean && diff.mean <= diff.hi, "{diff:?}");
+        assert!(
+            diff.mean != 0.0,
+            "{metric}: the snapshot scored as the final weights"
+        );
+    }
+    let md = std::fs::read_to_string(vs.join("fidelity.md")).unwrap();
+    assert!(md.contains("Against another explainer") && md.contains(&*one.to_string_lossy()));
+    // The same explainer against its own run: every difference is exactly 0, a tie.
+    let same = rescore(
+        &last,
+        &lpath,
+        &sur,
+        std::slice::from_ref(&one),
+        &vs_cfg(&one),
+        &dir.path().join("same"),
+    )
+    .unwrap();
+    let v = same.fidelity.unwrap().versus.unwrap();
+    for d in [v.difference.pearson_difference, v.difference.l2_difference] {
+        assert_eq!((d.mean, d.lo, d.hi), (0.0, 0.0, 0.0), "{d:?}");
+    }
+    assert_eq!(v.difference.verdicts(), ("ties with", "ties with"));
+    // Refused: other images (before anything is measured), another truth, --out = DIR.
+    let err = |r: anyhow::Result<fastshap::fastshap::evaluate::EvaluateSummary>| {
+        format!("{:#}", r.err().unwrap())
+    };
+    let e = err(evaluate(
+        &explainer,
+        &epath,
+        &sur,
+        Some(&original),
+        &te,
+        &vs_cfg(&seed1),
+        &dir.path().join("x"),
+    ));
+    assert!(e.contains("not among its images") && e.contains('#'), "{e}");
+    let shifted = dir.path().join("other-truth");
+    std::fs::create_dir_all(&shifted).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(one.join("records.json")).unwrap()).unwrap();
+    let t = v["records"][2]["truth"][0].as_f64().unwrap();
+    v["records"][2]["truth"][0] = serde_json::json!(t + 0.05);
+    std::fs::write(shifted.join("records.json"), v.to_string()).unwrap();
+    let e = err(rescore(
+        &explainer,
+        &epath,
+        &sur,
+        std::slice::from_ref(&one),
+        &vs_cfg(&shifted),
+        &dir.path().join("x"),
+    ));
+    assert!(
+        e.contains("ground truth") && e.contains("records are kept"),
+        "{e:#}"
+    );
+    let e = err(rescore(
+        &explainer,
+        &epath,
+        &sur,
+        std::slice::from_ref(&one),
+        &vs_cfg(&vs),
+        &vs,
+    ));
+    assert!(e.contains("--versus directory"), "{e}");
+
     // Bad inputs through the CLI: an explainer of another P, an unknown ground truth.
     let other = dir.path().join("other.safetensors");
     let mut c = tiny_config(&sur);
@@ -514,6 +625,11 @@ fn evaluate_tiny_pipeline_end_to_end() {
         err.contains("--shard") && err.contains("0 ≤ K < N"),
         "{err}"
     );
+    // --versus a directory without records: one line naming it, before anything is measured.
+    let nowhere = dir.path().join("nowhere");
+    let (code, err) = evaluate_with(&epath, &["--versus", nowhere.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nowhere") && err.lines().count() == 1, "{err}");
     // A checkpoint that is no training snapshot, given as one.
     let (code, err) = evaluate_with(&epath, &["--snapshots", other.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");

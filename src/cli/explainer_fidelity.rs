@@ -88,6 +88,11 @@ pub struct Args {
     /// --ground-truth and --budgets come from those records.
     #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["merge", "shard"])]
     truth_from: Vec<PathBuf>,
+    /// Compare this explainer with the one scored in DIR, an evaluation of the same images and
+    /// ground truth (e.g. a `--truth-from` run of the same records): FastSHAP − its FastSHAP
+    /// per image, Pearson and L2 with paired intervals (`fidelity.json` `versus`, the report).
+    #[arg(long, value_name = "DIR", conflicts_with = "shard")]
+    versus: Option<PathBuf>,
     /// Training snapshots to score for the learning curve (default: those in the snapshots/
     /// folder beside --explainer, from `fastshap explainer --snapshots N`).
     #[arg(long, num_args = 1.., value_name = "FILE", conflicts_with = "no_snapshots")]
@@ -137,6 +142,7 @@ fn measure(a: &Args, gpu: &crate::gpu::Options) -> Result<EvaluateSummary> {
         curve_images: None,
         shard: a.shard,
         snapshots,
+        versus: a.versus.clone(),
     };
     if !a.truth_from.is_empty() {
         return rescore(&explainer, path, &surrogate, &a.truth_from, &cfg, &a.out);
@@ -164,7 +170,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     let s = if a.merge.is_empty() {
         measure(a, gpu)?
     } else {
-        merge(&a.merge, a.bootstrap, &a.out)?
+        merge(&a.merge, a.bootstrap, a.versus.as_deref(), &a.out)?
     };
     let secs = t0.elapsed().as_secs_f64();
     println!(

@@ -30,6 +30,18 @@ pub(super) fn print(s: &EvaluateSummary, f: &Fidelity) {
             v.difference.fmt(),
         );
     }
+    if let Some(v) = &f.versus {
+        let (vp, vl) = v.difference.verdicts();
+        println!(
+            "against the explainer of {} (same images and truth: Pearson {}, L2 {}): \
+             difference Pearson {} ({vp} it), L2 {} ({vl} it)",
+            v.run,
+            v.pearson.fmt(),
+            v.l2.fmt(),
+            v.difference.pearson_difference.fmt(),
+            v.difference.l2_difference.fmt()
+        );
+    }
     println!("additivity of the games: {}", f.additivity.fmt());
     let why = " (no original checkpoint reachable from the surrogate's metadata)";
     let why = if s.reference == "surrogate" { why } else { "" };

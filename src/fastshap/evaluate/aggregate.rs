@@ -128,6 +128,9 @@ pub struct Fidelity {
     /// Fidelity against the explainer's training steps, when its snapshots were scored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learning_curve: Option<super::curve::LearningCurve>,
+    /// This explainer against another evaluation's on the same images (`--versus DIR`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versus: Option<super::versus::Versus>,
 }
 
 impl Fidelity {
@@ -584,5 +587,6 @@ pub fn aggregate(
         truth_tolerance: meta.truth_tolerance,
         timing: timing_out,
         learning_curve,
+        versus: None,
     }
 }

@@ -15,7 +15,8 @@
 //!    explainer's training snapshots, its learning curve ([`curve`]).
 //!
 //! `--truth-from DIR` ([`rescore`]) replaces phase 1 for another explainer of the same
-//! surrogate: an earlier run's records, with only the explainer's parts measured again.
+//! surrogate: an earlier run's records, with only the explainer's parts measured again;
+//! `--versus DIR` ([`versus`]) then pairs the two explainers image by image.
 //!
 //! Images come from the test split; no trainer validates on it (validation is a held-out part
 //! of the training split, [`crate::data::holdout`]), so evaluated images never took part in
@@ -29,6 +30,7 @@ pub mod record;
 mod render;
 mod rescore;
 pub mod verdict;
+pub mod versus;
 
 pub use aggregate::{AucEntry, Comparison, Fidelity, Timing};
 pub use render::{PAPER_AUC, fidelity_md};
@@ -127,6 +129,9 @@ pub struct EvaluateConfig {
     /// The explainer's training snapshots to score beside it, (step, checkpoint) by step
     /// ([`curve::snapshots_beside`]); empty: no learning curve.
     pub snapshots: Vec<(u64, PathBuf)>,
+    /// Another evaluation of the same images and truth whose explainer this one is compared
+    /// with, paired over images ([`versus`]).
+    pub versus: Option<PathBuf>,
 }
 
 /// The budgets of the error-vs-evaluations curves: 32 … 16,384, doubling — from where one
@@ -155,6 +160,7 @@ impl Default for EvaluateConfig {
             curve_images: None,
             shard: None,
             snapshots: Vec::new(),
+            versus: None,
         }
     }
 }
@@ -277,6 +283,11 @@ pub fn evaluate(
         (0..k).map(|c| format!("class {c}")).collect()
     };
     let idx = choose_images(test.len(), cfg.images, cfg.seed);
+    // The other run is read (and its images checked) before hours of measuring.
+    let other = read_versus(cfg.versus.as_deref(), cfg.shard.is_some(), out)?;
+    if let Some(o) = &other {
+        versus::check_images(o, &idx)?;
+    }
     let shard = cfg.shard.unwrap_or(Shard { index: 0, count: 1 });
     let items: Vec<(usize, usize)> = idx
         .iter()
@@ -339,14 +350,43 @@ pub fn evaluate(
             files: vec![out.join(record::RECORDS_FILE)],
         });
     }
-    finish(vec![("this run".into(), file)], cfg.bootstrap, out)
+    finish(
+        vec![("this run".into(), file)],
+        cfg.bootstrap,
+        other.as_ref(),
+        out,
+    )
+}
+
+/// `--versus DIR`'s records; refused with `--shard` (a shard has no answer to compare) and
+/// when --out is DIR (its records would be replaced by this run's).
+fn read_versus(dir: Option<&Path>, shard: bool, out: &Path) -> Result<Option<versus::Other>> {
+    let Some(dir) = dir else {
+        return Ok(None);
+    };
+    ensure!(
+        !shard,
+        "--versus compares whole evaluations; give it to the --merge of the shards"
+    );
+    ensure!(
+        !same_dir(dir, out),
+        "--out {} is the --versus directory; write this evaluation elsewhere",
+        out.display()
+    );
+    versus::read(dir).map(Some)
 }
 
 /// `evaluate --merge DIR…`: the shards' records → the same answer as one unsharded run.
-pub fn merge(dirs: &[PathBuf], bootstrap: usize, out: &Path) -> Result<EvaluateSummary> {
+pub fn merge(
+    dirs: &[PathBuf],
+    bootstrap: usize,
+    versus: Option<&Path>,
+    out: &Path,
+) -> Result<EvaluateSummary> {
     if dirs.is_empty() {
         bail!("--merge needs at least one shard directory");
     }
+    let other = read_versus(versus, false, out)?;
     // The merged records.json is written into --out: it must not replace a shard's.
     for d in dirs {
         ensure!(
@@ -360,7 +400,7 @@ pub fn merge(dirs: &[PathBuf], bootstrap: usize, out: &Path) -> Result<EvaluateS
         .map(|d| Ok((d.display().to_string(), ShardFile::read(d)?)))
         .collect::<Result<Vec<_>>>()?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    finish(files, bootstrap, out)
+    finish(files, bootstrap, other.as_ref(), out)
 }
 
 /// Whether two paths name the same directory (both must exist to be compared).
@@ -374,6 +414,7 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 fn finish(
     files: Vec<(String, ShardFile)>,
     bootstrap: usize,
+    other: Option<&versus::Other>,
     out: &Path,
 ) -> Result<EvaluateSummary> {
     let (meta, records, timing) = merge_shards(files)?;
@@ -391,7 +432,18 @@ fn finish(
         timing,
         ..
     } = whole;
-    let fidelity = aggregate::aggregate(&meta, &records, &timing, bootstrap);
+    let mut fidelity = aggregate::aggregate(&meta, &records, &timing, bootstrap);
+    if let Some(o) = other {
+        let v = versus::compare(&meta, &records, o, bootstrap).map_err(|e| {
+            anyhow::anyhow!(
+                "{e:#} (this run's records are kept in {}: `fastshap evaluate --merge {} --out \
+                 NEW` renders them without --versus)",
+                out.join(record::RECORDS_FILE).display(),
+                out.display()
+            )
+        })?;
+        fidelity.versus = Some(v);
+    }
     let mut written = render::render(&meta, &records, &fidelity, out)?;
     written.push(out.join(record::RECORDS_FILE));
     Ok(EvaluateSummary {

@@ -136,6 +136,12 @@ pub fn fidelity_md(f: &Fidelity) -> String {
             c.l2_difference.fmt()
         );
     }
+    if let Some(v) = &f.versus {
+        let ours = f
+            .score("fastshap")
+            .map(|e| (&e.predicted.pearson, &e.predicted.l2));
+        let _ = write!(o, "\n{}", super::versus::markdown(v, ours));
+    }
     if !f.budget_curves.is_empty() {
         o.push_str(
             "\n### Error vs game evaluations (explained class)\n\n| method | evaluations / image | \

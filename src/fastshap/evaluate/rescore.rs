@@ -40,6 +40,11 @@ pub fn rescore(
 ) -> Result<EvaluateSummary> {
     check_models(explainer, surrogate)?;
     let prev = pool_runs(previous)?;
+    let other = super::read_versus(cfg.versus.as_deref(), false, out)?;
+    if let Some(o) = &other {
+        let indices: Vec<usize> = prev.records.iter().map(|r| r.index).collect();
+        super::versus::check_images(o, &indices)?;
+    }
     let dir = previous
         .iter()
         .map(|d| d.display().to_string())
@@ -115,7 +120,7 @@ pub fn rescore(
         records,
         timing,
     };
-    finish(vec![(dir, file)], cfg.bootstrap, out)
+    finish(vec![(dir, file)], cfg.bootstrap, other.as_ref(), out)
 }
 
 /// The records of one or more whole evaluations (each unsharded or merged) as one run: they
