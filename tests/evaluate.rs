@@ -484,11 +484,12 @@ fn evaluate_tiny_pipeline_end_to_end() {
     let fidelity_of = |d: &Path| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(d.join("fidelity.json")).unwrap()).unwrap()
     };
-    let fastshap_mean = |f: &serde_json::Value, metric: &str| -> f64 {
+    let fastshap_stat = |f: &serde_json::Value, metric: &str, part: &str| -> f64 {
         let e = f["scores"].as_array().unwrap().iter();
         let e = e.clone().find(|e| e["name"] == "fastshap").unwrap();
-        e["predicted"][metric]["mean"].as_f64().unwrap()
+        e["predicted"][metric][part].as_f64().unwrap()
     };
+    let fastshap_mean = |f: &serde_json::Value, metric: &str| fastshap_stat(f, metric, "mean");
     let vs_cfg = |d: &Path| EvaluateConfig {
         versus: Some(d.to_path_buf()),
         ..best_cfg.clone()
@@ -521,6 +522,15 @@ fn evaluate_tiny_pipeline_end_to_end() {
             "{metric}: {diff:?}"
         );
         assert_eq!(diff.n, 4, "{metric}");
+        // Their interval is the one their run printed.
+        let (lo, hi) = (
+            fastshap_stat(&f1, metric, "lo"),
+            fastshap_stat(&f1, metric, "hi"),
+        );
+        assert!(
+            (stat.lo - lo).abs() < 1e-9 && (stat.hi - hi).abs() < 1e-9,
+            "{stat:?}"
+        );
         assert!(diff.lo <= diff.mean && diff.mean <= diff.hi, "{diff:?}");
         assert!(
             diff.mean != 0.0,

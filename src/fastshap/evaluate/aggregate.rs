@@ -389,6 +389,12 @@ fn speedup(
     Some(out)
 }
 
+/// The bootstrap seed of the estimator scored `position`-th (FastSHAP: 0) in a run of `seed`:
+/// `--versus` scores the other run's FastSHAP with the interval that run printed.
+pub(super) fn score_seed(seed: u64, position: usize) -> u64 {
+    mix(&[seed, 21, position as u64])
+}
+
 /// The whole answer from the run's records.
 pub fn aggregate(
     meta: &RunMeta,
@@ -404,7 +410,7 @@ pub fn aggregate(
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let mut e = scores_of(&s.name, &s.metrics, resamples, mix(&[seed, 21, i as u64]));
+            let mut e = scores_of(&s.name, &s.metrics, resamples, score_seed(seed, i));
             e.evaluations = s.evaluations;
             e
         })

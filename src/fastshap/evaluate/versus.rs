@@ -6,9 +6,9 @@
 //! class, bootstrap over images) says whether one is better — "beats" only when its interval
 //! excludes 0, as everywhere in the report.
 
-use super::aggregate::Comparison;
+use super::aggregate::{Comparison, score_seed};
 use super::record::{ImageRecord, RunMeta, ShardFile};
-use crate::fastshap::fidelity::{L2, PEARSON, Stat, per_image};
+use crate::fastshap::fidelity::{L2, PEARSON, Stat, per_image, scores_of};
 use crate::fastshap::mix;
 use anyhow::{Result, bail, ensure};
 use serde::{Deserialize, Serialize};
@@ -133,13 +133,17 @@ pub fn compare(
         target.push(r.class);
     }
     let ours = per_image(&ours_phi, &truth, &target, p, k, meta.top_k).predicted;
-    let them = per_image(&their_phi, &truth, &target, p, k, meta.top_k).predicted;
+    let them = per_image(&their_phi, &truth, &target, p, k, meta.top_k);
     let seed = meta.seed;
+    // Their FastSHAP as their own run scored it (same bootstrap seed, FastSHAP first).
+    let their_seed = score_seed(other.file.meta.seed, 0);
+    let their = scores_of("fastshap", &them, resamples, their_seed).predicted;
+    let them = them.predicted;
     Ok(Versus {
         run: dir.clone(),
         explainer: other.file.meta.explainer.clone(),
-        pearson: Stat::of(&them[PEARSON], resamples, mix(&[seed, 60])),
-        l2: Stat::of(&them[L2], resamples, mix(&[seed, 61])),
+        pearson: their.pearson,
+        l2: their.l2,
         difference: Comparison {
             estimator: format!("FastSHAP of {dir}"),
             evaluations: None,
