@@ -7,7 +7,8 @@
 //! AUCs; and the timing, speed-up and training break-even from interleaved, repeated timings.
 
 use super::record::{ImageRecord, RunMeta, ShardTiming};
-use super::verdict::Verdict;
+use super::verdict::{Comparison, Verdict};
+use super::versus::score_seed;
 use crate::fastshap::fidelity::{
     self, BudgetCurve, EstimatorScores, ImageBudget, L2, MatchStat, PEARSON, PerImage, Stat,
     budget_curve, match_stat, per_image, scores_of,
@@ -20,33 +21,6 @@ use serde::{Deserialize, Serialize};
 
 /// Above this mean additivity a game is called nearly additive in the report.
 pub const NEARLY_ADDITIVE: f64 = 0.95;
-
-/// FastSHAP against one other estimator, paired over the images both have.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Comparison {
-    pub estimator: String,
-    /// Its game evaluations per image (`None`: an explainer pass).
-    pub evaluations: Option<f64>,
-    /// FastSHAP − it, per image, explained class: Pearson (> 0: FastSHAP better) and L2
-    /// (< 0: FastSHAP better).
-    pub pearson_difference: Stat,
-    pub l2_difference: Stat,
-}
-
-impl Comparison {
-    /// "beats", "loses to" or "ties with" on Pearson and on L2.
-    pub fn verdicts(&self) -> (&'static str, &'static str) {
-        let word = |s: i8| match s {
-            1 => "beats",
-            -1 => "loses to",
-            _ => "ties with",
-        };
-        (
-            word(self.pearson_difference.sign()),
-            word(-self.l2_difference.sign()),
-        )
-    }
-}
 
 /// Timing-dependent figures (they differ between runs of the same evaluation).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -387,12 +361,6 @@ fn speedup(
         out.interval = fidelity::Interval::Bootstrap;
     }
     Some(out)
-}
-
-/// The bootstrap seed of the estimator scored `position`-th (FastSHAP: 0) in a run of `seed`:
-/// `--versus` scores the other run's FastSHAP with the interval that run printed.
-pub(super) fn score_seed(seed: u64, position: usize) -> u64 {
-    mix(&[seed, 21, position as u64])
 }
 
 /// The whole answer from the run's records.

@@ -32,10 +32,10 @@ mod rescore;
 pub mod verdict;
 pub mod versus;
 
-pub use aggregate::{AucEntry, Comparison, Fidelity, Timing};
+pub use aggregate::{AucEntry, Fidelity, Timing};
 pub use render::{PAPER_AUC, fidelity_md};
 pub use rescore::rescore;
-pub use verdict::Verdict;
+pub use verdict::{Comparison, Verdict};
 
 use super::SurrogateModel;
 use super::explainer::Explainer;

@@ -1,6 +1,7 @@
-//! FastSHAP against the best of a set of estimators by one metric: the verdict the aggregate
-//! phase computes and the learning curve, the renderer and the reports read. Its own file so
-//! that `curve` needs nothing of `aggregate` (which calls it).
+//! FastSHAP against the best of a set of estimators by one metric (the verdict the aggregate
+//! phase computes and the learning curve, the renderer and the reports read), and against one
+//! other estimator or explainer (a paired comparison). Their own file so that `curve` and
+//! `versus` need nothing of `aggregate` (which calls them).
 
 use crate::fastshap::fidelity::Stat;
 use serde::{Deserialize, Serialize};
@@ -19,4 +20,31 @@ pub struct Verdict {
     /// The interval excludes 0 in FastSHAP's favour / against it.
     pub fastshap_beats: bool,
     pub fastshap_loses: bool,
+}
+
+/// FastSHAP against one other estimator, paired over the images both have.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Comparison {
+    pub estimator: String,
+    /// Its game evaluations per image (`None`: an explainer pass).
+    pub evaluations: Option<f64>,
+    /// FastSHAP − it, per image, explained class: Pearson (> 0: FastSHAP better) and L2
+    /// (< 0: FastSHAP better).
+    pub pearson_difference: Stat,
+    pub l2_difference: Stat,
+}
+
+impl Comparison {
+    /// "beats", "loses to" or "ties with" on Pearson and on L2.
+    pub fn verdicts(&self) -> (&'static str, &'static str) {
+        let word = |s: i8| match s {
+            1 => "beats",
+            -1 => "loses to",
+            _ => "ties with",
+        };
+        (
+            word(self.pearson_difference.sign()),
+            word(-self.l2_difference.sign()),
+        )
+    }
 }

@@ -6,8 +6,8 @@
 //! class, bootstrap over images) says whether one is better — "beats" only when its interval
 //! excludes 0, as everywhere in the report.
 
-use super::aggregate::{Comparison, score_seed};
 use super::record::{ImageRecord, RunMeta, ShardFile};
+use super::verdict::Comparison;
 use crate::fastshap::fidelity::{L2, PEARSON, Stat, per_image, scores_of};
 use crate::fastshap::mix;
 use anyhow::{Result, bail, ensure};
@@ -19,6 +19,12 @@ use std::path::Path;
 /// records copied (0), or exact values recomputed on another adapter (float reassociation);
 /// a KernelSHAP truth sampled again differs by its own noise, far above this.
 const TRUTH_TOLERANCE: f64 = 1e-4;
+
+/// The bootstrap seed of the estimator scored `position`-th (FastSHAP: 0) in a run of `seed`:
+/// `--versus` scores the other run's FastSHAP with the interval that run printed.
+pub(super) fn score_seed(seed: u64, position: usize) -> u64 {
+    mix(&[seed, 21, position as u64])
+}
 
 /// The other evaluation, read before anything is measured so a wrong directory fails at once.
 pub struct Other {
