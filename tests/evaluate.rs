@@ -494,18 +494,21 @@ fn evaluate_tiny_pipeline_end_to_end() {
         versus: Some(d.to_path_buf()),
         ..best_cfg.clone()
     };
+    // `explainer` rescored against `one`'s records, --versus `other`, into `out`.
+    let vs_rescore = |ex: &Explainer, path: &Path, other: &Path, out: &Path| {
+        rescore(
+            ex,
+            path,
+            &sur,
+            std::slice::from_ref(&one),
+            &vs_cfg(other),
+            out,
+        )
+    };
     let vs = dir.path().join("versus");
     let early_path = &snaps[0].1;
     let (early, _) = Explainer::load(early_path).unwrap();
-    let sv = rescore(
-        &early,
-        early_path,
-        &sur,
-        std::slice::from_ref(&one),
-        &vs_cfg(&one),
-        &vs,
-    )
-    .unwrap();
+    let sv = vs_rescore(&early, early_path, &one, &vs).unwrap();
     let v = sv.fidelity.unwrap().versus.unwrap();
     let (f1, fr) = (fidelity_of(&one), fidelity_of(&vs));
     for (metric, stat, diff) in [
@@ -540,15 +543,7 @@ fn evaluate_tiny_pipeline_end_to_end() {
     let md = std::fs::read_to_string(vs.join("fidelity.md")).unwrap();
     assert!(md.contains("Against another explainer") && md.contains(&*one.to_string_lossy()));
     // The same explainer against its own run: every difference is exactly 0, a tie.
-    let same = rescore(
-        &last,
-        &lpath,
-        &sur,
-        std::slice::from_ref(&one),
-        &vs_cfg(&one),
-        &dir.path().join("same"),
-    )
-    .unwrap();
+    let same = vs_rescore(&last, &lpath, &one, &dir.path().join("same")).unwrap();
     let v = same.fidelity.unwrap().versus.unwrap();
     for d in [v.difference.pearson_difference, v.difference.l2_difference] {
         assert_eq!((d.mean, d.lo, d.hi), (0.0, 0.0, 0.0), "{d:?}");
@@ -575,26 +570,17 @@ fn evaluate_tiny_pipeline_end_to_end() {
     let t = v["records"][2]["truth"][0].as_f64().unwrap();
     v["records"][2]["truth"][0] = serde_json::json!(t + 0.05);
     std::fs::write(shifted.join("records.json"), v.to_string()).unwrap();
-    let e = err(rescore(
+    let e = err(vs_rescore(
         &explainer,
         &epath,
-        &sur,
-        std::slice::from_ref(&one),
-        &vs_cfg(&shifted),
+        &shifted,
         &dir.path().join("x"),
     ));
     assert!(
         e.contains("ground truth") && e.contains("records are kept"),
         "{e:#}"
     );
-    let e = err(rescore(
-        &explainer,
-        &epath,
-        &sur,
-        std::slice::from_ref(&one),
-        &vs_cfg(&vs),
-        &vs,
-    ));
+    let e = err(vs_rescore(&explainer, &epath, &vs, &vs));
     assert!(e.contains("--versus directory"), "{e}");
 
     // Bad inputs through the CLI: an explainer of another P, an unknown ground truth.
