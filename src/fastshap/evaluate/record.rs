@@ -214,6 +214,21 @@ impl ShardFile {
         );
         Ok(f)
     }
+
+    /// The records of a whole evaluation in `dir` (unsharded, or a merge): what `--truth-from`
+    /// and `--versus` read; a shard's are refused.
+    pub fn read_whole(dir: &Path) -> Result<ShardFile> {
+        let f = ShardFile::read(dir)?;
+        ensure!(
+            f.shard.1 == 1,
+            "{}: the records of shard {}/{}; join the shards with `fastshap evaluate --merge` \
+             and use the merged directory",
+            dir.display(),
+            f.shard.0,
+            f.shard.1
+        );
+        Ok(f)
+    }
 }
 
 /// The shards of one run, checked to belong together and to cover every image exactly once;

@@ -135,15 +135,8 @@ fn pool_runs(dirs: &[PathBuf]) -> Result<ShardFile> {
     let mut pooled: Option<ShardFile> = None;
     let mut seen: HashMap<usize, String> = HashMap::new();
     for d in dirs {
-        let f = ShardFile::read(d)?;
+        let f = ShardFile::read_whole(d)?;
         let name = d.display().to_string();
-        ensure!(
-            f.shard.1 == 1,
-            "{name}: the records of shard {}/{}; join the shards with `fastshap evaluate \
-             --merge` and score against the merged directory",
-            f.shard.0,
-            f.shard.1
-        );
         ensure!(!f.records.is_empty(), "{name}: its records hold no images");
         for r in &f.records {
             if let Some(other) = seen.insert(r.index, name.clone()) {

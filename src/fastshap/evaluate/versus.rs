@@ -48,14 +48,7 @@ pub struct Versus {
 /// Reads `dir`'s records: a whole evaluation (unsharded or merged) with a FastSHAP estimator.
 pub fn read(dir: &Path) -> Result<Other> {
     let name = dir.display().to_string();
-    let file = ShardFile::read(dir)?;
-    ensure!(
-        file.shard.1 == 1,
-        "--versus {name}: the records of shard {}/{}; join the shards with `fastshap evaluate \
-         --merge` and compare with the merged directory",
-        file.shard.0,
-        file.shard.1
-    );
+    let file = ShardFile::read_whole(dir)?;
     ensure!(
         file.records
             .iter()
