@@ -11,7 +11,7 @@ use fastshap::shap::game::{
     Game, LinearGame, Link, RestrictedGame, SurrogateGame, TableGame, coalition_mask,
 };
 use fastshap::shap::inclusion_exclusion::{self, Mode};
-use fastshap::shap::kernelshap::{KernelShapConfig, kernel_shap};
+use fastshap::shap::kernelshap::{CHECK_GROWTH, KernelShapConfig, kernel_shap};
 use fastshap::shap::metrics;
 use fastshap::shap::rollout::{attention_rollout, attention_rollout_host};
 use fastshap::shap::sampler::{ShapleySampler, UniformSizeSampler, shapley_size_probs};
@@ -729,6 +729,35 @@ fn kernelshap_host_cost_at_256_players() {
     );
     assert!(!r.converged && r.evaluations == 8_194);
     assert_close(&r.phi, &g.shapley(), 1e-4, "P = 256 linear game");
+}
+
+#[test]
+fn kernelshap_checks_convergence_geometrically() {
+    // 10,000 batches of one pair: a check after each would make the run quadratic in its pairs
+    // (each check's residuals visit every pair); growth by CHECK_GROWTH keeps them logarithmic.
+    let g = LinearGame::random(16, 3, 5);
+    let cfg = KernelShapConfig {
+        batch_pairs: 1,
+        threshold: 0.0,
+        max_evals: 20_002,
+        seed: 3,
+        target: None,
+        relative_se: 0.0,
+    };
+    let r = kernel_shap(&g, &cfg).unwrap();
+    assert_eq!((r.evaluations, r.converged), (20_002, false));
+    let bound = (10_000f64.ln() / (1.0 + CHECK_GROWTH).ln()).ceil() as usize + 20;
+    assert!(
+        (10..=bound).contains(&r.checks),
+        "{} checks for 10,000 batches (want 10 to {bound})",
+        r.checks
+    );
+    assert_close(
+        &r.phi,
+        &g.shapley(),
+        1e-4,
+        "P = 16 linear game after sparse checks",
+    );
 }
 
 /// RMS over 40 seeds of KernelSHAP's standardised errors (φ̂ − φ)/std on `g`, at a fixed

@@ -196,7 +196,7 @@ class Mae(nn.Module):
         feats = self.encoder.encode(tokens)
         h = torch.cat([feats, self.decoder.mask_token.expand(b, n - kept, -1)], 1)
         inverse = torch.argsort(shuffles, 1)
-        idx = torch.cat([torch.zeros(b, 1, dtype=torch.long), inverse + 1], 1)
+        idx = torch.cat([torch.zeros(b, 1, dtype=torch.long, device=img.device), inverse + 1], 1)
         h = torch.gather(h, 1, idx[:, :, None].expand(-1, -1, d)) + self.decoder.pos_embedding.transpose(0, 1)
         h = self.decoder.transformer(h)
         pred = self.decoder.head(h[:, 1:])

@@ -29,14 +29,18 @@ trap 'rm -rf "$tmp"' EXIT
 strip -o "$tmp/fastshap" target/release/fastshap
 strip -o "$tmp/kernels" "$kernels"
 
-# The loader: reuse the .deb of an earlier kit (no network needed), else ask apt.
+# The Vulkan loader and the glvnd libraries NVIDIA's ICD needs (gpu_env.sh says why): reuse an
+# earlier kit's .debs (no network needed), else ask apt for amd64 ones (the GPU machine's).
+DEBS="libvulkan1 libglvnd0 libglx0 libegl1 libgl1 libopengl0 libgles2"
 mkdir -p "$tmp/debs"
-if ls "$KIT"/debs/libvulkan1_*.deb >/dev/null 2>&1; then
-  cp "$KIT"/debs/libvulkan1_*.deb "$tmp/debs/"
-else
-  (cd "$tmp/debs" && apt-get download libvulkan1) ||
-    die "apt-get download libvulkan1 failed (no network or no apt lists? try 'apt-get update')"
-fi
+for p in $DEBS; do
+  if ls "$KIT"/debs/${p}_*.deb >/dev/null 2>&1; then
+    cp "$KIT"/debs/${p}_*.deb "$tmp/debs/"
+  else
+    (cd "$tmp/debs" && apt-get -oAPT::Architecture=amd64 download "$p") ||
+      die "apt-get download $p failed (no network or no apt lists? try 'apt-get update')"
+  fi
+done
 
 mkdir -p "$tmp/py"
 cp tools/torch_bench_models.py tools/fastshap_torch.py "$tmp/py/"

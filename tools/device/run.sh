@@ -109,25 +109,7 @@ if [ ! -x "$FASTSHAP" ]; then
 fi
 
 # --- Vulkan loader and driver ----------------------------------------------------------------
-# The GPU machine may lack the Vulkan loader (libvulkan.so.1): the kit brings its .deb, unpacked
-# here into a private folder rather than / (unpacking into / can break the image).
-if [ "${DEVICE_KIT_FORCE_LOADER:-0}" = 1 ] || ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 '; then
-  if ls "$KIT"/debs/*.deb >/dev/null 2>&1; then
-    for d in "$KIT"/debs/*.deb; do dpkg -x "$d" "$WORK/root" >>"$LOG" 2>&1; done
-    export LD_LIBRARY_PATH="$WORK/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    log "Vulkan loader from the kit: $(ls "$WORK"/root/usr/lib/x86_64-linux-gnu/libvulkan.so.1* 2>/dev/null | head -1)"
-  else
-    log "no libvulkan.so.1 on this machine and none in $KIT/debs: Vulkan will not start"
-  fi
-fi
-# NVIDIA's ICD may sit outside the loader's search path there (device notes, H200).
-NV_ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$NV_ICD" ] &&
-  ! ls /usr/share/vulkan/icd.d/nvidia* /etc/vulkan/icd.d/nvidia* >/dev/null 2>&1; then
-  export VK_DRIVER_FILES=$NV_ICD
-  log "VK_DRIVER_FILES=$NV_ICD"
-fi
-export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$WORK}
+. tools/device/gpu_env.sh
 export PYTHONUNBUFFERED=1 # the log keeps what Python printed before a timeout
 log "$(ldd --version 2>&1 | head -1); kit: $(sed -n 2p "$KIT/BUILD.txt" 2>/dev/null)"
 command -v nvidia-smi >/dev/null &&
