@@ -21,19 +21,10 @@
 # first run (2026-12-04, H200) took 369 s: the truth 213 s, each training 345 s.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-: "${OUT:?set OUT}" "${IN:=device-in}" "${KIT:=device-kit}" "${DRY:=0}"
-mkdir -p "$OUT"
-W=$(mktemp -d)
-LOG=$OUT/run.log
-START=$(date +%s)
-BUDGET=${BUDGET_S:-$([ "$DRY" = 1 ] && echo 150 || echo 520)}
-DEADLINE=$((START + BUDGET))
-left() { echo $((DEADLINE - $(date +%s))); }
-log() { echo "[$(date -u +%H:%M:%S) +$(($(date +%s) - START))s] $*" | tee -a "$LOG"; }
-FS=${FASTSHAP_BIN:-$KIT/fastshap}
+DEFAULT_BUDGET=$([ "${DRY:-0}" = 1 ] && echo 150 || echo 520)
+. tools/device/timebox.sh
 KT=${KERNELS_BIN:-$KIT/kernels}
 if [ "$DRY" = 1 ]; then
-  [ -x "$FS" ] || FS=target/release/fastshap
   KT=${KERNELS_BIN:-} # the whole kernel suite takes minutes on lavapipe
   N=${SHARDS:-2} PAR=2 CAP=4096 TOL=0.5 TRAIN=256 PROBE=64 MAXE=2 BUDGETS=514
 else
