@@ -183,6 +183,15 @@ fn explainer_train_rate(plan: &Plan, fid: &FidelityPlan, rng: &mut InitRng) -> R
 
 /// Measures this adapter and returns `plan` with budgets for about `target` seconds of stages
 /// on a training split of `train_images` images.
+/// Epochs and images per epoch that spend a stage's `n` training images over a set of `train`:
+/// whole passes rounded up, each one shorter, so the share is spent (rounding down lost up to
+/// 40% of it on the 1,800-image embedded subset: 2,880 images became 1 epoch of 1,800, and the
+/// 2026-12-04 demo used 264 s of its 420 s target); `least` to `most` epochs of 256 to `train`.
+fn epochs_for(n: f64, train: usize, least: usize, most: usize) -> (usize, usize) {
+    let epochs = ((n / train as f64).ceil() as usize).clamp(least.max(1), most);
+    (epochs, ((n / epochs as f64) as usize).clamp(256, train))
+}
+
 pub fn size_demo(plan: &Plan, target: f64, train_images: usize) -> Result<Plan> {
     let mut plan = plan.clone();
     let Some(fid) = plan.fidelity.clone() else {
@@ -221,25 +230,23 @@ pub fn size_demo(plan: &Plan, target: f64, train_images: usize) -> Result<Plan> 
     let images =
         |share: f64, secs_per_image: f64| share * train_scale * target / (MARGIN * secs_per_image);
     let train = train_images.max(256);
-    let epochs_of = |n: f64, most: usize| ((n / train as f64).floor() as usize).clamp(1, most);
-    let limit_of = |n: f64, epochs: usize| ((n / epochs as f64) as usize).clamp(256, train);
 
     let n = images(0.25, 1.0 / orig_train);
     let o = plan.original.as_mut().expect("the demo trains an original");
-    o.epochs = epochs_of(n, 3);
-    o.train_limit = Some(limit_of(n, o.epochs));
+    let (epochs, limit) = epochs_for(n, train, 1, 3);
+    (o.epochs, o.train_limit) = (epochs, Some(limit));
 
     let n = images(0.15, 1.0 / sur_train + 1.0 / orig_fwd);
-    plan.surrogate.epochs = epochs_of(n, 6).max(2);
-    plan.surrogate.train_limit = Some(limit_of(n, plan.surrogate.epochs));
+    let (epochs, limit) = epochs_for(n, train, 2, 6);
+    (plan.surrogate.epochs, plan.surrogate.train_limit) = (epochs, Some(limit));
 
     // Each explainer image costs its explainer step and `samples` + 1 surrogate calls.
     let n = images(
         0.35,
         1.0 / explainer_train + (fid.explainer_samples + 1) as f64 / sur_fwd,
     );
-    plan.explainer.epochs = epochs_of(n, 12).max(2);
-    plan.explainer.train_limit = Some(limit_of(n, plan.explainer.epochs));
+    let (epochs, limit) = epochs_for(n, train, 2, 12);
+    (plan.explainer.epochs, plan.explainer.train_limit) = (epochs, Some(limit));
 
     // A KernelSHAP run to convergence beside exact values, on the first images only.
     let ks = if exact_truth(&plan) {
@@ -303,6 +310,22 @@ mod tests {
         let cpu = Plan::new(ReproPreset::Cpu);
         let f = cpu.fidelity.clone().unwrap();
         assert_eq!(truth_budget(&cpu, &f, 1e9, 420.0), cpu.kernelshap_max_evals);
+    }
+
+    #[test]
+    fn a_stage_spends_its_share_in_whole_shorter_epochs() {
+        assert_eq!(epochs_for(2_880.0, 1_800, 1, 3), (2, 1_440));
+        assert_eq!(epochs_for(4_460.0, 1_800, 2, 6), (3, 1_486));
+        // Clamped: at most `most` full passes, at least `least` of ≥ 256 images.
+        assert_eq!(epochs_for(1e6, 1_800, 1, 3), (3, 1_800));
+        assert_eq!(epochs_for(100.0, 1_800, 1, 3), (1, 256));
+        assert_eq!(epochs_for(100.0, 1_800, 2, 6), (2, 256));
+        // Inside the clamps the plan spends its images to within one per epoch.
+        for n in [300.0, 1_799.0, 1_801.0, 5_000.0, 9_999.0] {
+            let (e, l) = epochs_for(n, 1_800, 1, 12);
+            let used = (e * l) as f64;
+            assert!(used <= n && used > n - e as f64, "{n}: {e} × {l}");
+        }
     }
 
     /// `--surrogate-arch resnet`: the fidelity presets swap their surrogate for the tiny ResNet
