@@ -181,8 +181,6 @@ fn explainer_train_rate(plan: &Plan, fid: &FidelityPlan, rng: &mut InitRng) -> R
     }
 }
 
-/// Measures this adapter and returns `plan` with budgets for about `target` seconds of stages
-/// on a training split of `train_images` images.
 /// Epochs and images per epoch that spend a stage's `n` training images over a set of `train`:
 /// whole passes rounded up, each one shorter, so the share is spent (rounding down lost up to
 /// 40% of it on the 1,800-image embedded subset: 2,880 images became 1 epoch of 1,800, and the
@@ -192,6 +190,8 @@ fn epochs_for(n: f64, train: usize, least: usize, most: usize) -> (usize, usize)
     (epochs, ((n / epochs as f64) as usize).clamp(256, train))
 }
 
+/// Measures this adapter and returns `plan` with budgets for about `target` seconds of stages
+/// on a training split of `train_images` images.
 pub fn size_demo(plan: &Plan, target: f64, train_images: usize) -> Result<Plan> {
     let mut plan = plan.clone();
     let Some(fid) = plan.fidelity.clone() else {

@@ -1,4 +1,4 @@
-# Sourced by the device scripts (run.sh, p256.sh) on the GPU machine: makes NVIDIA's Vulkan driver
+# Sourced by the device scripts (run.sh, p256.sh, p16.sh) on the GPU machine: makes NVIDIA's Vulkan driver
 # reachable. Needs KIT (the kit's folder), DRY (1: on this machine, change nothing), a `log`
 # function; sets VK_DRIVER_FILES and XDG_RUNTIME_DIR.
 #

@@ -52,16 +52,14 @@ for k in $(seq 0 $((SHARDS - 1))); do
     --images $IMAGES "${TRUTH[@]}" --kernelshap-images 0 --bootstrap 1000 --no-snapshots \
     --timing-rounds 1 >"$W/logs/truth-$k.log" 2>&1 &
 done
-# 3. The explainer, sized by a probe.
-timeout $(($(left) - 40)) bash -c "$(declare -f ex); FS=$FS S=$S DATA=$DATA W=$W ex probe 1 $PROBE" \
-  >"$W/logs/probe.log" 2>&1
-rate=$(grep -o '[0-9.]* img/s' "$W/logs/probe.log" | tail -1 | cut -d' ' -f1)
-if [ -n "$rate" ]; then
-  e=$(awk -v r="$rate" -v t=$(($(left) - 20)) -v n=$TRAIN -v m=$MAXE \
-    'BEGIN { e = int(0.8 * t * r / n); if (e < 1) e = 1; if (e > m) e = m; print e }')
-  log "explainer: probe $rate img/s -> $e epochs of $TRAIN"
-  timeout $(($(left) - 8)) bash -c "$(declare -f ex); FS=$FS S=$S DATA=$DATA W=$W ex expl $e $TRAIN --snapshots 8" \
-    >"$W/logs/expl.log" 2>&1
+# 3. The explainer, sized by a probe (`timeout` runs programs, so `ex` goes through bash).
+export -f ex
+export FS S DATA W
+timeout $(($(left) - 40)) bash -c 'ex probe 1 "$0"' $PROBE >"$W/logs/probe.log" 2>&1
+e=$(epochs_fit "$W/logs/probe.log" $TRAIN $MAXE 20)
+if [ -n "$e" ]; then
+  log "explainer: probe -> $e epochs of $TRAIN"
+  timeout $(($(left) - 8)) bash -c 'ex expl "$0" "$1" --snapshots 8' $e $TRAIN >"$W/logs/expl.log" 2>&1
   log "explainer: exit $? ($(grep -c '^epoch' "$W/logs/expl.log") epochs)"
 else
   log "explainer: probe failed"

@@ -78,22 +78,16 @@ train() { # name, snapshots, extra flags...
     --lr 2e-3 --schedule cosine --val-limit 128 "$@")
   timeout $(($(left) - 60)) "$FS" explainer "${common[@]}" --out "$W/probe-$name" --epochs 1 \
     --train-limit $PROBE >"$W/logs/probe-$name.log" 2>&1
-  local rate
-  rate=$(grep -o '[0-9.]* img/s' "$W/logs/probe-$name.log" | tail -1 | cut -d' ' -f1)
-  [ -n "$rate" ] || { log "$name: probe failed"; return; }
-  # Epochs of TRAIN images that fit in 80% of what is left (a margin for validation, checkpoints).
   local e
-  e=$(awk -v r="$rate" -v t=$(($(left) - 25)) -v n=$TRAIN -v m=$MAXE \
-    'BEGIN { e = int(0.8 * t * r / n); if (e < 1) e = 1; if (e > m) e = m; print e }')
-  log "$name: probe $rate img/s -> $e epochs of $TRAIN"
+  e=$(epochs_fit "$W/logs/probe-$name.log" $TRAIN $MAXE 25)
+  [ -n "$e" ] || { log "$name: probe failed"; return; }
+  log "$name: probe -> $e epochs of $TRAIN"
   timeout $(($(left) - 10)) "$FS" explainer "${common[@]}" --out "$W/$name" --epochs "$e" \
     --train-limit $TRAIN --snapshots "$snaps" >"$W/logs/$name.log" 2>&1
   log "$name: training exit $? ($(grep -c '^epoch' "$W/logs/$name.log") epochs logged)"
 }
 train vit 10 --explainer-arch vit &
-VIT=$!
 train unet 5 --preset full &
-UNET=$!
 
 # --- 2. the ground truth, one image per process ------------------------------------------------
 truth() {
