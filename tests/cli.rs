@@ -181,8 +181,8 @@ fn profile_breaks_a_forward_pass_down_by_kernel() {
     assert!(err.contains("unknown --model 'nope'"), "{err}");
 }
 
-/// `reproduce --superpixel/--minutes` size the demo preset only; bad values fail before
-/// anything is written.
+/// `reproduce --superpixel/--minutes` size the measured presets (cpu, demo) only; bad values
+/// fail before anything is written.
 #[test]
 fn reproduce_sizing_flags_are_checked() {
     let dir = tempfile::tempdir().unwrap();
@@ -191,7 +191,7 @@ fn reproduce_sizing_flags_are_checked() {
     for (args, want) in [
         (
             vec!["--preset", "tiny", "--superpixel", "2"],
-            "--superpixel applies to the demo preset",
+            "--superpixel applies to the cpu and demo presets",
         ),
         (
             vec!["--preset", "demo", "--superpixel", "3"],
@@ -199,11 +199,15 @@ fn reproduce_sizing_flags_are_checked() {
         ),
         (
             vec!["--preset", "smoke", "--minutes", "5"],
-            "--minutes sizes the demo preset",
+            "--minutes sizes the cpu and demo presets",
         ),
         (
             vec!["--preset", "demo", "--minutes", "0"],
             "--minutes must be at least 1",
+        ),
+        (
+            vec!["--preset", "cpu", "--superpixel", "3"],
+            "--superpixel must be 2 (256 players), 4 (64) or 8 (16), not 3",
         ),
     ] {
         let mut a = vec!["reproduce", "--out", o];

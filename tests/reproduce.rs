@@ -311,12 +311,12 @@ fn bad_data_fails_before_anything_is_written() {
 /// run, `summary.json` holds the answer (originals' accuracy, the surrogate's KL, the explainer
 /// against exact values beside its untrained self), and the report leads with it and leaves out
 /// the paper-only sections.
-/// The `cpu` preset at the smallest budgets. P = 4 (superpixel 16): the same stages and files
-/// as P = 16, with 16 coalitions per image for the exact values instead of 65,536
+/// The fidelity experiment at the smallest fixed budgets (the smoke preset with a fidelity
+/// plan: the measured presets would size themselves). P = 4 (superpixel 16): the same stages
+/// and files as P = 16, with 16 coalitions per image for the exact values instead of 65,536
 /// (tests/evaluate.rs covers P = 16).
 fn fidelity_smoke_plan() -> Plan {
     let mut plan = Plan::new(ReproPreset::Smoke);
-    plan.preset = ReproPreset::Cpu;
     plan.superpixel = 16;
     plan.eval_images = 2;
     plan.bootstrap = 50;

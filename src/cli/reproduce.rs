@@ -8,7 +8,8 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// smoke (CI, ~1 min on a CPU), tiny (minutes on a CPU), short (full models, minutes on a
-    /// GPU) or paper (the paper's schedules, hours on a GPU).
+    /// GPU) or paper (the paper's schedules, hours on a GPU); the fidelity experiment, sized by
+    /// measurement: demo (~7 min) or cpu (~45 min, ≥ 50 images, for the full data).
     #[arg(long, value_enum, default_value = "tiny")]
     preset: ReproPreset,
     /// CIFAR-10 source (directory, archive, compact file) or `embedded`.
@@ -20,11 +21,11 @@ pub struct Args {
     /// Print only the stage lines.
     #[arg(long)]
     quiet: bool,
-    /// `demo` only: players' side in pixels, 2 (256 players, the paper's), 4 (64, the
-    /// default) or 8 (16, exact ground truth).
+    /// `cpu` and `demo` only: players' side in pixels, 2 (256 players, the paper's), 4 (64,
+    /// the default) or 8 (16, exact ground truth).
     #[arg(long)]
     superpixel: Option<usize>,
-    /// `demo` only: minutes of stages to size the run for (default 7).
+    /// `cpu` and `demo` only: minutes of stages to size the run for (default 45 and 7).
     #[arg(long)]
     minutes: Option<f64>,
     /// `cpu` and `demo` only: the surrogate whose game is explained, the ViT (default) or a
@@ -50,8 +51,8 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     }
     if let Some(m) = a.minutes {
         ensure!(
-            a.preset == ReproPreset::Demo,
-            "--minutes sizes the demo preset; preset {:?} has fixed budgets",
+            plan.sized_by_measurement(),
+            "--minutes sizes the cpu and demo presets; preset {:?} has fixed budgets",
             a.preset
         );
         ensure!(

@@ -69,7 +69,8 @@ pub struct StageDone {
 pub struct ReproOptions {
     /// Print only stage lines (no recipes, no progress bars).
     pub quiet: bool,
-    /// Seconds of stages the `demo` preset is sized for (`None`: [`DEMO_SECONDS`]).
+    /// Seconds of stages a measured preset (`demo`, `cpu`) is sized for (`None`: the
+    /// preset's own, [`Plan::default_seconds`]).
     pub demo_seconds: Option<f64>,
 }
 
@@ -150,10 +151,6 @@ impl Run {
     }
 }
 
-/// Seconds of stages the `demo` preset is sized for (the demo must end within 10 minutes,
-/// build excluded, on the machine it runs on).
-pub const DEMO_SECONDS: f64 = 420.0;
-
 /// The plan saved in `dir`'s `reproduce.json`, if it has a readable one.
 fn saved_plan(dir: &Path) -> Option<Plan> {
     let text = std::fs::read_to_string(dir.join(RUN_FILE)).ok()?;
@@ -193,16 +190,16 @@ pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Re
     let dir = std::fs::canonicalize(dir).with_context(|| format!("{}", dir.display()))?;
     // Bad data fails before anything is written, so a corrected rerun is not refused.
     let (train, test) = crate::data::load_source(data)?;
-    let plan = &match plan.preset {
-        // Sized to this adapter once; a resumed demo keeps the budgets it started with.
-        ReproPreset::Demo => match saved_plan(&dir) {
-            Some(p) if p.preset == ReproPreset::Demo => p,
-            _ => {
-                println!("measuring this adapter to size the demo's budgets…");
-                let target = opts.demo_seconds.unwrap_or(DEMO_SECONDS);
-                calibrate::size_demo(plan, target, train.len())?
-            }
-        },
+    // Sized to this adapter once; a resumed run keeps the budgets it started with.
+    let plan = &match saved_plan(&dir) {
+        Some(p) if plan.sized_by_measurement() && p.preset == plan.preset => p,
+        _ if plan.sized_by_measurement() => {
+            println!("measuring this adapter to size the run's budgets…");
+            let target = opts.demo_seconds.unwrap_or(plan.default_seconds());
+            // Trainers see the training split less its held-out part.
+            let fit = train.len() - crate::data::holdout_indices(train.len()).len();
+            calibrate::size_by_measurement(plan, target, fit)?
+        }
         _ => plan.clone(),
     };
     let prev = check_previous(&dir, plan, data)?;
