@@ -63,7 +63,7 @@ pub fn run(a: &Args, gpu: &crate::gpu::Options) -> Result<()> {
     crate::gpu::init(gpu)?;
     let opts = ReproOptions {
         quiet: a.quiet,
-        demo_seconds: a.minutes.map(|m| m * 60.0),
+        target_seconds: a.minutes.map(|m| m * 60.0),
     };
     let report = reproduce(&plan, &a.data, &a.out, &opts)?;
     println!("open {} in a browser", report.display());

@@ -1,9 +1,10 @@
-//! Sizing the measured presets (`demo`, `cpu`) to the adapter at hand. lavapipe's speed differs up to 7× between
-//! machines of the same kind, so fixed budgets either waste a fast machine or overrun a slow
-//! one. Before the first stage, a few timed steps of each network (random weights, random data)
-//! give img/s for every kind of work; the budgets are then set so the stages take about
-//! `target` seconds in all. The measurements and the budgets are saved in the plan
-//! (`reproduce.json`), so a resumed demo keeps them and the report can say what was measured.
+//! Sizing the measured presets (`demo`, `cpu`) to the adapter at hand. lavapipe's speed
+//! differs up to 7× between machines of the same kind, so fixed budgets either waste a fast
+//! machine or overrun a slow one. Before the first stage, a few timed steps of each network
+//! (random weights, random data) give img/s for every kind of work; the budgets are then set so
+//! the stages take about `target` seconds in all. The measurements and the budgets are saved in
+//! the plan (`reproduce.json`), so a resumed run keeps them and the report can say what was
+//! measured.
 
 use super::plan::{FidelityPlan, Plan};
 use crate::fastshap::evaluate::{ADDITIVITY_PAIRS, AUTO_EXACT_MAX_PLAYERS};
@@ -264,7 +265,7 @@ pub fn size_by_measurement(plan: &Plan, target: f64, train_images: usize) -> Res
     let t0 = Instant::now();
     let rates = Rates::measure(plan, &fid)?;
     let (mut plan, eval_share) = fit_budgets(plan, &rates, target, train_images);
-    let r = rates;
+    let r = &rates;
     plan.fidelity.as_mut().expect("checked above").measured = Some(json!({
         "target_seconds": target,
         "calibration_seconds": t0.elapsed().as_secs_f64(),

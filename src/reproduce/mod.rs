@@ -71,7 +71,7 @@ pub struct ReproOptions {
     pub quiet: bool,
     /// Seconds of stages a measured preset (`demo`, `cpu`) is sized for (`None`: the
     /// preset's own, [`Plan::default_seconds`]).
-    pub demo_seconds: Option<f64>,
+    pub target_seconds: Option<f64>,
 }
 
 /// The stages of the paper's reproduction (presets smoke, tiny, short, paper), in order.
@@ -191,16 +191,19 @@ pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Re
     // Bad data fails before anything is written, so a corrected rerun is not refused.
     let (train, test) = crate::data::load_source(data)?;
     // Sized to this adapter once; a resumed run keeps the budgets it started with.
-    let plan = &match saved_plan(&dir) {
-        Some(p) if plan.sized_by_measurement() && p.preset == plan.preset => p,
-        _ if plan.sized_by_measurement() => {
-            println!("measuring this adapter to size the run's budgets…");
-            let target = opts.demo_seconds.unwrap_or(plan.default_seconds());
-            // Trainers see the training split less its held-out part.
-            let fit = train.len() - crate::data::holdout_indices(train.len()).len();
-            calibrate::size_by_measurement(plan, target, fit)?
+    let plan = &if !plan.sized_by_measurement() {
+        plan.clone()
+    } else {
+        match saved_plan(&dir) {
+            Some(p) if p.preset == plan.preset => p,
+            _ => {
+                println!("measuring this adapter to size the run's budgets…");
+                let target = opts.target_seconds.unwrap_or(plan.default_seconds());
+                // Trainers see the training split less its held-out part.
+                let fit = train.len() - crate::data::holdout_indices(train.len()).len();
+                calibrate::size_by_measurement(plan, target, fit)?
+            }
         }
-        _ => plan.clone(),
     };
     let prev = check_previous(&dir, plan, data)?;
     let ctx = crate::gpu::ctx();
