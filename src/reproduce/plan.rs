@@ -154,7 +154,12 @@ impl FidelityPlan {
         f.kernelshap_images = 0;
         let p = crate::fastshap::players(superpixel);
         if p > crate::fastshap::evaluate::AUTO_EXACT_MAX_PLAYERS {
-            f.budgets = (0..5).map(|e| (2 * (p + 1)) << e).collect();
+            // Doubling from one antithetic pair. FastSHAP's pass costs 13–17 evaluations at
+            // P = 64 and 256 alike (BENCHMARKS.md), so five points reach 2,080 = 126× its cost
+            // at P = 64 but 8,224 ≈ 600× at P = 256, where that point alone took a quarter of
+            // each image's evaluations: four reach 4,112 ≈ 300×.
+            let points = if p >= 256 { 4 } else { 5 };
+            f.budgets = (0..points).map(|e| (2 * (p + 1)) << e).collect();
         }
         f
     }
