@@ -250,7 +250,7 @@ fn difference(fs: &Candidate, c: &Candidate, metric: &str, resamples: usize, see
 
 /// FastSHAP − each candidate on both metrics, paired over the images where `keep` holds (a
 /// NaN drops an image from a pair, so FastSHAP's metrics are blanked elsewhere).
-fn comparisons(
+fn compare_on(
     fs: &Candidate,
     cands: &[Candidate],
     keep: &[bool],
@@ -448,11 +448,11 @@ pub fn aggregate(
             }
         }
     }
-    let comparisons = comparisons(&fs, &cands, &vec![true; n], resamples, seed);
+    let comparisons = compare_on(&fs, &cands, &vec![true; n], resamples, seed);
     let converged: Vec<bool> = records.iter().map(|r| r.truth_converged).collect();
     let comparisons_converged = match converged.iter().filter(|&&c| c).count() {
         c if c == 0 || c == n => Vec::new(),
-        _ => self::comparisons(&fs, &cands, &converged, resamples, seed),
+        _ => compare_on(&fs, &cands, &converged, resamples, seed),
     };
     let cheap_names = &crate::shap::baselines::NAMES[..3];
     let cheap: Vec<&Candidate> = cands
@@ -621,8 +621,8 @@ mod tests {
         let fs = cand("fastshap", &[0.9, 0.8, 0.7, 0.6], &[0.1, 0.2, 0.3, 0.4]);
         let other = cand("other", &[0.5, 0.9, 0.7, f64::NAN], &[0.3, 0.1, 0.3, 0.2]);
         let keep = [true, false, true, true];
-        let sub = comparisons(&fs, std::slice::from_ref(&other), &keep, 200, 1);
-        let alone = comparisons(
+        let sub = compare_on(&fs, std::slice::from_ref(&other), &keep, 200, 1);
+        let alone = compare_on(
             &cand("fastshap", &[0.9, 0.7, 0.6], &[0.1, 0.3, 0.4]),
             &[cand("other", &[0.5, 0.7, f64::NAN], &[0.3, 0.3, 0.2])],
             &[true; 3],
@@ -633,13 +633,10 @@ mod tests {
         assert_eq!((p.n, l.n), (2, 3));
         assert!((p.mean - 0.2).abs() < 1e-12, "{p:?}");
         assert!((l.mean - 0.0).abs() < 1e-12, "{l:?}");
-        assert_eq!(
-            format!("{p:?}"),
-            format!("{:?}", alone[0].pearson_difference)
-        );
-        assert_eq!(format!("{l:?}"), format!("{:?}", alone[0].l2_difference));
+        assert_eq!(*p, alone[0].pearson_difference);
+        assert_eq!(*l, alone[0].l2_difference);
         // Everything kept: the full comparison, image 1's L2 difference (+0.1) included.
-        let all = comparisons(&fs, &[other], &[true; 4], 200, 1);
+        let all = compare_on(&fs, &[other], &[true; 4], 200, 1);
         assert_eq!(all[0].l2_difference.n, 4);
         assert!((all[0].l2_difference.mean - 0.025).abs() < 1e-12);
     }
