@@ -54,6 +54,9 @@ fn explainer_entry(f: &Value) -> Value {
         "untrained_l2_explained_class": untrained["predicted"]["l2"],
         "kernelshap_converged_l2_explained_class": ks["predicted"]["l2"],
         "best_cheap": f["best_cheap"],
+        // The paired comparisons on the images whose truth converged (empty: all or none did).
+        "truth_converged": f["truth_converged"],
+        "comparisons_converged": f["comparisons_converged"],
         "at_fastshap_cost": t["at_cost"],
         "additivity": f["additivity"],
         "additivity_note": f["additivity_note"],
