@@ -204,7 +204,8 @@ fn converged_line(e: &Value) -> Option<String> {
         None => {
             let most = priced.map(|(_, ev)| ev).fold(0.0, f64::max);
             format!(
-                "it beats every estimator tried by L2 (up to {most:.0} evaluations per image{})",
+                "no estimator scored on all of them ties or beats its L2 (up to {most:.0} \
+                 evaluations per image{})",
                 times(most)
             )
         }
@@ -518,7 +519,7 @@ mod tests {
         e["comparisons_converged"][6]["l2_difference"] = st(-0.01, -0.02, -0.001);
         let line = converged_line(&e).unwrap();
         assert!(
-            line.contains("it beats every estimator tried by L2 (up to 4112 evaluations per image, 316× FastSHAP's time)"),
+            line.contains("no estimator scored on all of them ties or beats its L2 (up to 4112 evaluations per image, 316× FastSHAP's time)"),
             "{line}"
         );
         e["comparisons_converged"] = json!([]);
