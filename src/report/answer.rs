@@ -5,6 +5,7 @@
 
 use super::text::note;
 use super::{Run, Section};
+use crate::fastshap::evaluate::verdict::outcome;
 use crate::viz::svg::escape;
 use serde_json::Value;
 use std::fmt::Write;
@@ -147,28 +148,22 @@ fn converged_line(e: &Value) -> Option<String> {
             crate::shap::baselines::NAMES[..3].contains(&c["estimator"].as_str().unwrap_or(""))
         })
         .collect();
-    let word = |s: i8| match s {
-        1 => "beats",
-        -1 => "loses to",
-        _ => "ties with",
-    };
     let mut parts = Vec::new();
-    // The strongest baseline by a metric: the smallest FastSHAP − it (Pearson), the largest (L2).
-    for (metric, label, better) in [
-        ("pearson_difference", "Pearson", 1.0),
-        ("l2_difference", "L2", -1.0),
+    // `up`: the sign of FastSHAP − it that favours FastSHAP (+1 Pearson, −1 L2). The strongest
+    // baseline by a metric is the one with the least favourable mean difference.
+    for (metric, label, up) in [
+        ("pearson_difference", "Pearson", 1i8),
+        ("l2_difference", "L2", -1),
     ] {
+        let favour = |c: &Value| diff(c, metric).map(|d| d * f64::from(up));
         let strongest = cheap
             .iter()
-            .filter(|c| diff(c, metric).is_some())
-            .min_by(|a, b| {
-                (better * diff(a, metric).unwrap()).total_cmp(&(better * diff(b, metric).unwrap()))
-            });
-        if let Some(c) = strongest {
-            let s = sign(&c[metric]) * if better > 0.0 { 1 } else { -1 };
+            .filter_map(|c| Some((c, favour(c)?)))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((c, _)) = strongest {
             parts.push(format!(
                 "by {label} FastSHAP {} {} (paired difference {})",
-                word(s),
+                outcome(sign(&c[metric]) * up),
                 c["estimator"].as_str().unwrap_or("?"),
                 stat(&c[metric])
             ));

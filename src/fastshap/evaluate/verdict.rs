@@ -34,17 +34,21 @@ pub struct Comparison {
     pub l2_difference: Stat,
 }
 
+/// FastSHAP's outcome for a difference's sign in its favour (+1), against it (−1) or neither.
+pub fn outcome(sign: i8) -> &'static str {
+    match sign {
+        1 => "beats",
+        -1 => "loses to",
+        _ => "ties with",
+    }
+}
+
 impl Comparison {
     /// "beats", "loses to" or "ties with" on Pearson and on L2.
     pub fn verdicts(&self) -> (&'static str, &'static str) {
-        let word = |s: i8| match s {
-            1 => "beats",
-            -1 => "loses to",
-            _ => "ties with",
-        };
         (
-            word(self.pearson_difference.sign()),
-            word(-self.l2_difference.sign()),
+            outcome(self.pearson_difference.sign()),
+            outcome(-self.l2_difference.sign()),
         )
     }
 }
