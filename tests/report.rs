@@ -396,6 +396,24 @@ fn unfinished_run_renders_with_notes() {
 }
 
 #[test]
+fn report_rewrites_the_summary_of_a_finished_run_only() {
+    let (_t, dir) = run_dir(false);
+    build(&dir);
+    let summary = dir.join(fastshap::reproduce::SUMMARY_FILE);
+    let _ = std::fs::remove_file(&summary);
+    std::fs::remove_file(dir.join("tables/stage.json")).unwrap();
+    assert!(!fastshap::reproduce::rewrite_summary(&dir).unwrap());
+    assert!(!summary.exists(), "an unfinished run gets no summary");
+    write(&dir.join("tables/stage.json"), r#"{"summary": {}}"#);
+    assert!(fastshap::reproduce::rewrite_summary(&dir).unwrap());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(v["preset"], "tiny");
+    let t = tempfile::tempdir().unwrap();
+    assert!(!fastshap::reproduce::rewrite_summary(t.path()).unwrap());
+}
+
+#[test]
 fn missing_reproduce_json_is_an_error() {
     let t = tempfile::tempdir().unwrap();
     let e = write_report(t.path()).unwrap_err();

@@ -50,7 +50,8 @@ enum Command {
     /// The paper's whole experiment as one resumable pipeline: originals, surrogates,
     /// explainers, Tables 1-3, figures, evaluation and a self-contained report.html.
     Reproduce(Box<reproduce::Args>),
-    /// Rewrite DIR/report.html from what a reproduction (finished, running or interrupted) left.
+    /// Rewrite DIR/report.html from what a reproduction (finished, running or interrupted) left,
+    /// and DIR/summary.json too once every stage has finished.
     Report {
         /// The reproduction's --out directory.
         dir: std::path::PathBuf,
@@ -107,9 +108,9 @@ pub fn main() -> i32 {
         Command::Bench(a) => crate::gpu::init(&opts).and_then(|_| bench::run(a)),
         Command::Demo(a) => demo::run(a, &opts),
         Command::Reproduce(a) => reproduce::run(a, &opts),
-        Command::Report { dir } => crate::report::write_report(dir).map(|p| {
-            println!("wrote {}", p.display());
-        }),
+        Command::Report { dir } => crate::reproduce::rewrite_summary(dir)
+            .and_then(|_| crate::report::write_report(dir))
+            .map(|p| println!("wrote {}", p.display())),
         Command::Profile(a) => profile::run(a, &opts),
         Command::Train(a) => train::run(a, &opts),
         Command::Eval(a) => classifier_eval::run(a, &opts),

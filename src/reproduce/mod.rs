@@ -182,6 +182,30 @@ fn check_previous(dir: &Path, plan: &Plan, data: &str) -> Result<Option<Value>> 
     Ok(Some(prev))
 }
 
+/// Rewrites `DIR/summary.json` from the stages a finished run left, so `fastshap report` on a run
+/// finished by an older binary shows what the current summary holds (the converged-truth line,
+/// 2026-12-04). Returns false, writing nothing, where DIR has no `reproduce.json` or some stage
+/// has not finished: the summary is the answer of a whole run, never of part of one.
+pub fn rewrite_summary(dir: &Path) -> Result<bool> {
+    let path = dir.join(RUN_FILE);
+    if !path.exists() {
+        return Ok(false);
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let info: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", path.display()))?;
+    let stages: Vec<Stage> = serde_json::from_value(info["stages"].clone())
+        .with_context(|| format!("{} has no valid stage list", path.display()))?;
+    // A "report" entry (older runs listed one) leaves no stage.json.
+    let mut work = stages.iter().filter(|s| s.kind != "report").peekable();
+    if work.peek().is_none() || work.any(|s| !dir.join(&s.dir).join(STAGE_DONE).exists()) {
+        return Ok(false);
+    }
+    summary::write_summary(dir, &info, &stages).context("writing summary.json")?;
+    Ok(true)
+}
+
 /// Runs (or resumes) the reproduction `plan` on `data` into `dir`.
 pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Result<PathBuf> {
     let t0 = Instant::now();
