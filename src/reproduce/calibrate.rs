@@ -329,6 +329,43 @@ fn fit_budgets(plan: &Plan, rates: &Rates, target: f64, train_images: usize) -> 
     (plan, eval_share)
 }
 
+/// Optimizer steps a budget buys: whole batches of its images, every epoch.
+pub fn steps(b: &super::plan::Budget, train_images: usize) -> usize {
+    b.epochs * b.train_limit.unwrap_or(train_images).div_ceil(b.batch_size.max(1))
+}
+
+/// What a sized plan bought, in one line for the terminal. Minutes buy different training on
+/// different machines (one `--minutes 90` at P = 256 gave 12,582 explainer steps and beat
+/// leave-one-out's ranking on one 2-core VM; the same minutes on a VM 3–5× slower buy ~2,800,
+/// which tie it — BENCHMARKS.md), so the run says what it will do before it starts.
+pub fn plan_line(plan: &Plan, train_images: usize) -> String {
+    let b = |name: &str, b: &super::plan::Budget| {
+        let images = b.train_limit.unwrap_or(train_images);
+        format!("{name} {} epochs of {images}", b.epochs)
+    };
+    let mut parts = Vec::new();
+    if let Some(o) = &plan.original {
+        parts.push(b("original", o));
+    }
+    parts.push(b("surrogate", &plan.surrogate));
+    parts.push(format!(
+        "{} = {} steps of {}",
+        b("explainer", &plan.explainer),
+        steps(&plan.explainer, train_images),
+        plan.explainer.batch_size
+    ));
+    let truth = if exact_truth(plan) {
+        "exact values".to_string()
+    } else {
+        format!("a truth of ≤ {} evaluations", plan.kernelshap_max_evals)
+    };
+    format!(
+        "budgets: {}; {truth} on {} test images",
+        parts.join(", "),
+        plan.eval_images
+    )
+}
+
 fn with_limit((epochs, limit): (usize, usize)) -> (usize, Option<usize>) {
     (epochs, Some(limit))
 }
@@ -442,6 +479,22 @@ mod tests {
                 sized.eval_images
             );
         }
+    }
+
+    /// The line names the explainer's steps as its trainer counts them (whole batches per
+    /// epoch: 9 epochs of 44,706 at batch 32 were 12,582 steps in the run of 2026-12-04).
+    #[test]
+    fn the_plan_line_counts_whole_batches() {
+        let mut plan = Plan::new(ReproPreset::Cpu).with_superpixel(2).unwrap();
+        plan.explainer.epochs = 9;
+        plan.explainer.train_limit = Some(44_706);
+        plan.explainer.batch_size = 32;
+        assert_eq!(steps(&plan.explainer, 45_000), 12_582);
+        let line = plan_line(&plan, 45_000);
+        assert!(line.contains("explainer 9 epochs of 44706 = 12582 steps of 32"), "{line}");
+        assert!(line.contains("evaluations on"), "{line}");
+        plan.explainer.train_limit = None;
+        assert_eq!(steps(&plan.explainer, 1_000), 9 * 32);
     }
 
     #[test]

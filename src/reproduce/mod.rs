@@ -214,6 +214,8 @@ pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Re
     let dir = std::fs::canonicalize(dir).with_context(|| format!("{}", dir.display()))?;
     // Bad data fails before anything is written, so a corrected rerun is not refused.
     let (train, test) = crate::data::load_source(data)?;
+    // Trainers see the training split less its held-out part.
+    let fit = train.len() - crate::data::holdout_indices(train.len()).len();
     // Sized to this adapter once; a resumed run keeps the budgets it started with.
     let plan = &if !plan.sized_by_measurement() {
         plan.clone()
@@ -223,12 +225,13 @@ pub fn reproduce(plan: &Plan, data: &str, dir: &Path, opts: &ReproOptions) -> Re
             _ => {
                 println!("measuring this adapter to size the run's budgets…");
                 let target = opts.target_seconds.unwrap_or(plan.default_seconds());
-                // Trainers see the training split less its held-out part.
-                let fit = train.len() - crate::data::holdout_indices(train.len()).len();
                 calibrate::size_by_measurement(plan, target, fit)?
             }
         }
     };
+    if plan.sized_by_measurement() {
+        println!("{}", calibrate::plan_line(plan, fit));
+    }
     let prev = check_previous(&dir, plan, data)?;
     let ctx = crate::gpu::ctx();
     let device = json!({
