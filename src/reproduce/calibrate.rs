@@ -346,9 +346,9 @@ pub fn steps(b: &super::plan::Budget, train_images: usize) -> usize {
 /// leave-one-out's ranking on one 2-core VM; the same minutes on a VM 3–5× slower buy ~2,800,
 /// which tie it — BENCHMARKS.md), so the run says what it will do before it starts.
 pub fn plan_line(plan: &Plan, train_images: usize) -> String {
-    let b = |name: &str, b: &super::plan::Budget| {
-        let images = b.train_limit.unwrap_or(train_images);
-        format!("{name} {} epochs of {images}", b.epochs)
+    let b = |name: &str, budget: &super::plan::Budget| {
+        let images = budget.train_limit.unwrap_or(train_images);
+        format!("{name} {} epochs of {images}", budget.epochs)
     };
     let mut parts = Vec::new();
     if let Some(o) = &plan.original {
