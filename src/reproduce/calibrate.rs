@@ -338,7 +338,10 @@ fn fit_budgets(plan: &Plan, rates: &Rates, target: f64, train_images: usize) -> 
 
 /// Optimizer steps a budget buys: whole batches of its images, every epoch.
 pub fn steps(b: &super::plan::Budget, train_images: usize) -> usize {
-    b.epochs * b.train_limit.unwrap_or(train_images).div_ceil(b.batch_size.max(1))
+    b.epochs
+        * b.train_limit
+            .unwrap_or(train_images)
+            .div_ceil(b.batch_size.max(1))
 }
 
 /// What a sized plan bought, in one line for the terminal. Minutes buy different training on
@@ -498,7 +501,10 @@ mod tests {
         plan.explainer.batch_size = 32;
         assert_eq!(steps(&plan.explainer, 45_000), 12_582);
         let line = plan_line(&plan, 45_000);
-        assert!(line.contains("explainer 9 epochs of 44706 = 12582 steps of 32"), "{line}");
+        assert!(
+            line.contains("explainer 9 epochs of 44706 = 12582 steps of 32"),
+            "{line}"
+        );
         assert!(line.contains("evaluations on"), "{line}");
         plan.explainer.train_limit = None;
         assert_eq!(steps(&plan.explainer, 1_000), 9 * 32);

@@ -191,8 +191,8 @@ pub fn rewrite_summary(dir: &Path) -> Result<bool> {
     if !path.exists() {
         return Ok(false);
     }
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let info: Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not valid JSON", path.display()))?;
     let stages: Vec<Stage> = serde_json::from_value(info["stages"].clone())
