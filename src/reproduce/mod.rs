@@ -158,16 +158,26 @@ fn saved_plan(dir: &Path) -> Option<Plan> {
     serde_json::from_value(v["settings"]["plan"].clone()).ok()
 }
 
-/// Reads `reproduce.json` of `dir`, if any, and refuses a run of another preset or data.
-fn check_previous(dir: &Path, plan: &Plan, data: &str) -> Result<Option<Value>> {
+/// `dir`'s `reproduce.json` as JSON: `None` where there is none, an error naming the file where
+/// it cannot be read or parsed.
+fn read_run_file(dir: &Path) -> Result<Option<Value>> {
     let path = dir.join(RUN_FILE);
     if !path.exists() {
         return Ok(None);
     }
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let prev: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid JSON", path.display()))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .with_context(|| format!("{} is not valid JSON", path.display()))
+}
+
+/// Reads `reproduce.json` of `dir`, if any, and refuses a run of another preset or data.
+fn check_previous(dir: &Path, plan: &Plan, data: &str) -> Result<Option<Value>> {
+    let path = dir.join(RUN_FILE);
+    let Some(prev) = read_run_file(dir)? else {
+        return Ok(None);
+    };
     let prev_plan: Plan = serde_json::from_value(prev["settings"]["plan"].clone())
         .with_context(|| format!("{} holds no readable plan", path.display()))?;
     let prev_data = prev["data"].as_str().unwrap_or_default();
@@ -188,13 +198,9 @@ fn check_previous(dir: &Path, plan: &Plan, data: &str) -> Result<Option<Value>> 
 /// has not finished: the summary is the answer of a whole run, never of part of one.
 pub fn rewrite_summary(dir: &Path) -> Result<bool> {
     let path = dir.join(RUN_FILE);
-    if !path.exists() {
+    let Some(info) = read_run_file(dir)? else {
         return Ok(false);
-    }
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let info: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid JSON", path.display()))?;
+    };
     let stages: Vec<Stage> = serde_json::from_value(info["stages"].clone())
         .with_context(|| format!("{} has no valid stage list", path.display()))?;
     // A "report" entry (older runs listed one) leaves no stage.json.
