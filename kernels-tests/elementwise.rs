@@ -75,12 +75,19 @@ macro_rules! binary_test {
     ($($test:ident: $method:ident, $f:expr, $a:expr, $b:expr;)*) => {$(
         #[test]
         fn $test() {
-            let cases: [(&[usize], &[usize]); 5] = [
+            // The last five run four at a time (binary_bcast4): an innermost length divisible
+            // by 4 with each operand running along it or repeated.
+            let cases: [(&[usize], &[usize]); 10] = [
                 (&[7, 33], &[7, 33]),
                 (&[257], &[257]),
                 (&[4, 7, 5], &[5]),
                 (&[3, 1, 5], &[1, 6, 1]),
                 (&[2, 9], &[2, 1]),
+                (&[3, 5, 8], &[5, 8]),
+                (&[1, 12], &[5, 12]),
+                (&[6, 3, 12], &[6, 3, 1]),
+                (&[5, 1, 4], &[1, 3, 4]),
+                (&[7, 8], &[1]),
             ];
             for (sa, sb) in cases {
                 check_op(stringify!($method), &[$a(sa), $b(sb)], |x| x[0].$method(&x[1]), |a| a[0].zip(&a[1], $f), Check::default());

@@ -29,7 +29,8 @@ fn add_relu_matches_reference() {
 #[test]
 fn bias_gelu_matches_reference() {
     for class in [KernelClass::Cpu, KernelClass::Gpu] {
-        for shape in [&[4usize, 7][..], &[2, 3, 33], &[5]] {
+        // [.., 8] and [.., 12]: the four-at-a-time kernel (fused_bias4.wgsl).
+        for shape in [&[4usize, 7][..], &[2, 3, 33], &[5], &[3, 5, 8], &[12]] {
             let n = *shape.last().unwrap();
             gpu::with_kernel_class(class, || {
                 check_op(

@@ -5,6 +5,7 @@ mod helper;
 
 mod attention;
 mod conv;
+mod divisor;
 mod dropout;
 mod elementwise;
 mod fused;

@@ -3,7 +3,7 @@
 
 use crate::helper::{Arr, Check, check_op, normal, seed, uniform};
 use fastshap::Tensor;
-use fastshap::ops::masking::apply_player_mask;
+use fastshap::ops::masking::{all_present, apply_player_mask};
 use rand::{RngExt, SeedableRng};
 
 /// out[r, ch, y, x] = mask[r, player(y, x)] · img[r / M, ch, y, x] for ch < C; the mask for ch = C.
@@ -55,6 +55,27 @@ fn masking_binary_masks() {
             Check::default(),
         );
     }
+}
+
+/// `all_present` (a concat with a channel of ones) is the all-ones mask of `apply_player_mask`:
+/// small images, then 300 of them (the vec4 row copies; forward only, as the copy tests).
+#[test]
+fn masking_all_present_is_the_all_ones_mask() {
+    for (b, c, h, check) in [
+        (2, 3, 8, Check::default()),
+        (1, 2, 7, Check::default()),
+        (300, 3, 8, Check::forward_only()),
+    ] {
+        let ones = vec![1.0; b];
+        check_op(
+            "all_present",
+            &[normal(&[b, c, h, h])],
+            |x| all_present(&x[0]),
+            |a| mask_ref(&a[0], &ones, b, h),
+            check,
+        );
+    }
+    assert!(all_present(&Tensor::zeros(&[3, 8, 8]).unwrap()).is_err());
 }
 
 #[test]

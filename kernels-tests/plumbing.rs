@@ -51,9 +51,24 @@ fn rand_indices(n: usize, k: usize, rng: &mut rand::rngs::StdRng) -> Vec<usize> 
     (0..k).map(|_| rng.random_range(0..n)).collect()
 }
 
+/// The check for an input of `n` values: inputs large enough for the vec4 row kernels
+/// (≥ 256 runs) check the forward only — finite differences over thousands of inputs take tens
+/// of seconds, and the backward of these copies is the reverse copy, which the smaller cases
+/// check with gradients and the unpatchify cases check forward on the large shapes.
+fn check_for(n: usize) -> Check {
+    if n > 1000 {
+        Check::forward_only()
+    } else {
+        Check::default()
+    }
+}
+
 #[test]
 fn plumbing_permute() {
-    let cases: [(&[usize], &[usize]); 5] = [
+    let cases: [(&[usize], &[usize]); 7] = [
+        // Moving only size-1 axes reuses the buffer (no kernel).
+        (&[3, 5, 1, 8], &[0, 2, 1, 3]),
+        (&[1, 4, 1, 6], &[2, 1, 0, 3]),
         (&[7, 33], &[1, 0]),
         (&[2, 3, 5, 7], &[3, 1, 0, 2]),
         (&[2, 1, 3, 2, 5, 3], &[5, 3, 1, 0, 4, 2]),
@@ -82,8 +97,12 @@ fn plumbing_permute() {
 
 #[test]
 fn plumbing_narrow() {
-    let cases: [(&[usize], isize, usize, usize); 4] = [
+    // The last two run as vec4 rows (plumbing4.wgsl): 300 runs of 8, and one contiguous block
+    // of 12,000 cut into runs.
+    let cases: [(&[usize], isize, usize, usize); 6] = [
         (&[7, 33], 1, 5, 20),
+        (&[300, 12], 1, 4, 8),
+        (&[5, 2, 2000], 0, 1, 3),
         (&[7, 33], 0, 6, 1),
         (&[3, 5, 4], -2, 1, 3),
         (&[1], 0, 0, 1),
@@ -103,7 +122,7 @@ fn plumbing_narrow() {
                     at(&a[0], &s)
                 })
             },
-            Check::default(),
+            check_for(shape.iter().product()),
         );
     }
     assert!(Tensor::zeros(&[4]).unwrap().narrow(0, 2, 3).is_err());
@@ -126,8 +145,9 @@ fn concat_ref(xs: &[Arr], ax: usize) -> Arr {
 
 #[test]
 fn plumbing_concat() {
-    let cases: [(&[&[usize]], isize); 3] = [
+    let cases: [(&[&[usize]], isize); 4] = [
         (&[&[2, 3, 5], &[2, 7, 5], &[2, 1, 5]], 1),
+        (&[&[300, 4], &[300, 8]], 1), // vec4 rows
         (&[&[1, 33], &[7, 33]], 0),
         (&[&[3, 2, 1], &[3, 2, 7]], -1),
     ];
@@ -139,7 +159,7 @@ fn plumbing_concat() {
             &inputs,
             |x| concat(&x.iter().collect::<Vec<_>>(), axis),
             |a| concat_ref(a, ax),
-            Check::default(),
+            check_for(shapes.iter().map(|s| s.iter().product::<usize>()).sum()),
         );
     }
     let (a, b) = (
@@ -443,6 +463,7 @@ fn unpatchify_ref(t: &Arr, p: usize, h: usize, w: usize, chw: bool) -> Arr {
 fn plumbing_patchify() {
     for (shape, p) in [
         (&[2, 3, 8, 12][..], 4),
+        (&[4, 4, 16, 16], 4), // 1,024 runs of 4 pixels: vec4 rows
         (&[1, 1, 7, 7], 7),
         (&[1, 2, 3, 3], 1),
     ] {
@@ -458,7 +479,7 @@ fn plumbing_patchify() {
                     }
                 },
                 |a| patchify_ref(&a[0], p, chw),
-                Check::default(),
+                check_for(shape.iter().product()),
             );
             let (h, w, c) = (shape[2], shape[3], shape[1]);
             let tokens = [shape[0], (h / p) * (w / p), p * p * c];
@@ -473,7 +494,7 @@ fn plumbing_patchify() {
                     }
                 },
                 |a| unpatchify_ref(&a[0], p, h, w, chw),
-                Check::default(),
+                check_for(shape.iter().product()),
             );
         }
     }

@@ -1,8 +1,12 @@
-// requires: _binary_ops.wgsl
+// requires: _binary_ops.wgsl, _udiv.wgsl
 // Broadcasting binary ops (op table in _binary_ops.wgsl), one output element per invocation.
-// Word layout: [0] n, [1] rank, [4..4+rank) output shape, [12..) a strides, [20..) b strides.
+// The host merges axes that are contiguous in the output and both operands and drops size-1
+// axes, so most calls have rank 1–3; each coordinate is split off with `udiv` (multiply and
+// shift: `%` and `/` by a runtime size would run one lane at a time on CPU adapters).
+// Word layout: [0] n, [1] rank, [4..12) output shape, [12..20) a strides, [20..28) b strides,
+// [28..36) each axis's magic multiplier, [36..44) its packed shifts (src/ops/divisor.rs).
 
-struct Params { w: array<vec4<u32>, 8> }
+struct Params { w: array<vec4<u32>, 11> }
 @group(0) @binding(0) var<uniform> p: Params;
 fn P(i: u32) -> u32 { return p.w[i >> 2u][i & 3u]; }
 
@@ -20,9 +24,9 @@ fn binary_bcast(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     var ib = 0u;
     for (var d = rank; d > 0u; d = d - 1u) {
         let k = d - 1u;
-        let size = P(4u + k);
-        let c = rem % size;
-        rem = rem / size;
+        let q = udiv(rem, P(28u + k), P(36u + k));
+        let c = rem - q * P(4u + k);
+        rem = q;
         ia = ia + c * P(12u + k);
         ib = ib + c * P(20u + k);
     }

@@ -16,7 +16,11 @@ use crate::models::{
 };
 use crate::nn::{Module, init_rng};
 use crate::ops::loss::{Normalization, fastshap_loss};
-use crate::ops::{self, masking::apply_player_mask, optim};
+use crate::ops::{
+    self,
+    masking::{all_present, apply_player_mask},
+    optim,
+};
 use crate::shap::Link;
 use crate::shap::sampler::ShapleySampler;
 use crate::train::RunOptions;
@@ -505,10 +509,7 @@ pub fn null_value(surrogate: &dyn SurrogateModel, link: Link) -> Result<Tensor> 
 /// (v(1) [B, K], surrogate logits [B, K]) on the unmasked images.
 fn grand_value(surrogate: &dyn SurrogateModel, link: Link, x: &Tensor) -> Result<(Tensor, Tensor)> {
     let _g = no_grad();
-    let s = surrogate.superpixel();
-    let b = x.dim(0);
-    let full = apply_player_mask(x, &Tensor::ones(&[b, players(s)])?, s)?;
-    let logits = surrogate.logits(&full)?;
+    let logits = surrogate.logits(&all_present(x)?)?;
     Ok((link_values(link, &logits)?, logits))
 }
 

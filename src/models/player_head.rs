@@ -8,7 +8,6 @@
 use super::spec::Plan;
 use crate::Tensor;
 use crate::nn::{InitRng, Kind, Linear, Module, join};
-use crate::ops::masking::apply_player_mask;
 use anyhow::{Result, ensure};
 
 pub struct PlayerHead {
@@ -89,13 +88,6 @@ impl Module for PlayerHead {
         self.fc1.visit(&join(p, "0"), f);
         self.fc2.visit(&join(p, "2"), f);
     }
-}
-
-/// A surrogate's input with every player present: images [B, 3, 32, 32] and a mask channel of
-/// ones, what a backbone explainer's trunk sees.
-pub fn all_present(x: &Tensor, superpixel: usize) -> Result<Tensor> {
-    let players = (x.dim(3) / superpixel).pow(2);
-    apply_player_mask(x, &Tensor::ones(&[x.dim(0), players])?, superpixel)
 }
 
 /// Per-cell head outputs [B, G², r²·K] (cell-major, then (dy, dx, class)) → φ [B, (G·r)², K]

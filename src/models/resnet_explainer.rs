@@ -12,11 +12,12 @@
 //! what the surrogate's trunk was trained with, so frozen statistics keep the starting features
 //! the surrogate's own (the usual choice for fine-tuning with small batches).
 
-use super::player_head::{PlayerHead, all_present};
+use super::player_head::PlayerHead;
 use super::resnet::{ResNet, ResNetConfig};
 use super::spec::Plan;
 use crate::Tensor;
 use crate::nn::{InitRng, Kind, Module, join};
+use crate::ops::masking::all_present;
 use anyhow::{Result, ensure};
 
 /// Side of the ResNet's last map for 32 × 32 inputs (three stride-2 stages).
@@ -124,9 +125,7 @@ impl ResNetExplainer {
         let c = &self.config;
         let b = x.dim(0);
         // Frozen BatchNorm statistics (module doc).
-        let map = self
-            .backbone
-            .features(&all_present(x, c.superpixel)?, false)?; // [B, C, 4, 4]
+        let map = self.backbone.features(&all_present(x)?, false)?; // [B, C, 4, 4]
         let cells = map.reshape(&[b, c.backbone.widths[3], GRID * GRID])?;
         self.head.forward(&cells.permute(&[0, 2, 1])?)
     }

@@ -9,11 +9,12 @@
 //! token covers r × r of them (r = patch / superpixel), so its head ([`PlayerHead`]) emits r²·K
 //! values, placed back on the player grid.
 
-use super::player_head::{PlayerHead, all_present};
+use super::player_head::PlayerHead;
 use super::spec::Plan;
 use super::vit::{Vit, VitConfig};
 use crate::Tensor;
 use crate::nn::{InitRng, Kind, Module, join};
+use crate::ops::masking::all_present;
 use anyhow::{Result, ensure};
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
@@ -114,7 +115,7 @@ impl VitExplainer {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let c = &self.config;
         let grid = c.backbone.image / c.backbone.patch;
-        let h = self.backbone.features(&all_present(x, c.superpixel)?)?;
+        let h = self.backbone.features(&all_present(x)?)?;
         self.head.forward(&h.narrow(1, 1, grid * grid)?)
     }
 }

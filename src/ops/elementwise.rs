@@ -3,6 +3,7 @@
 //! (the raw fill a tensor is created with is `gpu::fill`, below the tape).
 //! Backward rules are built from the same ops (the gradient of `exp` is `g * exp(x)`, ...).
 
+use super::divisor::Divisor;
 use super::launch;
 use crate::shader;
 use crate::tensor::Tensor;
@@ -140,20 +141,27 @@ fn bcast_launch(a: &Tensor, b: &Tensor, out: &[usize], op: u32) -> Result<Tensor
         bail!("broadcasting supports rank up to {MAX_RANK}, got {out:?}");
     }
     let y = Tensor::empty(out)?;
-    let mut w = vec![0u32; 32];
-    w[0] = y.numel() as u32;
-    w[1] = out.len() as u32;
-    let (sa, sb) = (
-        broadcast_strides(a.shape(), out),
-        broadcast_strides(b.shape(), out),
+    let axes = merge_axes(
+        out,
+        &broadcast_strides(a.shape(), out),
+        &broadcast_strides(b.shape(), out),
     );
-    for i in 0..out.len() {
-        w[4 + i] = out[i] as u32;
-        w[12 + i] = sa[i];
-        w[20 + i] = sb[i];
+    if let Some(axes4) = in_fours(&axes) {
+        return bcast4_launch(a, b, y, &axes4, op);
+    }
+    let mut w = vec![0u32; 44];
+    w[0] = y.numel() as u32;
+    w[1] = axes.len() as u32;
+    for (i, &(size, sa, sb)) in axes.iter().enumerate() {
+        let d = Divisor::new(size as u32);
+        w[4 + i] = size as u32;
+        w[12 + i] = sa;
+        w[20 + i] = sb;
+        w[28 + i] = d.magic;
+        w[36 + i] = d.shifts;
     }
     launch(
-        &shader!("binary_bcast", "_binary_ops"),
+        &shader!("binary_bcast", "_binary_ops", "_udiv"),
         "binary_bcast",
         &[("OP", op as f64)],
         &w,
@@ -162,6 +170,76 @@ fn bcast_launch(a: &Tensor, b: &Tensor, out: &[usize], op: u32) -> Result<Tensor
         256,
     )?;
     Ok(y)
+}
+
+/// The axes with the innermost counted in groups of four, when `binary_bcast4` can run them:
+/// the innermost length divisible by 4 and each operand's stride there 1 (then every outer
+/// stride of it divisible by 4, so each group is one of its vec4s) or 0 (one value repeated).
+fn in_fours(axes: &[(usize, u32, u32)]) -> Option<Vec<(usize, u32, u32)>> {
+    let (&(n, sa, sb), outer) = axes.split_last()?;
+    let aligned = |inner: u32, stride: fn(&(usize, u32, u32)) -> u32| match inner {
+        0 => true,
+        1 => outer.iter().all(|x| stride(x).is_multiple_of(4)),
+        _ => false,
+    };
+    let fits = n.is_multiple_of(4) && aligned(sa, |x| x.1) && aligned(sb, |x| x.2);
+    fits.then(|| {
+        let mut v = outer.to_vec();
+        v.push((n / 4, sa, sb));
+        v
+    })
+}
+
+fn bcast4_launch(
+    a: &Tensor,
+    b: &Tensor,
+    y: Tensor,
+    axes: &[(usize, u32, u32)],
+    op: u32,
+) -> Result<Tensor> {
+    let groups = y.numel() / 4;
+    let mut w = vec![0u32; 44];
+    w[0] = groups as u32;
+    w[1] = axes.len() as u32;
+    let &(_, sa, sb) = axes.last().expect("an innermost axis");
+    (w[2], w[3]) = (sa, sb);
+    for (i, &(size, sa, sb)) in axes.iter().enumerate() {
+        let d = Divisor::new(size as u32);
+        w[4 + i] = size as u32;
+        w[12 + i] = sa;
+        w[20 + i] = sb;
+        w[28 + i] = d.magic;
+        w[36 + i] = d.shifts;
+    }
+    launch(
+        &shader!("binary_bcast4", "_binary_ops", "_udiv"),
+        "binary_bcast4",
+        &[("OP", op as f64)],
+        &w,
+        &[a.bind_vec4(), b.bind_vec4(), y.bind_vec4()],
+        groups,
+        256,
+    )?;
+    Ok(y)
+}
+
+/// The broadcast as few axes as address the same elements: size-1 axes dropped, and an axis
+/// merged into the one before it wherever both operands step across the pair as one run
+/// (`[B, T, D] + [T, D]` becomes `[B, T·D]`). Each axis left costs the kernel a division.
+fn merge_axes(out: &[usize], sa: &[u32], sb: &[u32]) -> Vec<(usize, u32, u32)> {
+    let mut axes: Vec<(usize, u32, u32)> = Vec::with_capacity(out.len());
+    for i in (0..out.len()).filter(|&i| out[i] != 1) {
+        let (n, a, b) = (out[i], sa[i], sb[i]);
+        match axes.last_mut() {
+            Some(last)
+                if last.1 as usize == a as usize * n && last.2 as usize == b as usize * n =>
+            {
+                *last = (last.0 * n, a, b);
+            }
+            _ => axes.push((n, a, b)),
+        }
+    }
+    axes
 }
 
 /// Generates a unary method whose backward is `g * rule(x, y)`.

@@ -3,6 +3,7 @@
 //! transformer MLP). One pass over memory instead of two (forward) or three (backward), on both
 //! kernel families; the same f32 operations as the unfused ops, so the values agree to rounding.
 
+use super::divisor::Divisor;
 use super::launch;
 use crate::shader;
 use crate::tensor::Tensor;
@@ -15,13 +16,39 @@ fn run(entry: &'static str, ins: &[&Tensor], out: &Tensor, cols: usize) -> Resul
     let n = out.numel();
     let mut binds = vec![ins[0].bind(), ins[1].bind(), out.bind()];
     binds.extend(ins.get(2).map(|g| g.bind()));
+    let d = Divisor::new(cols as u32);
     launch(
-        &shader!("fused", "_erfc"),
+        &shader!("fused", "_erfc", "_udiv"),
         entry,
         &[],
-        &[n as u32, cols as u32],
+        &[n as u32, cols as u32, d.magic, d.shifts],
         &binds,
         n,
+        WG,
+    )
+}
+
+/// `bias_gelu` / `bias_gelu_grad` over `out`'s elements for a bias of `cols`: four at a time
+/// (`shaders/fused_bias4.wgsl`) when `cols` is divisible by 4, else one at a time.
+fn run_bias(entry: &'static str, ins: &[&Tensor], out: &Tensor, cols: usize) -> Result<()> {
+    if !cols.is_multiple_of(4) {
+        return run(entry, ins, out, cols);
+    }
+    let n4 = out.numel() / 4;
+    let mut binds = vec![ins[0].bind_vec4(), ins[1].bind_vec4(), out.bind_vec4()];
+    binds.extend(ins.get(2).map(|g| g.bind_vec4()));
+    let d = Divisor::new((cols / 4) as u32);
+    let entry4 = match entry {
+        "bias_gelu" => "bias_gelu4",
+        _ => "bias_gelu_grad4",
+    };
+    launch(
+        &shader!("fused_bias4", "_erfc", "_udiv"),
+        entry4,
+        &[],
+        &[n4 as u32, (cols / 4) as u32, d.magic, d.shifts],
+        &binds,
+        n4,
         WG,
     )
 }
@@ -68,7 +95,7 @@ impl Tensor {
             );
         }
         let y = Tensor::empty(self.shape())?;
-        run("bias_gelu", &[self, bias], &y, n)?;
+        run_bias("bias_gelu", &[self, bias], &y, n)?;
         Ok(Tensor::from_op(
             y,
             "bias_gelu",
@@ -76,7 +103,7 @@ impl Tensor {
             move |out, g| {
                 let i = out.op_inputs();
                 let d = Tensor::empty(i[0].shape())?;
-                run("bias_gelu_grad", &[&i[0], &i[1], g], &d, n)?;
+                run_bias("bias_gelu_grad", &[&i[0], &i[1], g], &d, n)?;
                 let db = if i[1].requires_grad() {
                     Some(d.reshape(&[usize::MAX, n])?.sum(0, false)?)
                 } else {

@@ -6,6 +6,18 @@ use crate::shader;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail};
 
+/// `apply_player_mask` with every player present: the images with a channel of ones appended,
+/// [B, C + 1, H, W]. The same values (a mask of 1 multiplies nothing away), as one concat whose
+/// contiguous blocks copy four floats at a time instead of a masking pass per element.
+pub fn all_present(images: &Tensor) -> Result<Tensor> {
+    let is = images.shape();
+    if is.len() != 4 {
+        bail!("all_present: images must be [B, C, H, W], got {is:?}");
+    }
+    let ones = Tensor::ones(&[is[0], 1, is[2], is[3]])?;
+    super::plumbing::concat(&[images, &ones], 1)
+}
+
 /// `images` [B, C, H, W] (H, W divisible by `s`), `mask` [B·M, P] with P = (H/s)(W/s) players
 /// row-major over the superpixel grid → [B·M, C+1, H, W]: row r is image r / M times its mask
 /// upsampled to pixels (0 hides a pixel; values are multiplied, so fractional masks scale), with

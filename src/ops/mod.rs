@@ -3,6 +3,7 @@
 
 pub mod attention;
 pub mod conv;
+pub mod divisor;
 pub mod dropout;
 pub mod elementwise;
 pub mod fused;

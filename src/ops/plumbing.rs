@@ -6,6 +6,7 @@
 //! index computed on the GPU can feed a gather directly; [`index_tensor`] uploads host indices.
 //! Indices outside the axis gather 0 and scatter nowhere (a kernel cannot raise an error).
 
+use super::divisor::Divisor;
 use super::launch;
 use crate::shader;
 use crate::tensor::{Tensor, numel};
@@ -39,47 +40,211 @@ fn strided_copy(
         return Ok(());
     }
     // Size-1 axes contribute nothing to any index; dropping them keeps rank-7 shapes like
-    // [1, ...] within the kernel's limit.
-    let keep: Vec<usize> = (0..iter.len()).filter(|&i| iter[i] != 1).collect();
+    // [1, ...] within the kernel's limit. Axes both sides step across as one run merge (each
+    // axis left costs the kernel a division per element or run).
+    let axes = split_long_run(merge_axes(iter, src_st, dst_st));
     ensure!(
-        keep.len() <= MAX_RANK,
+        axes.len() <= MAX_RANK,
         "strided copy supports rank up to {MAX_RANK}, got iteration shape {iter:?}"
     );
-    let mut w = [0u32; 28];
+    if let Some(rows4) = in_fours(&axes, src_off, dst_off) {
+        return copy_rows4(src, dst, &rows4, src_off / 4, dst_off / 4);
+    }
+    if let Some(tiles) = in_tiles(&axes, src_off, dst_off) {
+        return copy_tiles(src, dst, &tiles, src_off / 4, dst_off / 4);
+    }
+    let mut w = [0u32; 44];
     w[0] = n as u32;
-    w[1] = keep.len() as u32;
+    w[1] = axes.len() as u32;
     w[2] = src_off as u32;
     w[3] = dst_off as u32;
-    for (k, &i) in keep.iter().enumerate() {
-        w[4 + k] = iter[i] as u32;
-        w[12 + k] = src_st[i] as u32;
-        w[20 + k] = dst_st[i] as u32;
+    for (k, &(size, s, d)) in axes.iter().enumerate() {
+        let div = Divisor::new(size as u32);
+        w[4 + k] = size as u32;
+        w[12 + k] = s as u32;
+        w[20 + k] = d as u32;
+        w[28 + k] = div.magic;
+        w[36 + k] = div.shifts;
     }
     // Runs along the last axis when they are long enough to pay for the per-run loop and
     // numerous enough to fill the adapter (and within llvmpipe's 65,536-iteration loop limit).
-    let inner = keep.last().map_or(1, |&i| iter[i]);
+    let inner = axes.last().map_or(1, |a| a.0);
     let runs = n / inner;
-    if (4..=65_536).contains(&inner) && runs >= 256 {
+    let entry = if (4..=65_536).contains(&inner) && runs >= 256 {
         w[0] = runs as u32;
-        return launch(
-            &shader!("plumbing"),
-            "strided_copy_rows",
-            &[],
-            &w,
-            &[src.bind(), dst.bind()],
-            runs,
-            64,
-        );
-    }
+        "strided_copy_rows"
+    } else {
+        "strided_copy"
+    };
+    let (count, wg) = if entry == "strided_copy" {
+        (n, 256)
+    } else {
+        (runs, 64)
+    };
     launch(
-        &shader!("plumbing"),
-        "strided_copy",
+        &shader!("plumbing", "_udiv"),
+        entry,
         &[],
         &w,
         &[src.bind(), dst.bind()],
-        n,
-        256,
+        count,
+        wg,
     )
+}
+
+/// The axes in vec4 units, when `strided_copy_rows4` can run them: runs contiguous on both sides
+/// with a length divisible by 4, every other stride and both offsets divisible by 4, and enough
+/// runs to fill the adapter.
+fn in_fours(
+    axes: &[(usize, usize, usize)],
+    src_off: usize,
+    dst_off: usize,
+) -> Option<Vec<(usize, usize, usize)>> {
+    let (&(len, s, d), outer) = axes.split_last()?;
+    let runs: usize = outer.iter().map(|a| a.0).product();
+    let fits = s == 1
+        && d == 1
+        && len.is_multiple_of(4)
+        && len <= 4 * 65_536
+        && runs >= 256
+        && src_off.is_multiple_of(4)
+        && dst_off.is_multiple_of(4)
+        && outer
+            .iter()
+            .all(|a| a.1.is_multiple_of(4) && a.2.is_multiple_of(4));
+    fits.then(|| {
+        let mut v: Vec<_> = outer.iter().map(|&(n, s, d)| (n, s / 4, d / 4)).collect();
+        v.push((len / 4, 1, 1));
+        v
+    })
+}
+
+fn copy_rows4(
+    src: &Tensor,
+    dst: &Tensor,
+    axes: &[(usize, usize, usize)],
+    src_off: usize,
+    dst_off: usize,
+) -> Result<()> {
+    let runs: usize = axes[..axes.len() - 1].iter().map(|a| a.0).product();
+    let mut w = [0u32; 44];
+    w[0] = runs as u32;
+    w[1] = axes.len() as u32;
+    w[2] = src_off as u32;
+    w[3] = dst_off as u32;
+    for (k, &(size, s, d)) in axes.iter().enumerate() {
+        let div = Divisor::new(size as u32);
+        w[4 + k] = size as u32;
+        w[12 + k] = s as u32;
+        w[20 + k] = d as u32;
+        w[28 + k] = div.magic;
+        w[36 + k] = div.shifts;
+    }
+    launch(
+        &shader!("plumbing4", "_udiv"),
+        "strided_copy_rows4",
+        &[],
+        &w,
+        &[src.bind_vec4(), dst.bind_vec4()],
+        runs,
+        64,
+    )
+}
+
+/// A copy that transposes 4 × 4 tiles: axis `i` of 4 runs along the source, axis `j` of 4 along
+/// the destination, every other stride and both offsets divisible by 4, enough tiles to fill the
+/// adapter. What `strided_copy_t4` needs, in vec4 units.
+struct Tiles {
+    outer: Vec<(usize, usize, usize)>,
+    /// The source stride of the destination-contiguous axis, the destination stride of the
+    /// source-contiguous one.
+    src_j: usize,
+    dst_i: usize,
+}
+
+fn in_tiles(axes: &[(usize, usize, usize)], src_off: usize, dst_off: usize) -> Option<Tiles> {
+    let i = axes.iter().position(|a| a.0 == 4 && a.1 == 1)?;
+    let j = axes.iter().position(|a| a.0 == 4 && a.2 == 1)?;
+    let (src_j, dst_i) = (axes[j].1, axes[i].2);
+    let outer: Vec<_> = (0..axes.len())
+        .filter(|&k| k != i && k != j)
+        .map(|k| axes[k])
+        .collect();
+    let tiles: usize = outer.iter().map(|a| a.0).product();
+    let fours = |v: usize| v.is_multiple_of(4);
+    let fits = i != j
+        && fours(src_j)
+        && fours(dst_i)
+        && fours(src_off)
+        && fours(dst_off)
+        && tiles >= 256
+        && outer.iter().all(|a| fours(a.1) && fours(a.2));
+    fits.then(|| Tiles {
+        outer: outer.iter().map(|&(n, s, d)| (n, s / 4, d / 4)).collect(),
+        src_j: src_j / 4,
+        dst_i: dst_i / 4,
+    })
+}
+
+fn copy_tiles(src: &Tensor, dst: &Tensor, t: &Tiles, src_off: usize, dst_off: usize) -> Result<()> {
+    let tiles: usize = t.outer.iter().map(|a| a.0).product();
+    let mut w = [0u32; 44];
+    w[0] = tiles as u32;
+    w[1] = t.outer.len() as u32;
+    w[2] = src_off as u32;
+    w[3] = dst_off as u32;
+    w[10] = t.src_j as u32;
+    w[11] = t.dst_i as u32;
+    for (k, &(size, s, d)) in t.outer.iter().enumerate() {
+        let div = Divisor::new(size as u32);
+        w[4 + k] = size as u32;
+        w[12 + k] = s as u32;
+        w[20 + k] = d as u32;
+        w[28 + k] = div.magic;
+        w[36 + k] = div.shifts;
+    }
+    launch(
+        &shader!("plumbing4", "_udiv"),
+        "strided_copy_t4",
+        &[],
+        &w,
+        &[src.bind_vec4(), dst.bind_vec4()],
+        tiles,
+        64,
+    )
+}
+
+/// The last axis split into runs of 64 (or the largest of 32…4 that divides it) when it is
+/// longer than a run of the rows kernel should be: a contiguous copy then runs as rows too.
+fn split_long_run(mut axes: Vec<(usize, usize, usize)>) -> Vec<(usize, usize, usize)> {
+    let Some(&(n, s, d)) = axes.last() else {
+        return axes;
+    };
+    if n <= 1024 || axes.len() >= MAX_RANK {
+        return axes;
+    }
+    if let Some(len) = [64, 32, 16, 8, 4]
+        .into_iter()
+        .find(|l| n.is_multiple_of(*l))
+    {
+        *axes.last_mut().expect("non-empty") = (n / len, s * len, d * len);
+        axes.push((len, s, d));
+    }
+    axes
+}
+
+/// (size, source stride, destination stride) per axis, size-1 axes dropped and each axis merged
+/// into the one before it where both sides continue one run across the pair.
+fn merge_axes(iter: &[usize], src: &[usize], dst: &[usize]) -> Vec<(usize, usize, usize)> {
+    let mut axes: Vec<(usize, usize, usize)> = Vec::with_capacity(iter.len());
+    for i in (0..iter.len()).filter(|&i| iter[i] != 1) {
+        let (n, s, d) = (iter[i], src[i], dst[i]);
+        match axes.last_mut() {
+            Some(last) if last.1 == s * n && last.2 == d * n => *last = (last.0 * n, s, d),
+            _ => axes.push((n, s, d)),
+        }
+    }
+    axes
 }
 
 /// (outer, n, inner) around `axis`.
@@ -103,6 +268,12 @@ fn permute_raw(x: &Tensor, perm: &[usize]) -> Result<Tensor> {
     }
     let st = strides(shape);
     let out: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    // Moving only size-1 axes (a one-head attention's [B, T, 1, D] → [B, 1, T, D]) leaves
+    // every element where it was: the same buffer under the new shape, no copy.
+    let moved: Vec<usize> = perm.iter().copied().filter(|&p| shape[p] != 1).collect();
+    if moved.is_sorted() {
+        return x.view(&out);
+    }
     let src_st: Vec<usize> = perm.iter().map(|&p| st[p]).collect();
     let y = Tensor::empty(&out)?;
     strided_copy(x, &y, &out, &src_st, 0, &strides(&out), 0)?;
