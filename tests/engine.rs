@@ -157,6 +157,29 @@ fn gpu_timing_measures_recorded_work() {
     assert_eq!(y.numel(), 1 << 16);
 }
 
+/// `gpu_time` from several threads at once (a benchmark beside a test): each call gets its own
+/// window. The recorder has one timing slot, and before the calls took turns a second thread's
+/// begin replaced the first's, which then read nothing (~1 run in 150 of this binary under load).
+#[test]
+fn gpu_timing_from_several_threads_takes_turns() {
+    let ctx = gpu::ctx();
+    if !ctx.has_timestamps() {
+        return;
+    }
+    std::thread::scope(|s| {
+        for seed in 0..4 {
+            s.spawn(move || {
+                // Tensors are per thread (Rc); the device and its recorder are shared.
+                let x = Tensor::randn(&[1 << 12], seed).unwrap();
+                for _ in 0..50 {
+                    let (_, secs) = ctx.gpu_time(|| x.exp().unwrap());
+                    assert!(secs.is_some(), "a window read nothing");
+                }
+            });
+        }
+    });
+}
+
 #[test]
 fn binding_over_the_device_limit_is_a_clear_error() {
     let ctx = gpu::ctx();

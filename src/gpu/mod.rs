@@ -84,6 +84,10 @@ pub struct Context {
     pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
     pool: pool::Pool,
     recorder: Mutex<recorder::Recorder>,
+    /// Held for the whole of one [`Context::gpu_time`]: the recorder has one timing slot, and a
+    /// second thread's `gpu_time` between another's begin and end replaced it (that one then
+    /// read nothing — a test flake under parallel tests).
+    timing_gate: Mutex<()>,
     /// While [`Context::dry_run`] runs: launches are checked against the limits, not recorded.
     dry_run: std::sync::atomic::AtomicBool,
 }
@@ -254,6 +258,7 @@ impl Context {
         Ok(Context {
             pool: pool::Pool::default(),
             recorder: Mutex::new(recorder),
+            timing_gate: Mutex::new(()),
             dry_run: std::sync::atomic::AtomicBool::new(false),
             pipelines: Mutex::new(HashMap::new()),
             kernel_class: Mutex::new(kernel_class),
@@ -508,11 +513,14 @@ impl Context {
     }
 
     /// Times the GPU work recorded by `f` with timestamp queries (seconds), or `None` when the
-    /// adapter has no timestamps. Everything `f` records runs in one compute pass.
+    /// adapter has no timestamps. Everything `f` records runs in one compute pass. Calls from
+    /// several threads take turns (one window at a time); launches other threads record inside
+    /// a window count in it.
     pub fn gpu_time<T>(&self, f: impl FnOnce() -> T) -> (T, Option<f64>) {
         if !self.has_timestamps() {
             return (f(), None);
         }
+        let _turn = self.timing_gate.lock().unwrap_or_else(|e| e.into_inner());
         self.flush();
         self.recorder.lock().unwrap().begin_timing(self);
         let out = f();
