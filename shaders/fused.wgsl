@@ -23,11 +23,6 @@ fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x *
 
 fn col(i: u32) -> u32 { return i - udiv(i, p.cols_magic, p.cols_shifts) * p.cols; }
 
-fn gelu(v: f32) -> f32 { return 0.5 * v * erfc(-v * 0.70710678118654752); }
-
-fn gelu_grad(v: f32) -> f32 {
-    return 0.5 * erfc(-v * 0.70710678118654752) + v * 0.39894228040143268 * exp(-0.5 * v * v);
-}
 
 @compute @workgroup_size(WG)
 fn add_relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

@@ -21,11 +21,6 @@ fn bias4(i: u32) -> vec4<f32> {
     return b[i - udiv(i, p.cols4_magic, p.cols4_shifts) * p.cols4];
 }
 
-fn gelu(v: f32) -> f32 { return 0.5 * v * erfc(-v * 0.70710678118654752); }
-
-fn gelu_grad(v: f32) -> f32 {
-    return 0.5 * erfc(-v * 0.70710678118654752) + v * 0.39894228040143268 * exp(-0.5 * v * v);
-}
 
 @compute @workgroup_size(WG)
 fn bias_gelu4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

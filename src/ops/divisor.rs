@@ -8,6 +8,8 @@
 //! traffic (binary_bcast at ~1 GB/s). The host computes a [`Divisor`] per size once; the kernel
 //! (`shaders/_udiv.wgsl`) divides with a high multiply and two shifts, all vector instructions.
 //! [`Divisor::quotient`] is the same arithmetic on the host, the reference the tests hold it to.
+//! Also the axis handling the strided kernels share (broadcasting, strided copies): merging
+//! axes and packing their sizes, strides and divisors into parameter words.
 
 /// A divisor d ≥ 1 prepared for `udiv` in `shaders/_udiv.wgsl`: the magic multiplier and the
 /// two shifts packed as `sh1 | sh2 << 8`.
@@ -38,6 +40,45 @@ impl Divisor {
         let t = ((self.magic as u64 * n as u64) >> 32) as u32;
         (t + ((n - t) >> (self.shifts & 0xff))) >> (self.shifts >> 8)
     }
+}
+
+/// An axis of a strided kernel's iteration: its size and the strides of its two operands.
+pub type Axis = (usize, usize, usize);
+
+/// The iteration `shape` with its two operands' strides as few axes as address the same
+/// elements: size-1 axes dropped, and each axis merged into the one before it where both
+/// operands continue one run across the pair (a broadcast `[B, T, D] + [T, D]` becomes
+/// `[B, T·D]`, a contiguous copy one axis). Each axis left costs a kernel a division.
+pub fn merge_axes(shape: &[usize], a: &[usize], b: &[usize]) -> Vec<Axis> {
+    let mut axes: Vec<Axis> = Vec::with_capacity(shape.len());
+    for i in (0..shape.len()).filter(|&i| shape[i] != 1) {
+        let (n, sa, sb) = (shape[i], a[i], b[i]);
+        match axes.last_mut() {
+            Some(last) if last.1 == sa * n && last.2 == sb * n => *last = (last.0 * n, sa, sb),
+            _ => axes.push((n, sa, sb)),
+        }
+    }
+    axes
+}
+
+/// The parameter words of the strided kernels (binary_bcast, plumbing): `header` in words 0–3,
+/// then per axis k its size [4 + k], its two strides [12 + k] and [20 + k], and the size as a
+/// [`Divisor`]: magic [28 + k], shifts [36 + k]. At most 8 axes.
+pub fn axis_words(header: [usize; 4], axes: &[Axis]) -> [u32; 44] {
+    assert!(axes.len() <= 8, "at most 8 axes, got {}", axes.len());
+    let mut w = [0u32; 44];
+    for (k, &h) in header.iter().enumerate() {
+        w[k] = h as u32;
+    }
+    for (k, &(size, a, b)) in axes.iter().enumerate() {
+        let d = Divisor::new(size as u32);
+        w[4 + k] = size as u32;
+        w[12 + k] = a as u32;
+        w[20 + k] = b as u32;
+        w[28 + k] = d.magic;
+        w[36 + k] = d.shifts;
+    }
+    w
 }
 
 /// Runs `shaders/_udiv.wgsl`'s `udiv` on the device: `nums[i] / divisors[i]` for every i (the

@@ -3,7 +3,7 @@
 //! (the raw fill a tensor is created with is `gpu::fill`, below the tape).
 //! Backward rules are built from the same ops (the gradient of `exp` is `g * exp(x)`, ...).
 
-use super::divisor::Divisor;
+use super::divisor::{Axis, axis_words, merge_axes};
 use super::launch;
 use crate::shader;
 use crate::tensor::Tensor;
@@ -90,17 +90,13 @@ pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
 }
 
 /// Strides of `shape` read as the broadcast `out` shape (0 along broadcast axes).
-fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<u32> {
+fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
     let r = out.len();
-    let mut strides = vec![0u32; r];
+    let mut strides = vec![0; r];
     let mut s = 1usize;
     for i in (0..shape.len()).rev() {
         let oi = i + r - shape.len();
-        strides[oi] = if shape[i] == 1 && out[oi] != 1 {
-            0
-        } else {
-            s as u32
-        };
+        strides[oi] = if shape[i] == 1 && out[oi] != 1 { 0 } else { s };
         s *= shape[i];
     }
     strides
@@ -141,6 +137,7 @@ fn bcast_launch(a: &Tensor, b: &Tensor, out: &[usize], op: u32) -> Result<Tensor
         bail!("broadcasting supports rank up to {MAX_RANK}, got {out:?}");
     }
     let y = Tensor::empty(out)?;
+    // [B, T, D] + [T, D] runs as [B, T·D]: each axis left costs the kernel a division.
     let axes = merge_axes(
         out,
         &broadcast_strides(a.shape(), out),
@@ -149,17 +146,7 @@ fn bcast_launch(a: &Tensor, b: &Tensor, out: &[usize], op: u32) -> Result<Tensor
     if let Some(axes4) = in_fours(&axes) {
         return bcast4_launch(a, b, y, &axes4, op);
     }
-    let mut w = vec![0u32; 44];
-    w[0] = y.numel() as u32;
-    w[1] = axes.len() as u32;
-    for (i, &(size, sa, sb)) in axes.iter().enumerate() {
-        let d = Divisor::new(size as u32);
-        w[4 + i] = size as u32;
-        w[12 + i] = sa;
-        w[20 + i] = sb;
-        w[28 + i] = d.magic;
-        w[36 + i] = d.shifts;
-    }
+    let w = axis_words([y.numel(), axes.len(), 0, 0], &axes);
     launch(
         &shader!("binary_bcast", "_binary_ops", "_udiv"),
         "binary_bcast",
@@ -175,9 +162,9 @@ fn bcast_launch(a: &Tensor, b: &Tensor, out: &[usize], op: u32) -> Result<Tensor
 /// The axes with the innermost counted in groups of four, when `binary_bcast4` can run them:
 /// the innermost length divisible by 4 and each operand's stride there 1 (then every outer
 /// stride of it divisible by 4, so each group is one of its vec4s) or 0 (one value repeated).
-fn in_fours(axes: &[(usize, u32, u32)]) -> Option<Vec<(usize, u32, u32)>> {
+fn in_fours(axes: &[Axis]) -> Option<Vec<Axis>> {
     let (&(n, sa, sb), outer) = axes.split_last()?;
-    let aligned = |inner: u32, stride: fn(&(usize, u32, u32)) -> u32| match inner {
+    let aligned = |inner: usize, stride: fn(&Axis) -> usize| match inner {
         0 => true,
         1 => outer.iter().all(|x| stride(x).is_multiple_of(4)),
         _ => false,
@@ -190,27 +177,10 @@ fn in_fours(axes: &[(usize, u32, u32)]) -> Option<Vec<(usize, u32, u32)>> {
     })
 }
 
-fn bcast4_launch(
-    a: &Tensor,
-    b: &Tensor,
-    y: Tensor,
-    axes: &[(usize, u32, u32)],
-    op: u32,
-) -> Result<Tensor> {
+fn bcast4_launch(a: &Tensor, b: &Tensor, y: Tensor, axes: &[Axis], op: u32) -> Result<Tensor> {
     let groups = y.numel() / 4;
-    let mut w = vec![0u32; 44];
-    w[0] = groups as u32;
-    w[1] = axes.len() as u32;
     let &(_, sa, sb) = axes.last().expect("an innermost axis");
-    (w[2], w[3]) = (sa, sb);
-    for (i, &(size, sa, sb)) in axes.iter().enumerate() {
-        let d = Divisor::new(size as u32);
-        w[4 + i] = size as u32;
-        w[12 + i] = sa;
-        w[20 + i] = sb;
-        w[28 + i] = d.magic;
-        w[36 + i] = d.shifts;
-    }
+    let w = axis_words([groups, axes.len(), sa, sb], axes);
     launch(
         &shader!("binary_bcast4", "_binary_ops", "_udiv"),
         "binary_bcast4",
@@ -221,25 +191,6 @@ fn bcast4_launch(
         256,
     )?;
     Ok(y)
-}
-
-/// The broadcast as few axes as address the same elements: size-1 axes dropped, and an axis
-/// merged into the one before it wherever both operands step across the pair as one run
-/// (`[B, T, D] + [T, D]` becomes `[B, T·D]`). Each axis left costs the kernel a division.
-fn merge_axes(out: &[usize], sa: &[u32], sb: &[u32]) -> Vec<(usize, u32, u32)> {
-    let mut axes: Vec<(usize, u32, u32)> = Vec::with_capacity(out.len());
-    for i in (0..out.len()).filter(|&i| out[i] != 1) {
-        let (n, a, b) = (out[i], sa[i], sb[i]);
-        match axes.last_mut() {
-            Some(last)
-                if last.1 as usize == a as usize * n && last.2 as usize == b as usize * n =>
-            {
-                *last = (last.0 * n, a, b);
-            }
-            _ => axes.push((n, a, b)),
-        }
-    }
-    axes
 }
 
 /// Generates a unary method whose backward is `g * rule(x, y)`.

@@ -6,7 +6,7 @@
 //! index computed on the GPU can feed a gather directly; [`index_tensor`] uploads host indices.
 //! Indices outside the axis gather 0 and scatter nowhere (a kernel cannot raise an error).
 
-use super::divisor::Divisor;
+use super::divisor::{Axis, axis_words, merge_axes};
 use super::launch;
 use crate::shader;
 use crate::tensor::{Tensor, numel};
@@ -53,19 +53,7 @@ fn strided_copy(
     if let Some(tiles) = in_tiles(&axes, src_off, dst_off) {
         return copy_tiles(src, dst, &tiles, src_off / 4, dst_off / 4);
     }
-    let mut w = [0u32; 44];
-    w[0] = n as u32;
-    w[1] = axes.len() as u32;
-    w[2] = src_off as u32;
-    w[3] = dst_off as u32;
-    for (k, &(size, s, d)) in axes.iter().enumerate() {
-        let div = Divisor::new(size as u32);
-        w[4 + k] = size as u32;
-        w[12 + k] = s as u32;
-        w[20 + k] = d as u32;
-        w[28 + k] = div.magic;
-        w[36 + k] = div.shifts;
-    }
+    let mut w = axis_words([n, axes.len(), src_off, dst_off], &axes);
     // Runs along the last axis when they are long enough to pay for the per-run loop and
     // numerous enough to fill the adapter (and within llvmpipe's 65,536-iteration loop limit).
     let inner = axes.last().map_or(1, |a| a.0);
@@ -95,11 +83,7 @@ fn strided_copy(
 /// The axes in vec4 units, when `strided_copy_rows4` can run them: runs contiguous on both sides
 /// with a length divisible by 4, every other stride and both offsets divisible by 4, and enough
 /// runs to fill the adapter.
-fn in_fours(
-    axes: &[(usize, usize, usize)],
-    src_off: usize,
-    dst_off: usize,
-) -> Option<Vec<(usize, usize, usize)>> {
+fn in_fours(axes: &[Axis], src_off: usize, dst_off: usize) -> Option<Vec<Axis>> {
     let (&(len, s, d), outer) = axes.split_last()?;
     let runs: usize = outer.iter().map(|a| a.0).product();
     let fits = s == 1
@@ -122,24 +106,12 @@ fn in_fours(
 fn copy_rows4(
     src: &Tensor,
     dst: &Tensor,
-    axes: &[(usize, usize, usize)],
+    axes: &[Axis],
     src_off: usize,
     dst_off: usize,
 ) -> Result<()> {
     let runs: usize = axes[..axes.len() - 1].iter().map(|a| a.0).product();
-    let mut w = [0u32; 44];
-    w[0] = runs as u32;
-    w[1] = axes.len() as u32;
-    w[2] = src_off as u32;
-    w[3] = dst_off as u32;
-    for (k, &(size, s, d)) in axes.iter().enumerate() {
-        let div = Divisor::new(size as u32);
-        w[4 + k] = size as u32;
-        w[12 + k] = s as u32;
-        w[20 + k] = d as u32;
-        w[28 + k] = div.magic;
-        w[36 + k] = div.shifts;
-    }
+    let w = axis_words([runs, axes.len(), src_off, dst_off], axes);
     launch(
         &shader!("plumbing4", "_udiv"),
         "strided_copy_rows4",
@@ -155,14 +127,14 @@ fn copy_rows4(
 /// the destination, every other stride and both offsets divisible by 4, enough tiles to fill the
 /// adapter. What `strided_copy_t4` needs, in vec4 units.
 struct Tiles {
-    outer: Vec<(usize, usize, usize)>,
+    outer: Vec<Axis>,
     /// The source stride of the destination-contiguous axis, the destination stride of the
     /// source-contiguous one.
     src_j: usize,
     dst_i: usize,
 }
 
-fn in_tiles(axes: &[(usize, usize, usize)], src_off: usize, dst_off: usize) -> Option<Tiles> {
+fn in_tiles(axes: &[Axis], src_off: usize, dst_off: usize) -> Option<Tiles> {
     let i = axes.iter().position(|a| a.0 == 4 && a.1 == 1)?;
     let j = axes.iter().position(|a| a.0 == 4 && a.2 == 1)?;
     let (src_j, dst_i) = (axes[j].1, axes[i].2);
@@ -188,21 +160,9 @@ fn in_tiles(axes: &[(usize, usize, usize)], src_off: usize, dst_off: usize) -> O
 
 fn copy_tiles(src: &Tensor, dst: &Tensor, t: &Tiles, src_off: usize, dst_off: usize) -> Result<()> {
     let tiles: usize = t.outer.iter().map(|a| a.0).product();
-    let mut w = [0u32; 44];
-    w[0] = tiles as u32;
-    w[1] = t.outer.len() as u32;
-    w[2] = src_off as u32;
-    w[3] = dst_off as u32;
+    let mut w = axis_words([tiles, t.outer.len(), src_off, dst_off], &t.outer);
     w[10] = t.src_j as u32;
     w[11] = t.dst_i as u32;
-    for (k, &(size, s, d)) in t.outer.iter().enumerate() {
-        let div = Divisor::new(size as u32);
-        w[4 + k] = size as u32;
-        w[12 + k] = s as u32;
-        w[20 + k] = d as u32;
-        w[28 + k] = div.magic;
-        w[36 + k] = div.shifts;
-    }
     launch(
         &shader!("plumbing4", "_udiv"),
         "strided_copy_t4",
@@ -216,7 +176,7 @@ fn copy_tiles(src: &Tensor, dst: &Tensor, t: &Tiles, src_off: usize, dst_off: us
 
 /// The last axis split into runs of 64 (or the largest of 32…4 that divides it) when it is
 /// longer than a run of the rows kernel should be: a contiguous copy then runs as rows too.
-fn split_long_run(mut axes: Vec<(usize, usize, usize)>) -> Vec<(usize, usize, usize)> {
+fn split_long_run(mut axes: Vec<Axis>) -> Vec<Axis> {
     let Some(&(n, s, d)) = axes.last() else {
         return axes;
     };
@@ -229,20 +189,6 @@ fn split_long_run(mut axes: Vec<(usize, usize, usize)>) -> Vec<(usize, usize, us
     {
         *axes.last_mut().expect("non-empty") = (n / len, s * len, d * len);
         axes.push((len, s, d));
-    }
-    axes
-}
-
-/// (size, source stride, destination stride) per axis, size-1 axes dropped and each axis merged
-/// into the one before it where both sides continue one run across the pair.
-fn merge_axes(iter: &[usize], src: &[usize], dst: &[usize]) -> Vec<(usize, usize, usize)> {
-    let mut axes: Vec<(usize, usize, usize)> = Vec::with_capacity(iter.len());
-    for i in (0..iter.len()).filter(|&i| iter[i] != 1) {
-        let (n, s, d) = (iter[i], src[i], dst[i]);
-        match axes.last_mut() {
-            Some(last) if last.1 == s * n && last.2 == d * n => *last = (last.0 * n, s, d),
-            _ => axes.push((n, s, d)),
-        }
     }
     axes
 }
