@@ -185,7 +185,16 @@ fn layer_norm_last_axis() {
         .collect();
     variants.push((KernelClass::Gpu, CpuKernels::Regblock));
     for (class, kernels) in variants {
-        for shape in [&[2usize, 3, 33][..], &[5, 257], &[33], &[300, 7], &[37, 33]] {
+        // [.., 32] and [.., 68]: rows of vec4s on the subgroup class (norm_ln_subgroup4.wgsl).
+        for shape in [
+            &[2usize, 3, 33][..],
+            &[5, 257],
+            &[33],
+            &[300, 7],
+            &[37, 33],
+            &[3, 5, 32],
+            &[13, 68],
+        ] {
             let d = *shape.last().unwrap();
             gpu::with_kernel_class(class, || {
                 with_cpu_kernels(kernels, || {
