@@ -1,6 +1,6 @@
 // requires: _udiv.wgsl
 // The check of `udiv` (kernels-tests/divisor.rs): y[i] = x[i] / d_i, the divisor's row of the
-// table being (d, magic, shifts, unused). Integers travel as the bits of f32 buffers.
+// table being (magic, shifts, unused, unused). Integers travel as the bits of f32 buffers.
 
 struct Params { n: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -13,5 +13,5 @@ fn udiv_each(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let i = gid.x + gid.y * nwg.x * 64u;
     if (i >= p.n) { return; }
     let t = table[i];
-    y[i] = udiv(x[i], t.y, t.z);
+    y[i] = udiv(x[i], t.x, t.y);
 }

@@ -341,12 +341,13 @@ impl Explainer {
         self.config.unet.superpixel
     }
 
-    /// φ before normalisation: images [B, 3, 32, 32] → [B, P, K].
-    pub fn raw_phi(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+    /// φ before normalisation: images `x` [B, 3, 32, 32] → [B, P, K]. `full` is
+    /// `all_present(x)`, what the backbone explainers read: the caller has it for v(1) too.
+    pub fn raw_phi(&self, x: &Tensor, full: &Tensor, train: bool) -> Result<Tensor> {
         let unet = match &self.net {
             ExplainerNet::Unet(u) => u,
-            ExplainerNet::Vit(v) => return v.forward(x),
-            ExplainerNet::Resnet(r) => return r.forward(x),
+            ExplainerNet::Vit(v) => return v.forward_present(full),
+            ExplainerNet::Resnet(r) => return r.forward_present(full),
         };
         let out = unet.forward(x, train)?; // [B, K, g, g]
         let (b, k) = (out.dim(0), out.dim(1));
@@ -506,10 +507,15 @@ pub fn null_value(surrogate: &dyn SurrogateModel, link: Link) -> Result<Tensor> 
     link_values(link, &surrogate.logits(&masked)?)?.reshape(&[k])
 }
 
-/// (v(1) [B, K], surrogate logits [B, K]) on the unmasked images.
-fn grand_value(surrogate: &dyn SurrogateModel, link: Link, x: &Tensor) -> Result<(Tensor, Tensor)> {
+/// (v(1) [B, K], surrogate logits [B, K]) on the unmasked images, given as `full` =
+/// `all_present(images)`.
+fn grand_value(
+    surrogate: &dyn SurrogateModel,
+    link: Link,
+    full: &Tensor,
+) -> Result<(Tensor, Tensor)> {
     let _g = no_grad();
-    let logits = surrogate.logits(&all_present(x)?)?;
+    let logits = surrogate.logits(full)?;
     Ok((link_values(link, &logits)?, logits))
 }
 
@@ -609,8 +615,9 @@ fn explain_tensors(
     check_pair(&explainer.config, surrogate)?;
     let _g = no_grad();
     let link = explainer.config.link.link();
-    let raw = explainer.raw_phi(images, false)?;
-    let (grand, logits) = grand_value(surrogate, link, images)?;
+    let full = all_present(images)?;
+    let raw = explainer.raw_phi(images, &full, false)?;
+    let (grand, logits) = grand_value(surrogate, link, &full)?;
     let null = null_value(surrogate, link)?;
     Ok([raw, grand, logits.softmax()?, null])
 }
@@ -651,6 +658,8 @@ fn normalize_explanation(explainer: &Explainer, host: [Vec<f32>; 4]) -> Explanat
 /// validation images are not augmented, so these never change).
 struct ValBatch {
     x: Tensor,
+    /// `all_present(x)`, what a backbone explainer reads.
+    full: Tensor,
     masks: Tensor,
     grand: Tensor,
     values: Tensor,
@@ -672,10 +681,12 @@ fn prepare_val(
         let x = Tensor::from_slice(&val.batch(&idx).0, &[b, 3, 32, 32])?;
         let m = cfg.val_samples;
         let masks = Tensor::from_slice(&sampler.sample_paired(b * m / 2), &[b * m, p])?;
+        let full = all_present(&x)?;
         out.push(ValBatch {
-            grand: grand_value(surrogate, link, &x)?.0,
+            grand: grand_value(surrogate, link, &full)?.0,
             values: masked_values(surrogate, link, &x, &masks)?,
             x,
+            full,
             masks,
         });
     }
@@ -693,7 +704,7 @@ fn val_loss(
     let mut n = 0;
     for vb in batches {
         let b = vb.x.dim(0);
-        let phi = explainer.raw_phi(&vb.x, false)?;
+        let phi = explainer.raw_phi(&vb.x, &vb.full, false)?;
         let l = fastshap_loss(
             &phi,
             &vb.masks,
@@ -755,8 +766,9 @@ impl Task for ExplainerTask<'_> {
         let masks = Tensor::from_slice(&sampler.sample_paired(b * m / 2), &[b * m, p])?;
         let values = masked_values(self.surrogate, link, &x, &masks)?;
         // v(1) of this very (possibly augmented) image, not a precomputed one.
-        let (grand, _) = grand_value(self.surrogate, link, &x)?;
-        let phi = self.explainer.raw_phi(&x, true)?;
+        let full = all_present(&x)?;
+        let (grand, _) = grand_value(self.surrogate, link, &full)?;
+        let phi = self.explainer.raw_phi(&x, &full, true)?;
         fastshap_loss(
             &phi,
             &masks,

@@ -122,10 +122,16 @@ impl ResNetExplainer {
 
     /// Images [B, 3, 32, 32] → φ before normalisation [B, P, K].
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_present(&all_present(x)?)
+    }
+
+    /// [`ResNetExplainer::forward`] of the images with every player present ([`all_present`]),
+    /// for callers that have them already (the surrogate's v(1) reads the same tensor).
+    pub fn forward_present(&self, full: &Tensor) -> Result<Tensor> {
         let c = &self.config;
-        let b = x.dim(0);
+        let b = full.dim(0);
         // Frozen BatchNorm statistics (module doc).
-        let map = self.backbone.features(&all_present(x)?, false)?; // [B, C, 4, 4]
+        let map = self.backbone.features(full, false)?; // [B, C, 4, 4]
         let cells = map.reshape(&[b, c.backbone.widths[3], GRID * GRID])?;
         self.head.forward(&cells.permute(&[0, 2, 1])?)
     }

@@ -113,9 +113,15 @@ impl VitExplainer {
 
     /// Images [B, 3, 32, 32] → φ before normalisation [B, P, K].
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_present(&all_present(x)?)
+    }
+
+    /// [`VitExplainer::forward`] of the images with every player present ([`all_present`]),
+    /// for callers that have them already (the surrogate's v(1) reads the same tensor).
+    pub fn forward_present(&self, full: &Tensor) -> Result<Tensor> {
         let c = &self.config;
         let grid = c.backbone.image / c.backbone.patch;
-        let h = self.backbone.features(&all_present(x)?)?;
+        let h = self.backbone.features(full)?;
         self.head.forward(&h.narrow(1, 1, grid * grid)?)
     }
 }

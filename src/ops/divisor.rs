@@ -15,7 +15,6 @@
 /// two shifts packed as `sh1 | sh2 << 8`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Divisor {
-    pub d: u32,
     pub magic: u32,
     pub shifts: u32,
 }
@@ -29,7 +28,6 @@ impl Divisor {
         let magic = ((((1u64 << l) - d as u64) << 32) / d as u64 + 1) as u32;
         let (sh1, sh2) = (l.min(1), l.max(1) - 1);
         Divisor {
-            d,
             magic,
             shifts: sh1 | (sh2 << 8),
         }
@@ -94,7 +92,7 @@ pub fn divide_on_device(nums: &[u32], divisors: &[u32]) -> anyhow::Result<Vec<u3
         .iter()
         .flat_map(|&d| {
             let v = Divisor::new(d);
-            [v.d, v.magic, v.shifts, 0].map(f32::from_bits)
+            [v.magic, v.shifts, 0, 0].map(f32::from_bits)
         })
         .collect();
     let n = nums.len();
